@@ -1,0 +1,204 @@
+"""The triage engine: read every system concurrently, walk the tree 1 → 4, decide.
+
+All reads start at once; each layer's checks wait only for the systems they need, and a
+``progress`` callback hears about each layer as soon as it is walked (Slack updates its
+thread from it). A system that cannot be read makes the checks that need it ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.checks import CHECKS, Outcome, unknown
+from bot.escalation import escalation_for
+from bot.evidence import build_evidence
+from bot.facts import FactRef, Facts
+from bot.report import CheckResult, Report, SystemRead
+from bot.settings import Thresholds
+from bot.sku import validate_sku
+from bot.tree import LAYER_ORDER, CheckSpec, Layer, Tree, load_tree
+from bot.verdict import classify_pattern, decide
+from tools.errors import AdapterError
+from tools.protocols import Stack
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[Layer, list[CheckResult]], Awaitable[None]]
+
+
+@dataclass
+class _Read:
+    key: str
+    system: str
+    task: asyncio.Task[Any]
+    started: float
+    seconds: float = 0.0
+
+
+async def _timed(read: Callable[[], Awaitable[Any]], system: str) -> Any:
+    try:
+        return await read()
+    except AdapterError:
+        raise
+    except Exception as exc:  # an adapter bug must not take the triage down with it
+        log.exception("unexpected error reading %s", system)
+        raise AdapterError(system, "bad_payload", f"unexpected {type(exc).__name__}") from exc
+
+
+def _start_reads(sku: str, stack: Stack, since: datetime) -> dict[str, _Read]:
+    def start(key: str, system: str, read: Callable[[], Awaitable[Any]]) -> None:
+        reads[key] = _Read(key, system, asyncio.create_task(_timed(read, system)), time.perf_counter())
+
+    reads: dict[str, _Read] = {}
+    start("storefront", stack.storefront.system, lambda: stack.storefront.read_sku(sku))
+    start("middleware", stack.middleware.system, lambda: stack.middleware.read_activity(sku, since))
+    start("erp", stack.erp.system, lambda: stack.erp.read_item(sku, since))
+    for m in stack.marketplaces:
+        start(f"marketplace:{m.channel}", m.system, lambda m=m: m.read_listing(sku))  # type: ignore[misc]
+    if stack.wms is not None:
+        wms = stack.wms
+        start("wms", wms.system, lambda: wms.read_sku(sku))
+    for r in reads.values():
+        r.task.add_done_callback(lambda _t, r=r: setattr(r, "seconds", time.perf_counter() - r.started))  # type: ignore[misc]
+    return reads
+
+
+def _keys_for(need: str, reads: dict[str, _Read]) -> list[str]:
+    if need == "marketplace":
+        return [k for k in reads if k.startswith("marketplace:")]
+    return [need] if need in reads else []
+
+
+async def _settle(reads: dict[str, _Read], keys: list[str]) -> None:
+    await asyncio.wait([reads[k].task for k in keys]) if keys else None
+
+
+def _facts(sku: str, now: datetime, thresholds: Thresholds, stack: Stack, reads: dict[str, _Read]) -> Facts:
+    values: dict[str, Any] = {}
+    errors: dict[str, AdapterError] = {}
+    for key, r in reads.items():
+        if not r.task.done():
+            continue
+        exc = r.task.exception()
+        if exc is None:
+            values[key] = r.task.result()
+        else:
+            assert isinstance(exc, AdapterError)
+            errors[key] = exc
+    return Facts(
+        sku=sku,
+        now=now,
+        thresholds=thresholds,
+        storefront=values.get("storefront"),
+        middleware=values.get("middleware"),
+        erp=values.get("erp"),
+        wms=values.get("wms"),
+        channels=tuple(v for k, v in values.items() if k.startswith("marketplace:")),
+        errors=errors,
+        marketplaces_configured=len(stack.marketplaces),
+        wms_configured=stack.wms is not None,
+    )
+
+
+def _run_check(spec: CheckSpec, facts: Facts, reads: dict[str, _Read]) -> Outcome:
+    for need in spec.needs:
+        keys = _keys_for(need, reads)
+        if not keys:
+            what = "marketplace" if need == "marketplace" else need.upper() if need in ("erp", "wms") else need
+            return Outcome("skipped", f"no {what} is connected")
+        failed = [facts.errors[k] for k in keys if k in facts.errors]
+        if len(failed) == len(keys):
+            return unknown("; ".join(e.describe() for e in failed))
+    outcome = CHECKS[spec.id](facts)
+    partial = [facts.errors[k].describe() for n in spec.needs for k in _keys_for(n, reads) if k in facts.errors]
+    if partial and outcome.status == "pass":
+        return unknown(f"{outcome.detail}, but {'; '.join(partial)}")
+    return outcome
+
+
+async def triage(
+    sku: str,
+    stack: Stack,
+    *,
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+    progress: Progress | None = None,
+    tree: Tree | None = None,
+) -> Report:
+    """Diagnose one SKU over ``stack``. Raises ``InvalidSku`` before touching any system."""
+    sku = validate_sku(sku)
+    tree = tree or load_tree()
+    thresholds = thresholds or Thresholds()
+    started_at = datetime.now(UTC)
+    clock = now or started_at
+    t0 = time.perf_counter()
+    reads = _start_reads(sku, stack, clock - timedelta(hours=thresholds.change_window_hours))
+    results: list[CheckResult] = []
+    cited: dict[str, FactRef] = {}
+    try:
+        for layer in LAYER_ORDER:
+            specs = [s for s in tree.checks if s.layer == layer]
+            await _settle(reads, sorted({k for s in specs for n in s.needs for k in _keys_for(n, reads)}))
+            facts = _facts(sku, clock, thresholds, stack, reads)
+            walked = []
+            for spec in specs:
+                outcome = _run_check(spec, facts, reads)
+                for f in outcome.facts:
+                    cited.setdefault(f.id, f)
+                walked.append(
+                    CheckResult(
+                        layer=spec.layer,
+                        id=spec.id,
+                        asks=spec.asks,
+                        status=outcome.status,
+                        detail=outcome.detail,
+                        evidence=[f.id for f in outcome.facts],
+                        cause=spec.cause if outcome.status == "fail" else None,
+                        confidence=outcome.confidence if outcome.status == "fail" else None,
+                    )
+                )
+            results += walked
+            if progress is not None:
+                await progress(layer, walked)
+        await _settle(reads, list(reads))
+    finally:
+        for r in reads.values():
+            r.task.cancel()
+    facts = _facts(sku, clock, thresholds, stack, reads)
+    pattern = classify_pattern(facts)
+    unread = [e.describe() for e in facts.errors.values()]
+    verdict, secondary = decide(results, pattern, unread, tree)
+    evidence, evidence_facts = build_evidence(facts)
+    for f in evidence_facts:
+        cited.setdefault(f.id, f)
+    return Report(
+        sku=sku,
+        pattern=pattern,
+        pattern_shows=tree.patterns[pattern].shows,
+        verdict=verdict,
+        checks=results,
+        evidence=evidence,
+        escalation=escalation_for(verdict, tree),
+        secondary=secondary,
+        facts=list(cited.values()),
+        systems=[
+            SystemRead(
+                key=r.key,
+                system=r.system,
+                ok=r.key not in facts.errors,
+                error=facts.errors[r.key].describe() if r.key in facts.errors else None,
+                error_kind=facts.errors[r.key].kind if r.key in facts.errors else None,
+                seconds=round(r.seconds, 4),
+            )
+            for r in reads.values()
+        ],
+        clock=clock,
+        started_at=started_at,
+        seconds=round(time.perf_counter() - t0, 4),
+    )

@@ -1,0 +1,34 @@
+"""Escalation policy (DESIGN §2.4): who owns the verdict, and whether it opens a ticket itself.
+
+A ticket opens automatically only with confirmed evidence and only for IT-owned causes at
+Layer 4 or on a hop. A governance decision (``L4.non_inventory_item``) goes to the ops manager
+and is offered, not opened: it is not an IT ticket. Everything else is offered as a button.
+"""
+
+from __future__ import annotations
+
+from bot.report import Escalation, Verdict
+from bot.tree import Tree
+
+_IT_OWNERS = {"erp_admin", "integration_admin"}
+
+
+def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
+    if verdict.cause is None:
+        if verdict.confidence == "inconclusive":
+            return Escalation(
+                owner="integration_admin",
+                owner_name=tree.owners["integration_admin"],
+                auto_escalate=False,
+                reason="inconclusive: offered to the integration admin once the unread systems are named",
+            )
+        return Escalation(owner=None, owner_name=None, auto_escalate=False, reason="in sync: nothing to escalate")
+    cause = tree.causes[verdict.cause]
+    owner_name = tree.owners[cause.owner]
+    if verdict.confidence != "confirmed":
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"evidence is {verdict.confidence}, not confirmed: offered")
+    if cause.owner == "ops_manager":
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason="a governance decision for the ops manager, not an IT ticket: offered")
+    if cause.layer in (4, "hop") and cause.owner in _IT_OWNERS:
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=True, reason=f"layer {cause.layer} cause owned by the {owner_name.lower()}, confirmed: opens a ticket")
+    return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"owned by the {owner_name.lower()}: offered")

@@ -1,0 +1,90 @@
+"""The triage report: what the CLI prints, Slack renders, the store saves and tickets carry.
+
+Field names follow DESIGN §5 and are a public contract (``oos triage --json``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bot.facts import FactRef
+
+CheckStatus = Literal["pass", "fail", "unknown", "skipped"]
+Confidence = Literal["confirmed", "likely", "inconclusive"]
+LayerId = Literal[1, 2, 3, 4, "hop"]
+
+
+class CheckResult(BaseModel):
+    layer: LayerId
+    id: str
+    asks: str
+    status: CheckStatus
+    detail: str
+    evidence: list[str] = Field(description="ids of the facts this check rests on")
+    cause: str | None = Field(None, description="the cause code this check proves, when it fails")
+    confidence: Literal["confirmed", "likely"] | None = None
+
+
+class Verdict(BaseModel):
+    layer: LayerId | None
+    cause: str | None
+    confidence: Confidence
+    summary: str
+    says: str | None = Field(None, description="the cause in plain words")
+    next_step: str | None = None
+    check: str | None = Field(None, description="the check that proves it")
+
+
+class SecondaryCause(BaseModel):
+    cause: str
+    layer: LayerId
+    check: str
+    detail: str
+    confidence: Literal["confirmed", "likely"]
+
+
+class EvidenceItem(BaseModel):
+    id: str
+    title: str
+    statement: str
+    found: bool = Field(description="false where the absence is itself the evidence")
+    source: str
+    read_at: datetime | None
+    facts: list[str] = []
+
+
+class Escalation(BaseModel):
+    owner: str | None
+    owner_name: str | None
+    auto_escalate: bool
+    reason: str
+    ticket: str | None = None
+
+
+class SystemRead(BaseModel):
+    key: str
+    system: str
+    ok: bool
+    error: str | None = None
+    error_kind: str | None = None
+    seconds: float
+
+
+class Report(BaseModel):
+    sku: str
+    pattern: str
+    pattern_shows: str
+    verdict: Verdict
+    checks: list[CheckResult]
+    evidence: list[EvidenceItem]
+    escalation: Escalation
+    secondary: list[SecondaryCause]
+    facts: list[FactRef]
+    systems: list[SystemRead]
+    clock: datetime = Field(description="the moment every time-dependent check was judged by")
+    started_at: datetime
+    seconds: float
+    explanation: str | None = None

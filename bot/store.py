@@ -1,0 +1,140 @@
+"""The store: every triage saved in SQLite (via sqlite-utils), with who asked and where.
+
+Each save is one transaction in WAL mode, so a crash mid-write loses nothing already saved and
+leaves no half-written row. A database that cannot be opened or is corrupt raises
+``StoreError`` with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.report import Report
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says which file and what to do."""
+
+
+class TriageStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            if str(path) != ":memory:":
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(
+                f"cannot use the triage store at {self.path}: {exc}. "
+                "Move the file aside (or set OOS_DB to another path) and run again."
+            ) from None
+
+    def _migrate(self) -> None:
+        triages = self.db["triages"]
+        if not triages.exists():  # type: ignore[union-attr]
+            self.db["triages"].create(  # type: ignore[union-attr]
+                {
+                    "id": str,
+                    "sku": str,
+                    "pattern": str,
+                    "cause": str,
+                    "layer": str,
+                    "confidence": str,
+                    "started_at": str,
+                    "seconds": float,
+                    "origin": str,
+                    "user": str,
+                    "channel": str,
+                    "thread_ts": str,
+                    "report": str,
+                },
+                pk="id",
+                not_null={"sku", "report", "started_at"},
+            )
+            self.db["triages"].create_index(["sku", "started_at"])  # type: ignore[union-attr]
+            self.db["triages"].create_index(["channel", "thread_ts"])  # type: ignore[union-attr]
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def save(
+        self,
+        report: Report,
+        *,
+        origin: str = "cli",
+        user: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Save one report; returns its id. One transaction: all of it or none of it."""
+        triage_id = uuid.uuid4().hex[:12]
+        row = {
+            "id": triage_id,
+            "sku": report.sku,
+            "pattern": report.pattern,
+            "cause": report.verdict.cause,
+            "layer": None if report.verdict.layer is None else str(report.verdict.layer),
+            "confidence": report.verdict.confidence,
+            "started_at": report.started_at.astimezone(UTC).isoformat(),
+            "seconds": report.seconds,
+            "origin": origin,
+            "user": user,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "report": report.model_dump_json(),
+        }
+        try:
+            with self.db.conn:
+                self.db["triages"].insert(row)  # type: ignore[union-attr]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not save the triage to {self.path}: {exc}") from None
+        return triage_id
+
+    def get(self, triage_id: str) -> tuple[dict[str, Any], Report] | None:
+        rows = list(self.db.query("select * from triages where id = ?", [triage_id]))
+        if not rows:
+            return None
+        return rows[0], Report.model_validate_json(rows[0]["report"])
+
+    def by_thread(self, channel: str, thread_ts: str) -> tuple[dict[str, Any], Report] | None:
+        rows = list(
+            self.db.query(
+                "select * from triages where channel = ? and thread_ts = ? order by started_at desc limit 1",
+                [channel, thread_ts],
+            )
+        )
+        return (rows[0], Report.model_validate_json(rows[0]["report"])) if rows else None
+
+    def recent(self, *, user: str | None = None, sku: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """Newest first, without the report body."""
+        where, args = [], []
+        if user:
+            where.append("user = ?")
+            args.append(user)
+        if sku:
+            where.append("sku = ?")
+            args.append(sku)
+        clause = f"where {' and '.join(where)}" if where else ""
+        sql = (
+            "select id, sku, pattern, cause, layer, confidence, started_at, seconds, origin, user, channel, thread_ts "
+            f"from triages {clause} order by started_at desc limit ?"
+        )
+        return list(self.db.query(sql, [*args, limit]))
+
+    def count(self) -> int:
+        return int(self.db.execute("select count(*) from triages").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.conn.close()
+

@@ -1,0 +1,100 @@
+"""From facts and check results to the entry pattern and the verdict (pure functions)."""
+
+from __future__ import annotations
+
+from bot.facts import Facts
+from bot.report import CheckResult, SecondaryCause, Verdict
+from bot.tree import LAYER_ORDER, Tree
+
+
+def classify_pattern(facts: Facts) -> str:
+    """Which surfaces disagree (DESIGN §2.1). Orders the suspects; never replaces the walk."""
+    sf, erp = facts.storefront, facts.erp
+    if sf is None or erp is None:
+        return "undetermined"
+    channels = facts.channels
+    erp_zero = erp.available <= 0 or (facts.wms is not None and facts.wms.on_hand <= 0)
+    anything_selling = sf.selling or any(not ch.out_of_stock for ch in channels)
+    if erp_zero and anything_selling:
+        return "erp_oos_storefront_available"
+    if not sf.selling and not erp_zero:
+        if channels and all(ch.out_of_stock for ch in channels):
+            return "all_channels_oos_erp_stock"
+        return "storefront_oos_erp_stock"
+    oos = [ch for ch in channels if ch.out_of_stock]
+    if sf.selling and oos:
+        if len(oos) == len(channels) and len(channels) > 1:
+            return "storefront_ok_channels_zero"
+        return "one_channel_oos"
+    if sf.selling and abs(sf.available - erp.available) > facts.thresholds.quantity_tolerance:
+        return "quantity_mismatch"
+    return "in_sync"
+
+
+def _rank(check: CheckResult, pattern: str, tree: Tree, walk: list[str]) -> tuple[int, int, int, int]:
+    assert check.cause is not None
+    cause = tree.causes[check.cause]
+    suspects = tree.patterns[pattern].suspects
+    return (
+        cause.weight == "contributing",
+        suspects.index(check.layer) if check.layer in suspects else len(LAYER_ORDER),
+        check.confidence != "confirmed",
+        walk.index(check.id),
+    )
+
+
+def decide(
+    checks: list[CheckResult], pattern: str, unread: list[str], tree: Tree
+) -> tuple[Verdict, list[SecondaryCause]]:
+    """The verdict: the most telling failure for this pattern, the rest as ``secondary``.
+
+    With no failure the verdict is ``in_sync`` only when every surface agrees and every check
+    could run; otherwise it is inconclusive and says what could not be verified.
+    """
+    walk = [c.id for c in checks]
+    failures = sorted((c for c in checks if c.status == "fail"), key=lambda c: _rank(c, pattern, tree, walk))
+    unknowns = [c for c in checks if c.status == "unknown"]
+    if failures:
+        primary, rest = failures[0], failures[1:]
+        assert primary.cause is not None and primary.confidence is not None
+        cause = tree.causes[primary.cause]
+        caveat = f" ({len(unknowns)} check(s) could not be verified)" if unknowns else ""
+        verdict = Verdict(
+            layer=primary.layer,
+            cause=primary.cause,
+            confidence=primary.confidence,
+            summary=f"{cause.says} {primary.detail[:1].upper()}{primary.detail[1:]}.{caveat}",
+            says=cause.says,
+            next_step=cause.next_step,
+            check=primary.id,
+        )
+        secondary = [
+            SecondaryCause(cause=c.cause, layer=c.layer, check=c.id, detail=c.detail, confidence=c.confidence)
+            for c in rest
+            if c.cause is not None and c.confidence is not None
+        ]
+        return verdict, secondary
+    if unknowns or unread:
+        first = unknowns[0] if unknowns else None
+        why = "; ".join(unread) if unread else (first.detail if first else "")
+        return Verdict(
+            layer=first.layer if first else None,
+            cause=None,
+            confidence="inconclusive",
+            summary=f"Not all clear: {len(unknowns)} check(s) could not be verified — {why}.",
+            next_step="Restore access to the system named above and run the triage again; do not treat this SKU as in sync.",
+        ), []
+    if pattern != "in_sync":
+        return Verdict(
+            layer=None,
+            cause=None,
+            confidence="inconclusive",
+            summary=f"The surfaces disagree ({tree.patterns[pattern].shows}) but no check explains it.",
+            next_step="Escalate to the integration admin with the evidence below; the gap has a cause this checklist does not know yet.",
+        ), []
+    return Verdict(
+        layer=None,
+        cause=None,
+        confidence="confirmed",
+        summary="In sync: every surface agrees and every check passed.",
+    ), []

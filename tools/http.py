@@ -1,0 +1,345 @@
+"""The one place vendor HTTP clients are built, and where HTTP faults become ``AdapterError``.
+
+A ``VendorClient`` wraps ``httpx.AsyncClient`` with what every adapter needs: a base URL, an
+explicit per-vendor timeout, an injectable transport (emulators and tests), an async auth hook
+that sets credentials on each attempt (so it can refresh tokens), a rate limiter
+(``tools.ratelimit``) and a retry policy (``tools.retry``). Each attempt goes
+
+    limiter.acquire(cost) → auth hook → send → limiter.observe(response) → limiter.release()
+
+and the attempts are retried for idempotent requests only. What is left at the end maps to
+
+    httpx.TimeoutException, HTTP 408     timeout
+    other transport errors               unreachable
+    HTTP 401 / 403                       auth
+    HTTP 404 / 410                       not_found
+    HTTP 429                             rate_limited   (after retries)
+    HTTP 5xx                             server_error   (after retries)
+    other non-2xx, JSON we cannot parse  bad_payload
+
+Messages carry the vendor's own error text, redacted and cut to ``MESSAGE_LIMIT`` characters;
+every log line goes through the same redaction. Credentials that the auth hook sets are added
+to the redactor as they appear, so a refreshed token is masked too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tools import redact
+from tools.errors import AdapterError, ErrorKind
+from tools.ratelimit import NoLimit, RateLimiter
+from tools.retry import (
+    Clock,
+    Jitter,
+    RetryEvent,
+    RetryPolicy,
+    Sleep,
+    full_jitter,
+    send_with_retries,
+)
+
+AuthHook = Callable[[httpx.Request], Awaitable[None]]
+Params = Mapping[str, str | int | float | bool | None]
+
+MESSAGE_LIMIT = 300
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SENSITIVE_HEADER = re.compile(r"authorization|token|secret|key|signature|cookie|session", re.I)
+
+
+class VendorClient:
+    """An HTTP client for one vendor system, e.g. ``VendorClient("shopify", url, timeout=…)``."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout,
+        auth: AuthHook | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        redactor: redact.Redactor | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        jitter: Jitter = full_jitter,
+    ) -> None:
+        self.system = system
+        self.retry = retry or RetryPolicy.interactive()
+        self.limiter: RateLimiter = limiter or NoLimit()
+        self.redactor = redactor or redact.Redactor()
+        self._auth = auth
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers=headers,
+            follow_redirects=False,
+        )
+        self._remember_credentials(headers or {})
+        self._log = logging.getLogger(f"tools.http.{system}")
+        # httpx logs every request URL at INFO; query strings can hold tokens.
+        for logger in (self._log, logging.getLogger("httpx"), logging.getLogger("httpcore")):
+            redact.install(logger, self.redactor)
+
+    async def __aenter__(self) -> VendorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        cost: float = 1.0,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> httpx.Response:
+        """Send a request and return its 2xx response, or raise ``AdapterError``.
+
+        ``idempotent`` defaults to True for GET/HEAD/OPTIONS only; pass True for a POST that only
+        reads. ``cost`` is what the limiter charges (Shopify: the expected query cost);
+        ``retry`` and ``limiter`` override the client's for this call (e.g. a scan, or one
+        SP-API operation's bucket).
+        """
+        method = method.upper()
+        endpoint = self.redactor.redact(f"{method} {path}")
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
+        use_limiter = limiter or self.limiter
+        policy = retry or self.retry
+
+        async def attempt() -> httpx.Response:
+            await use_limiter.acquire(cost)
+            try:
+                request = self._http.build_request(
+                    method, path, params=params, json=json, headers=headers
+                )
+                await self._authorize(request)
+                started = self._clock()
+                response = await self._http.send(request)
+                use_limiter.observe(response)
+            finally:
+                use_limiter.release()
+            self._log.debug(
+                "%s %s -> %s in %.2fs",
+                self.system,
+                endpoint,
+                response.status_code,
+                self._clock() - started,
+            )
+            return response
+
+        def log_retry(event: RetryEvent) -> None:
+            self._log.warning(
+                "%s %s: %s, attempt %d/%d failed, retrying in %.2fs",
+                self.system,
+                endpoint,
+                event.reason,
+                event.attempt,
+                event.max_attempts,
+                event.wait,
+            )
+
+        try:
+            response = await send_with_retries(
+                attempt,
+                policy,
+                idempotent=idempotent,
+                sleep=self._sleep,
+                clock=self._clock,
+                jitter=self._jitter,
+                on_retry=log_retry,
+            )
+        except httpx.RequestError as exc:
+            fault = self._transport_fault(exc, endpoint)
+        else:
+            if response.is_success:
+                return response
+            fault = self._status_fault(response, endpoint)
+        # Raised outside the except block so the httpx exception (which holds the request and
+        # its credential headers) is not chained onto the error.
+        self._log.warning("%s", fault)
+        raise fault
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        cost: float = 1.0,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> Any:
+        """GET ``path`` and return its decoded JSON (None for an empty body); retried."""
+        response = await self.request(
+            "GET", path, params=params, headers=headers, cost=cost, retry=retry, limiter=limiter
+        )
+        return self._decode(response, f"GET {path}")
+
+    async def post_json(
+        self,
+        path: str,
+        body: Any,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
+        cost: float = 1.0,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> Any:
+        """POST ``body`` as JSON and return the decoded answer; retried only if ``idempotent``."""
+        response = await self.request(
+            "POST",
+            path,
+            params=params,
+            json=body,
+            headers=headers,
+            idempotent=idempotent,
+            cost=cost,
+            retry=retry,
+            limiter=limiter,
+        )
+        return self._decode(response, f"POST {path}")
+
+    async def _authorize(self, request: httpx.Request) -> None:
+        if self._auth is None:
+            return
+        before = dict(request.headers)
+        await self._auth(request)
+        self._remember_credentials({k: v for k, v in request.headers.items() if before.get(k) != v})
+
+    def _remember_credentials(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            if _SENSITIVE_HEADER.search(name):
+                # "Bearer abc" → mask "abc" wherever it shows up on its own, too.
+                self.redactor.add(value, value.partition(" ")[2])
+
+    def _decode(self, response: httpx.Response, endpoint: str) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            fault = self._error(
+                "bad_payload",
+                f"invalid JSON: {_snippet(response.text)}",
+                response.status_code,
+                self.redactor.redact(endpoint),
+            )
+        self._log.warning("%s", fault)
+        raise fault
+
+    def _transport_fault(self, exc: httpx.RequestError, endpoint: str) -> AdapterError:
+        kind: ErrorKind
+        if isinstance(exc, httpx.TimeoutException):
+            kind = "timeout"
+        elif isinstance(exc, httpx.DecodingError):
+            kind = "bad_payload"
+        else:
+            kind = "unreachable"
+        detail = str(exc) or "no detail"
+        return self._error(kind, f"{type(exc).__name__}: {detail}", None, endpoint)
+
+    def _status_fault(self, response: httpx.Response, endpoint: str) -> AdapterError:
+        message = vendor_message(response) or response.reason_phrase or "no detail"
+        return self._error(
+            status_kind(response.status_code), message, response.status_code, endpoint
+        )
+
+    def _error(
+        self, kind: ErrorKind, message: str, status: int | None, endpoint: str
+    ) -> AdapterError:
+        text = _truncate(self.redactor.redact(message))
+        return AdapterError(self.system, kind, text, status=status, endpoint=endpoint)
+
+
+def status_kind(status: int) -> ErrorKind:
+    """The ``AdapterError`` kind for a non-2xx HTTP status."""
+    if status in (401, 403):
+        return "auth"
+    if status in (404, 410):
+        return "not_found"
+    if status == 408:
+        return "timeout"
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    return "bad_payload"
+
+
+def vendor_message(response: httpx.Response) -> str:
+    """The vendor's own error text from a response body (unredacted, untruncated)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _snippet(response.text)
+    return _message_in(body) or _snippet(response.text)
+
+
+_NESTED_KEYS = ("o:errorDetails", "errors", "errorMessages", "error", "fault", "Fault")
+_TEXT_KEYS = ("message", "detail", "description", "error_description", "value", "title")
+_CODE_KEYS = ("code", "o:errorCode", "errorCode")
+
+
+def _message_in(data: Any) -> str:
+    """Walks the common vendor error shapes; see the tests for each vendor's example."""
+    if isinstance(data, str):
+        return data.strip()
+    if isinstance(data, list):
+        return "; ".join(m for m in (_message_in(item) for item in data[:3]) if m)
+    if not isinstance(data, dict):
+        return ""
+    if isinstance(data.get("error"), str) and isinstance(data.get("error_description"), str):
+        return f"{data['error']}: {data['error_description']}"  # OAuth 2.0 token endpoints
+    for key in _NESTED_KEYS:
+        if data.get(key) and (message := _message_in(data[key])):
+            return message
+    if isinstance(data.get("title"), str) and isinstance(data.get("detail"), str):
+        return f"{data['title']}: {data['detail']}"  # RFC 7807 problem details
+    for key in _TEXT_KEYS:
+        if data.get(key) and (message := _message_in(data[key])):
+            code = next((data[c] for c in _CODE_KEYS if isinstance(data.get(c), str)), "")
+            return f"{code}: {message}" if code and code not in message else message
+    return ""
+
+
+def _snippet(text: str) -> str:
+    # Generous cut: the message is redacted before it is truncated to MESSAGE_LIMIT, so a
+    # secret is never split by the cut that matters.
+    return " ".join(text[:10_000].split())
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"

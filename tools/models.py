@@ -1,0 +1,329 @@
+"""Normalized facts that adapters return and the engine reasons over.
+
+Every vendor's field names stop at its adapter: what leaves ``tools/`` is one of these models.
+Each snapshot carries where it came from (``source``) and when it was read (``read_at``), and
+keeps the vendor's raw payload for the evidence file. Quantities are units; times are aware
+UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(Model):
+    """Where a fact was read: the system, the endpoint or report, and the record if any."""
+
+    system: str
+    endpoint: str
+    record: str | None = None
+
+    def cite(self) -> str:
+        record = f" · {self.record}" if self.record else ""
+        return f"{self.system} {self.endpoint}{record}"
+
+
+class Snapshot(Model):
+    source: Source
+    read_at: datetime
+    raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+
+# --- events and records shared by several layers ------------------------------------------
+
+EventKind = Literal[
+    "inventory_update",  # a quantity changed
+    "order_created",
+    "order_fulfilled",
+    "listing_status",  # a listing changed state (buyable, suppressed, unpublished)
+    "inventory_receipt",
+    "other",
+]
+
+AdjustmentReason = Literal[
+    "sale", "return", "receipt", "manual", "promotion", "clearance", "correction", "sync", "other"
+]
+
+
+class LocationQuantity(Model):
+    """Stock at one location (a Shopify location, a Magento MSI source, an ERP location)."""
+
+    location_id: str
+    name: str
+    kind: Literal["location", "msi_source", "warehouse", "dropship"] = "location"
+    available: int
+    on_hand: int | None = None
+    committed: int | None = None
+
+
+class InventoryAdjustment(Model):
+    """A quantity change recorded by the storefront (its inventory history)."""
+
+    at: datetime
+    before: int
+    after: int
+    reason: AdjustmentReason
+    location_id: str | None = None
+    actor: str | None = None
+    note: str | None = None
+
+    @property
+    def delta(self) -> int:
+        return self.after - self.before
+
+
+class WebhookSubscription(Model):
+    """A webhook a system sends to another (the storefront's order webhook to the connector)."""
+
+    topic: str  # the vendor's own topic name, e.g. "orders/fulfilled"
+    kind: EventKind
+    address: str
+
+
+class ChangeEvent(Model):
+    """A credential rotation, key refresh, app upgrade or configuration change."""
+
+    at: datetime
+    system: str
+    kind: Literal[
+        "credential_rotation", "key_refresh", "app_upgrade", "config_change", "password_reset"
+    ]
+    description: str
+    actor: str | None = None
+
+
+# --- Layer 1: storefront ---------------------------------------------------------------------
+
+
+class StorefrontSnapshot(Snapshot):
+    sku: str
+    title: str | None = None
+    status: Literal["active", "draft", "archived"] = "active"
+    available: int
+    on_hand: int | None = None
+    committed: int | None = None
+    locations: list[LocationQuantity] = []
+    inventory_policy: Literal["deny", "continue"] = "deny"
+    tracked: bool = True
+    out_of_stock_since: datetime | None = None
+    out_of_stock_since_field: str | None = None  # which vendor field the time came from
+    last_inventory_sync_at: datetime | None = None
+    sync_interval_minutes: int | None = None
+    holds: list[str] = []  # bulk-edit hold, inventory freeze, staging mode
+    adjustments: list[InventoryAdjustment] = []
+    webhooks: list[WebhookSubscription] = []
+
+    @property
+    def selling(self) -> bool:
+        """Can a shopper buy it right now?"""
+        return self.status == "active" and (self.available > 0 or self.inventory_policy == "continue")
+
+    @property
+    def out_of_stock(self) -> bool:
+        return self.available <= 0
+
+
+# --- Layer 2: marketplace --------------------------------------------------------------------
+
+
+class ListingIssue(Model):
+    code: str
+    message: str
+    severity: Literal["error", "warning", "info"] = "error"
+    enforcement: str | None = None  # e.g. LISTING_SUPPRESSED, SEARCH_SUPPRESSED
+
+
+class ListingStatusChange(Model):
+    at: datetime
+    status: str
+    buyable: bool
+
+
+class ChannelListing(Snapshot):
+    channel: str  # "amazon", "walmart", "ebay", …
+    sku: str
+    quantity: int
+    buyable: bool
+    status: str  # the channel's own word: BUYABLE, UNPUBLISHED, ON_HOLD, ACTIVE, …
+    issues: list[ListingIssue] = []
+    status_history: list[ListingStatusChange] = []
+    last_inventory_feed_at: datetime | None = None
+    feed_source: str = "storefront"  # or e.g. "repricer:RepricerExpress"
+    buffer: int = 0  # the channel suppresses at quantity <= buffer
+
+    @property
+    def out_of_stock(self) -> bool:
+        return self.quantity <= 0 or not self.buyable
+
+
+# --- Layer 3: middleware ---------------------------------------------------------------------
+
+Hop = Literal[
+    "storefront_to_erp",
+    "erp_to_storefront",
+    "storefront_to_marketplace",
+    "erp_to_marketplace",
+    "wms_to_erp",
+]
+
+
+class Flow(Model):
+    """A connector flow: what it carries, how it is triggered, whether it runs."""
+
+    id: str
+    name: str
+    hop: Hop
+    channel: str | None = None  # for hops to a marketplace
+    carries: list[EventKind] = ["inventory_update"]
+    status: Literal["active", "suspended", "disabled", "error"] = "active"
+    status_reason: str | None = None
+    status_since: datetime | None = None
+    trigger: Literal["event", "poll", "batch"] = "event"
+    interval_minutes: int | None = None
+    listens_for: list[EventKind] = ["inventory_update"]
+    listens_for_raw: list[str] = []  # the vendor's own topic names
+    target_endpoint: str | None = None
+    last_run_at: datetime | None = None
+
+
+class MiddlewareLogEntry(Model):
+    at: datetime
+    flow_id: str
+    sku: str
+    stage: Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
+    message: str = ""
+    status_code: int | None = None
+    quantity: int | None = None
+    source_id: str | None = None  # the upstream event id, for idempotency checks
+
+
+class SkuMapping(Model):
+    storefront_sku: str
+    erp_item: str | None
+    status: Literal["active", "disabled", "overridden", "missing"] = "active"
+    note: str | None = None
+
+
+class LocationMapping(Model):
+    """One row of a connector's location (or MSI source) map."""
+
+    storefront_location_id: str
+    erp_location_id: str
+    kind: Literal["location", "msi_source"] = "location"
+
+
+class MiddlewareSnapshot(Snapshot):
+    vendor: str
+    flows: list[Flow]
+    log: list[MiddlewareLogEntry] = []
+    log_window_start: datetime | None = None  # the log was searched from here to read_at
+    sku_mapping: SkuMapping | None = None
+    location_mappings: list[LocationMapping] = []
+    changes: list[ChangeEvent] = []
+
+
+# --- Layer 4: ERP ----------------------------------------------------------------------------
+
+
+class ErpItem(Model):
+    item_id: str
+    sku: str
+    name: str
+    item_type: Literal["inventory", "non_inventory", "service", "kit", "other"] = "inventory"
+    item_type_raw: str | None = None
+    do_not_stock: bool = False
+    available_to_fulfil: bool = True
+
+
+class InventoryTransaction(Model):
+    at: datetime
+    kind: Literal["sale", "receipt", "adjustment", "transfer", "return", "fulfilment"]
+    quantity: int  # signed: negative takes stock out
+    location_id: str | None = None
+    source_id: str | None = None  # the upstream event or document it came from
+    origin: str | None = None  # "web", "wholesale", "pos", "integration", "3pl"
+    status: Literal["posted", "pending_approval", "rejected"] = "posted"
+    memo: str | None = None
+
+
+class ErpListener(Model):
+    """An ERP-side listener (script deployment, webhook subscription) for inventory events."""
+
+    id: str
+    name: str
+    listens_for: EventKind = "inventory_update"
+    active: bool
+    endpoint: str | None = None
+
+
+class TriggerRule(Model):
+    """A rule that fires an inventory transaction only when the change is large enough."""
+
+    id: str
+    name: str
+    min_delta: int
+    active: bool = True
+
+
+class WebhookLogEntry(Model):
+    """An inbound call the ERP recorded (or refused)."""
+
+    at: datetime
+    sku: str | None
+    status_code: int
+    message: str = ""
+    source_id: str | None = None
+
+
+class OutboundEvent(Model):
+    at: datetime
+    kind: EventKind
+    sku: str
+    target: str | None = None
+
+
+class IntegrationUser(Model):
+    name: str
+    role: str
+    can_write_inventory: bool
+    auth_errors: list[str] = []
+    last_auth_error_at: datetime | None = None
+
+
+class ErpSnapshot(Snapshot):
+    vendor: str
+    item: ErpItem
+    available: int
+    locations: list[LocationQuantity] = []
+    transactions: list[InventoryTransaction] = []
+    last_inventory_update_at: datetime | None = None
+    listeners: list[ErpListener] = []
+    trigger_rules: list[TriggerRule] = []
+    webhook_log: list[WebhookLogEntry] = []
+    outbound_events: list[OutboundEvent] = []
+    integration_user: IntegrationUser | None = None
+    not_visible: list[str] = []  # facts this ERP's API cannot show, with where to look instead
+
+
+# --- optional: WMS ---------------------------------------------------------------------------
+
+
+class WmsEvent(Model):
+    at: datetime
+    kind: Literal["pick", "receipt", "adjustment", "return"]
+    quantity: int
+
+
+class WmsSnapshot(Snapshot):
+    vendor: str
+    on_hand: int
+    events: list[WmsEvent] = []
+    batch_interval_minutes: int | None = None
+    last_batch_at: datetime | None = None
