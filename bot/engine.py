@@ -179,6 +179,7 @@ async def triage(
         cited.setdefault(f.id, f)
     return Report(
         sku=sku,
+        product=facts.erp.item.name if facts.erp else None,
         pattern=pattern,
         pattern_shows=tree.patterns[pattern].shows,
         verdict=verdict,

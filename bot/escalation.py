@@ -13,6 +13,10 @@ from bot.tree import Tree
 _IT_OWNERS = {"erp_admin", "integration_admin"}
 
 
+def _layer_words(layer: object) -> str:
+    return "hop" if layer == "hop" else f"layer {layer}"
+
+
 def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
     if verdict.cause is None:
         if verdict.confidence == "inconclusive":
@@ -20,15 +24,15 @@ def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
                 owner="integration_admin",
                 owner_name=tree.owners["integration_admin"],
                 auto_escalate=False,
-                reason="inconclusive: offered to the integration admin once the unread systems are named",
+                reason="inconclusive: offered, never opened on an unproven cause",
             )
         return Escalation(owner=None, owner_name=None, auto_escalate=False, reason="in sync: nothing to escalate")
     cause = tree.causes[verdict.cause]
     owner_name = tree.owners[cause.owner]
     if verdict.confidence != "confirmed":
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"evidence is {verdict.confidence}, not confirmed: offered")
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"the evidence is {verdict.confidence}, not confirmed")
     if cause.owner == "ops_manager":
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason="a governance decision for the ops manager, not an IT ticket: offered")
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason="a governance decision for the ops manager, not an IT ticket")
     if cause.layer in (4, "hop") and cause.owner in _IT_OWNERS:
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=True, reason=f"layer {cause.layer} cause owned by the {owner_name.lower()}, confirmed: opens a ticket")
-    return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"owned by the {owner_name.lower()}: offered")
+        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=True, reason=f"confirmed {_layer_words(cause.layer)} cause owned by IT")
+    return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"{_layer_words(cause.layer)} causes are offered, not opened automatically")

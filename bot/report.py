@@ -75,6 +75,7 @@ class SystemRead(BaseModel):
 
 class Report(BaseModel):
     sku: str
+    product: str | None = Field(None, description="the product name from the ERP record")
     pattern: str
     pattern_shows: str
     verdict: Verdict

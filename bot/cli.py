@@ -1,0 +1,137 @@
+"""The ``oos`` command line: triage a SKU, list the sandbox scenarios, serve Slack.
+
+Exit codes: 0 a report was produced (whatever its verdict), 2 bad input (one line on stderr,
+never a traceback), 1 an unexpected internal error (a reference id on stderr, details logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.compose import Target, UnknownSku, sandbox_target
+from bot.engine import triage
+from bot.render_text import render_text
+from bot.settings import default_store_path
+from bot.sku import InvalidSku, validate_sku
+from bot.store import StoreError, TriageStore
+from tools.sandbox.memory import memory_stack
+from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
+
+log = logging.getLogger("oos")
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit code 2."""
+
+
+def _target(args: argparse.Namespace, sku: str) -> Target:
+    if args.config and args.sandbox is not None:
+        raise UsageError("choose either --sandbox or --config, not both")
+    if args.config:
+        raise UsageError(
+            f"live stacks ({args.config}) need the vendor adapters, which are not part of this "
+            "release yet; run with --sandbox to use the built-in sandbox"
+        )
+    if args.sandbox is None:
+        raise UsageError("say where to look: --sandbox (the built-in sandbox) or --config stack.toml")
+    if args.sandbox is True:
+        return sandbox_target(sku, latency=args.latency)
+    scenario = load_scenario_file(Path(args.sandbox))
+    if scenario.sku != sku:
+        raise UsageError(f"{args.sandbox} describes {scenario.sku}, not {sku}")
+    return Target(stack=memory_stack(scenario, args.latency), clock=scenario.clock)
+
+
+def _cmd_triage(args: argparse.Namespace) -> int:
+    sku = validate_sku(args.sku)
+    target = _target(args, sku)
+    report = asyncio.run(triage(sku, target.stack, now=target.clock))
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    if not args.no_save:
+        try:
+            store = TriageStore(args.db or default_store_path())
+            store.save(report, origin="cli")
+            store.close()
+        except StoreError as exc:
+            print(f"oos: warning: the report above was not saved: {exc}", file=sys.stderr)
+    return 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    library = load_library()
+    if args.json:
+        rows = [
+            {"sku": s.sku, "name": s.name, "expected": s.expected.model_dump(exclude={"secondary"})}
+            for s in library.values()
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    width = max(len(s) for s in library)
+    for s in library.values():
+        e = s.expected
+        verdict = e.cause or ("in sync" if e.pattern == "in_sync" else e.confidence)
+        print(f"{s.sku:<{width}}  {verdict:<32} {s.name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oos",
+        description="Find out why a SKU went out of stock on a storefront or marketplace while the ERP never registered it.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("triage", help="walk the four-layer checklist for one SKU")
+    p.add_argument("sku", help="the SKU to triage, e.g. SKU-3101")
+    p.add_argument(
+        "--sandbox",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="SCENARIO.yaml",
+        help="use the built-in sandbox catalog (or one scenario file)",
+    )
+    p.add_argument("--config", metavar="stack.toml", help="a stack config naming live systems")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (DESIGN §5)")
+    p.add_argument("--db", type=Path, help="the triage store (default: $OOS_DB or ~/.local/state/oos-triage/triage.db)")
+    p.add_argument("--no-save", action="store_true", help="do not save the report in the store")
+    p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.set_defaults(run=_cmd_triage)
+
+    p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
+    p.add_argument("--json", action="store_true", help="print sku, name and expected verdict as JSON")
+    p.set_defaults(run=_cmd_scenarios)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    try:
+        return int(args.run(args))
+    except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError) as exc:
+        print(f"oos: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("internal error (ref %s)", ref)
+        print(f"oos: internal error (ref {ref}); run with -v to see the details", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
