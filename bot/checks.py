@@ -100,10 +100,14 @@ def feed_fired(facts: Facts) -> Outcome:
     sf, mw = _sf(facts), facts.middleware
     assert mw is not None
     if not sf.out_of_stock:
-        return skipped(f"storefront is not out of stock ({sf.available} available): no event to trace")
+        return skipped(
+            f"storefront is not out of stock ({sf.available} available): no event to trace"
+        )
     t = sf.out_of_stock_since
     if t is None:
-        return unknown("storefront reports no out-of-stock time, so the connector log cannot be matched")
+        return unknown(
+            "storefront reports no out-of-stock time, so the connector log cannot be matched"
+        )
     inbound = facts.flows("storefront_to_erp")
     if not inbound:
         return skipped("no storefront→ERP inventory flow is configured in the connector")
@@ -115,7 +119,11 @@ def feed_fired(facts: Facts) -> Outcome:
     since = t - timedelta(minutes=5)
     if mw.log_window_start and mw.log_window_start > since:
         return unknown(f"the connector log only reaches back to {when(mw.log_window_start)}")
-    entries = [e for e in mw.log if e.sku == facts.sku and e.at >= since and e.flow_id in {f.id for f in inbound}]
+    entries = [
+        e
+        for e in mw.log
+        if e.sku == facts.sku and e.at >= since and e.flow_id in {f.id for f in inbound}
+    ]
     oos = ref("storefront.out_of_stock_since", t, sf)
     log = ref("middleware.log.sku", [e.model_dump(mode="json") for e in entries], mw)
     if entries:
@@ -137,7 +145,9 @@ def inventory_policy(facts: Facts) -> Outcome:
     tracked = ref("storefront.tracked", sf.tracked, sf)
     qty = ref("storefront.available", sf.available, sf)
     if not sf.tracked:
-        return failed("inventory is not tracked: the storefront sends no stock signal at all", tracked, qty)
+        return failed(
+            "inventory is not tracked: the storefront sends no stock signal at all", tracked, qty
+        )
     if sf.inventory_policy == "continue" and sf.available <= 0:
         return failed(
             f"policy CONTINUE with {sf.available} available: the storefront keeps selling at zero",
@@ -145,7 +155,11 @@ def inventory_policy(facts: Facts) -> Outcome:
             qty,
         )
     if sf.inventory_policy == "continue":
-        return passed(f"policy CONTINUE, {sf.available} in stock: will oversell once it reaches zero", policy, qty)
+        return passed(
+            f"policy CONTINUE, {sf.available} in stock: will oversell once it reaches zero",
+            policy,
+            qty,
+        )
     return passed("policy DENY: stops selling at zero", policy, tracked)
 
 
@@ -165,8 +179,14 @@ def sync_freshness(facts: Facts) -> Outcome:
     )
     grace = timedelta(minutes=5)
     if age > timedelta(minutes=interval) + grace:
-        return failed(f"last inventory sync {when(last)}, {ago(facts.now, last)} ago; interval is {interval} min", *cites)
-    return passed(f"last inventory sync {ago(facts.now, last)} ago, within its {interval}-min interval", *cites)
+        return failed(
+            f"last inventory sync {when(last)}, {ago(facts.now, last)} ago; interval is {interval} min",
+            *cites,
+        )
+    return passed(
+        f"last inventory sync {ago(facts.now, last)} ago, within its {interval}-min interval",
+        *cites,
+    )
 
 
 @check("L1.inventory_hold")
@@ -196,7 +216,9 @@ def zero_reason(facts: Facts) -> Outcome:
     if last.reason in _NOT_A_SALE:
         who = f" by {last.actor}" if last.actor else ""
         note = f" ({last.note})" if last.note else ""
-        return failed(f"set {last.before} → {last.after} at {when(last.at)}{who}: {last.reason}{note}", fact)
+        return failed(
+            f"set {last.before} → {last.after} at {when(last.at)}{who}: {last.reason}{note}", fact
+        )
     return passed(f"reached zero by {last.reason} at {when(last.at)}", fact)
 
 
@@ -233,7 +255,11 @@ def _feed_lag(ch: ChannelListing, facts: Facts) -> timedelta | None:
     for flow in _channel_flows(facts, ch.channel):
         if flow.status != "active":
             return None  # a stopped flow explains it: L3.flow_status
-        if flow.trigger != "event" and flow.interval_minutes and lag <= timedelta(minutes=flow.interval_minutes):
+        if (
+            flow.trigger != "event"
+            and flow.interval_minutes
+            and lag <= timedelta(minutes=flow.interval_minutes)
+        ):
             return None  # still inside the polling window: B.poll_window
     return lag
 
@@ -264,7 +290,9 @@ def listing_status(facts: Facts) -> Outcome:
     if bad:
         words = "; ".join(
             f"{ch.channel}: {ch.status}, qty {ch.quantity}, "
-            + ", ".join(f"{i.enforcement or i.code} ({i.message})" for i in ch.issues if i.enforcement)
+            + ", ".join(
+                f"{i.enforcement or i.code} ({i.message})" for i in ch.issues if i.enforcement
+            )
             for ch in bad
         )
         return failed(f"suppressed while in stock — {words}", *cites)
@@ -277,7 +305,10 @@ def feed_source(facts: Facts) -> Outcome:
     cites = [ref(f"{ch.channel}.feed_source", ch.feed_source, ch) for ch in facts.channels]
     bad = [ch for ch in facts.channels if _third_party(ch, sf)]
     if bad:
-        words = "; ".join(f"{ch.channel} is fed by {ch.feed_source} (qty {ch.quantity}, storefront {sf.available})" for ch in bad)
+        words = "; ".join(
+            f"{ch.channel} is fed by {ch.feed_source} (qty {ch.quantity}, storefront {sf.available})"
+            for ch in bad
+        )
         return failed(words, *cites, ref("storefront.available", sf.available, sf))
     return passed("every listing is fed by the storefront feed (or agrees with it)", *cites)
 
@@ -289,18 +320,34 @@ def buffer(facts: Facts) -> Outcome:
     bad = [ch for ch in facts.channels if _buffered(ch, sf)]
     if bad:
         words = "; ".join(f"{ch.channel} hides the listing at ≤ {ch.buffer}" for ch in bad)
-        return failed(f"{words}; storefront has {sf.available}", *cites, ref("storefront.available", sf.available, sf))
+        return failed(
+            f"{words}; storefront has {sf.available}",
+            *cites,
+            ref("storefront.available", sf.available, sf),
+        )
     return passed("storefront quantity is above every channel buffer (or no buffer set)", *cites)
 
 
 @check("L2.feed_freshness")
 def feed_freshness(facts: Facts) -> Outcome:
     sf = _sf(facts)
-    cites = [ref(f"{ch.channel}.last_inventory_feed_at", ch.last_inventory_feed_at, ch) for ch in facts.channels]
-    cites.append(ref("storefront.last_inventory_sync_at", sf.last_inventory_sync_at or facts.last_storefront_change(), sf))
+    cites = [
+        ref(f"{ch.channel}.last_inventory_feed_at", ch.last_inventory_feed_at, ch)
+        for ch in facts.channels
+    ]
+    cites.append(
+        ref(
+            "storefront.last_inventory_sync_at",
+            sf.last_inventory_sync_at or facts.last_storefront_change(),
+            sf,
+        )
+    )
     lagging = [(ch, lag) for ch in facts.channels if (lag := _feed_lag(ch, facts)) is not None]
     if lagging:
-        words = "; ".join(f"{ch.channel} last fed {when(ch.last_inventory_feed_at)} ({lag.total_seconds() / 60:.0f} min behind the storefront), shows {ch.quantity}" for ch, lag in lagging)
+        words = "; ".join(
+            f"{ch.channel} last fed {when(ch.last_inventory_feed_at)} ({lag.total_seconds() / 60:.0f} min behind the storefront), shows {ch.quantity}"
+            for ch, lag in lagging
+        )
         return failed(words, *cites)
     unreported = [ch.channel for ch in facts.channels if ch.last_inventory_feed_at is None]
     if unreported and len(unreported) == len(facts.channels):
@@ -312,7 +359,14 @@ def feed_freshness(facts: Facts) -> Outcome:
 def channel_state(facts: Facts) -> Outcome:
     sf = _sf(facts)
     oos = [ch for ch in facts.channels if ch.out_of_stock]
-    cites = [ref(f"{ch.channel}.state", {"status": ch.status, "buyable": ch.buyable, "quantity": ch.quantity}, ch) for ch in facts.channels]
+    cites = [
+        ref(
+            f"{ch.channel}.state",
+            {"status": ch.status, "buyable": ch.buyable, "quantity": ch.quantity},
+            ch,
+        )
+        for ch in facts.channels
+    ]
     if not oos:
         return passed("no marketplace shows the SKU out of stock", *cites)
     if not sf.selling:
@@ -333,8 +387,15 @@ def channel_state(facts: Facts) -> Outcome:
         )
     ]
     if unexplained:
-        words = "; ".join(f"{ch.channel} shows {ch.status} (qty {ch.quantity}, buyable {ch.buyable})" for ch in unexplained)
-        return failed(f"{words} while the storefront sells {sf.available}", *cites, ref("storefront.available", sf.available, sf))
+        words = "; ".join(
+            f"{ch.channel} shows {ch.status} (qty {ch.quantity}, buyable {ch.buyable})"
+            for ch in unexplained
+        )
+        return failed(
+            f"{words} while the storefront sells {sf.available}",
+            *cites,
+            ref("storefront.available", sf.available, sf),
+        )
     return passed("each out-of-stock channel is explained by a more specific check", *cites)
 
 
@@ -345,14 +406,30 @@ def channel_state(facts: Facts) -> Outcome:
 def flow_status(facts: Facts) -> Outcome:
     mw = facts.middleware
     assert mw is not None
-    flows = [f for f in mw.flows if "inventory_update" in f.carries or "listing_status" in f.carries]
+    flows = [
+        f for f in mw.flows if "inventory_update" in f.carries or "listing_status" in f.carries
+    ]
     if not flows:
         return skipped("the connector has no flow that carries inventory")
-    cites = [ref(f"middleware.flow[{f.id}].status", {"name": f.name, "status": f.status, "reason": f.status_reason, "since": f.status_since}, mw) for f in flows]
+    cites = [
+        ref(
+            f"middleware.flow[{f.id}].status",
+            {
+                "name": f.name,
+                "status": f.status,
+                "reason": f.status_reason,
+                "since": f.status_since,
+            },
+            mw,
+        )
+        for f in flows
+    ]
     stopped = [f for f in flows if f.status != "active"]
     if stopped:
         words = "; ".join(
-            f"{f.name} ({f.id}) is {f.status}" + (f" since {when(f.status_since)}" if f.status_since else "") + (f": {f.status_reason}" if f.status_reason else "")
+            f"{f.name} ({f.id}) is {f.status}"
+            + (f" since {when(f.status_since)}" if f.status_since else "")
+            + (f": {f.status_reason}" if f.status_reason else "")
             for f in stopped
         )
         return failed(words, *cites)
@@ -366,10 +443,15 @@ def event_subscription(facts: Facts) -> Outcome:
     inbound = facts.flows("storefront_to_erp")
     if not inbound:
         return skipped("no storefront→ERP inventory flow is configured")
-    cites = [ref(f"middleware.flow[{f.id}].listens_for", f.listens_for_raw or f.listens_for, mw) for f in inbound]
+    cites = [
+        ref(f"middleware.flow[{f.id}].listens_for", f.listens_for_raw or f.listens_for, mw)
+        for f in inbound
+    ]
     wrong = [f for f in inbound if f.trigger == "event" and "inventory_update" not in f.listens_for]
     if wrong:
-        words = "; ".join(f"{f.name} listens for {', '.join(f.listens_for_raw or f.listens_for)}" for f in wrong)
+        words = "; ".join(
+            f"{f.name} listens for {', '.join(f.listens_for_raw or f.listens_for)}" for f in wrong
+        )
         return failed(f"{words} — not for quantity updates", *cites)
     return passed("the inventory flow listens for quantity updates (or polls)", *cites)
 
@@ -384,7 +466,10 @@ def sku_mapping(facts: Facts) -> Outcome:
     fact = ref("middleware.sku_mapping", mapping, mw)
     if mapping.status != "active" or not mapping.erp_item:
         note = f": {mapping.note}" if mapping.note else ""
-        return failed(f"mapping {mapping.storefront_sku} → {mapping.erp_item or 'nothing'} is {mapping.status}{note}", fact)
+        return failed(
+            f"mapping {mapping.storefront_sku} → {mapping.erp_item or 'nothing'} is {mapping.status}{note}",
+            fact,
+        )
     return passed(f"mapped to ERP item {mapping.erp_item}", fact)
 
 
@@ -399,7 +484,9 @@ def location_mapping(facts: Facts) -> Outcome:
     maps = [m for m in mw.location_mappings if m.kind == "location"]
     if not maps:
         return skipped("the connector has no location map")
-    moved = {a.location_id for a in sf.adjustments if a.location_id and a.at >= facts.change_window_start}
+    moved = {
+        a.location_id for a in sf.adjustments if a.location_id and a.at >= facts.change_window_start
+    }
     if not moved:
         return skipped("the storefront's history names no location for recent changes")
     names = _location_names(sf)
@@ -429,9 +516,15 @@ def source_mapping(facts: Facts) -> Outcome:
     if not maps:
         return skipped("the integration has no source map")
     mapped = {m.storefront_location_id for m in maps}
-    cites = (ref("storefront.sources", sorted(assigned), sf), ref("middleware.source_mappings", maps, mw))
+    cites = (
+        ref("storefront.sources", sorted(assigned), sf),
+        ref("middleware.source_mappings", maps, mw),
+    )
     if not assigned & mapped:
-        return failed(f"SKU is assigned to source(s) {', '.join(sorted(assigned))}; the integration maps {', '.join(sorted(mapped))}", *cites)
+        return failed(
+            f"SKU is assigned to source(s) {', '.join(sorted(assigned))}; the integration maps {', '.join(sorted(mapped))}",
+            *cites,
+        )
     return passed("the SKU's source is the one the integration maps", *cites)
 
 
@@ -442,31 +535,50 @@ _ERP_REFUSALS = range(400, 500)
 def event_delivery(facts: Facts) -> Outcome:
     mw = facts.middleware
     assert mw is not None
-    entries = sorted((e for e in mw.log if e.sku == facts.sku and e.at >= facts.change_window_start), key=lambda e: e.at)
+    entries = sorted(
+        (e for e in mw.log if e.sku == facts.sku and e.at >= facts.change_window_start),
+        key=lambda e: e.at,
+    )
     if not entries:
-        return skipped("no event for the SKU reached the connector in the window: see L1.feed_fired")
+        return skipped(
+            "no event for the SKU reached the connector in the window: see L1.feed_fired"
+        )
     fact = ref("middleware.log.sku", entries, mw)
     lost = [
         e
         for e in entries
-        if e.stage in ("filtered", "dropped") or (e.stage == "error" and (e.status_code is None or e.status_code not in _ERP_REFUSALS))
+        if e.stage in ("filtered", "dropped")
+        or (e.stage == "error" and (e.status_code is None or e.status_code not in _ERP_REFUSALS))
     ]
     if lost:
         first = lost[0]
         code = f" (HTTP {first.status_code})" if first.status_code else ""
-        return failed(f"received the event, then {first.stage} at {when(first.at)}{code}: {first.message}", fact)
+        return failed(
+            f"received the event, then {first.stage} at {when(first.at)}{code}: {first.message}",
+            fact,
+        )
     delivered_ids = {e.source_id for e in entries if e.stage == "delivered"}
     last_delivered = max((e.at for e in entries if e.stage == "delivered"), default=None)
     stuck = [
         e
         for e in entries
         if e.stage == "received"
-        and (e.source_id not in delivered_ids if e.source_id else (last_delivered is None or last_delivered < e.at))
+        and (
+            e.source_id not in delivered_ids
+            if e.source_id
+            else (last_delivered is None or last_delivered < e.at)
+        )
         and not any(x.stage == "error" and x.at >= e.at for x in entries)
     ]
     if stuck:
-        return failed(f"received at {when(stuck[0].at)} and never delivered to the ERP", fact, confidence="likely")
-    return passed(f"{sum(e.stage == 'delivered' for e in entries)} event(s) delivered to the ERP", fact)
+        return failed(
+            f"received at {when(stuck[0].at)} and never delivered to the ERP",
+            fact,
+            confidence="likely",
+        )
+    return passed(
+        f"{sum(e.stage == 'delivered' for e in entries)} event(s) delivered to the ERP", fact
+    )
 
 
 @check("L3.listing_state_sync")
@@ -483,7 +595,9 @@ def listing_state_sync(facts: Facts) -> Outcome:
                 ref(f"middleware.flow[{flows[0].id}].carries", flows[0].carries, facts.middleware),
                 ref("erp.transactions", facts.erp.transactions, facts.erp),
             ]
-            findings.append(f"{ch.channel} became unbuyable at {when(at)} (a listing state); {flows[0].name} carries only {', '.join(flows[0].carries)}, and the ERP has no transaction since")
+            findings.append(
+                f"{ch.channel} became unbuyable at {when(at)} (a listing state); {flows[0].name} carries only {', '.join(flows[0].carries)}, and the ERP has no transaction since"
+            )
     if findings:
         return failed("; ".join(findings), *cites)
     if not any(_channel_flows(facts, ch.channel) for ch in facts.channels):
@@ -516,10 +630,15 @@ def recent_changes(facts: Facts) -> Outcome:
     mw = facts.middleware
     assert mw is not None
     window = timedelta(hours=facts.thresholds.change_window_hours)
-    changes = sorted((c for c in mw.changes if c.at >= facts.change_window_start), key=lambda c: c.at)
+    changes = sorted(
+        (c for c in mw.changes if c.at >= facts.change_window_start), key=lambda c: c.at
+    )
     fact = ref("middleware.changes.72h", changes, mw)
     if not changes:
-        return passed(f"no credential, key, app or config change in the last {facts.thresholds.change_window_hours} h", fact)
+        return passed(
+            f"no credential, key, app or config change in the last {facts.thresholds.change_window_hours} h",
+            fact,
+        )
     markers = _failure_markers(facts)
     for change in changes:
         hits = [(at, what) for at, what in markers if change.at <= at <= change.at + window]
@@ -541,15 +660,34 @@ def item_type(facts: Facts) -> Outcome:
     erp = _erp(facts)
     fact = ref("erp.item.item_type", erp.item.item_type_raw or erp.item.item_type, erp)
     if erp.item.item_type in ("non_inventory", "service"):
-        return failed(f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers", fact)
-    return passed(f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}", fact)
+        return failed(
+            f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers",
+            fact,
+        )
+    return passed(
+        f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}", fact
+    )
 
 
 @check("L4.item_flags")
 def item_flags(facts: Facts) -> Outcome:
     erp = _erp(facts)
-    fact = ref("erp.item.flags", {"do_not_stock": erp.item.do_not_stock, "available_to_fulfil": erp.item.available_to_fulfil}, erp)
-    flags = [w for w, on in (("do not stock", erp.item.do_not_stock), ("not available to fulfil", not erp.item.available_to_fulfil)) if on]
+    fact = ref(
+        "erp.item.flags",
+        {
+            "do_not_stock": erp.item.do_not_stock,
+            "available_to_fulfil": erp.item.available_to_fulfil,
+        },
+        erp,
+    )
+    flags = [
+        w
+        for w, on in (
+            ("do not stock", erp.item.do_not_stock),
+            ("not available to fulfil", not erp.item.available_to_fulfil),
+        )
+        if on
+    ]
     if flags:
         return failed(f"item {erp.item.item_id} is flagged {' and '.join(flags)}", fact)
     return passed("no do-not-stock or not-available flag", fact)
@@ -593,7 +731,9 @@ def integration_user(facts: Facts) -> Outcome:
         return unknown(hidden) if hidden else skipped("the ERP reports no integration user")
     fact = ref("erp.integration_user", user, erp)
     refused = [
-        e for e in (facts.middleware.log if facts.middleware else []) if e.status_code in (401, 403) and e.at >= facts.change_window_start
+        e
+        for e in (facts.middleware.log if facts.middleware else [])
+        if e.status_code in (401, 403) and e.at >= facts.change_window_start
     ]
     if not user.can_write_inventory:
         return failed(f"{user.name} (role {user.role}) cannot write inventory", fact)
@@ -617,7 +757,9 @@ def webhook_log(facts: Facts) -> Outcome:
     refused = [w for w in entries if 400 <= w.status_code < 500 and w.status_code not in (401, 403)]
     if refused:
         w = refused[0]
-        return failed(f"the ERP refused the call at {when(w.at)}: HTTP {w.status_code} {w.message}", fact)
+        return failed(
+            f"the ERP refused the call at {when(w.at)}: HTTP {w.status_code} {w.message}", fact
+        )
     return passed(f"{len(entries)} call(s) accepted", fact)
 
 
@@ -629,7 +771,9 @@ def approval_queue(facts: Facts) -> Outcome:
     if pending:
         t = pending[0]
         memo = f" ({t.memo})" if t.memo else ""
-        return failed(f"{t.kind} of {t.quantity:+d} from {when(t.at)} is waiting for approval{memo}", fact)
+        return failed(
+            f"{t.kind} of {t.quantity:+d} from {when(t.at)} is waiting for approval{memo}", fact
+        )
     return passed("no transaction waiting for approval", fact)
 
 
@@ -638,7 +782,9 @@ def threshold_rule(facts: Facts) -> Outcome:
     sf, erp = _sf(facts), _erp(facts)
     rules = [r for r in erp.trigger_rules if r.active]
     if not rules:
-        return passed("no minimum-delta trigger rule", ref("erp.trigger_rules", erp.trigger_rules, erp))
+        return passed(
+            "no minimum-delta trigger rule", ref("erp.trigger_rules", erp.trigger_rules, erp)
+        )
     recent = [a for a in sf.adjustments if a.at >= facts.change_window_start]
     if not recent:
         return skipped("no recent storefront change to weigh against the rule")
@@ -649,7 +795,10 @@ def threshold_rule(facts: Facts) -> Outcome:
     small = [r for r in rules if abs(change.delta) < r.min_delta]
     if small:
         r = small[0]
-        return failed(f"rule {r.name} fires on changes of {r.min_delta} or more; the change was {change.before} → {change.after} ({abs(change.delta)})", *cites)
+        return failed(
+            f"rule {r.name} fires on changes of {r.min_delta} or more; the change was {change.before} → {change.after} ({abs(change.delta)})",
+            *cites,
+        )
     return passed(f"the change ({abs(change.delta)}) meets every rule's minimum", *cites)
 
 
@@ -667,7 +816,14 @@ def _storefront_heard_at(sf: StorefrontSnapshot) -> datetime | None:
 def erp_broadcast(facts: Facts) -> Outcome:
     sf, erp = _sf(facts), _erp(facts)
     heard = _storefront_heard_at(sf) or facts.change_window_start
-    sales = sorted((t for t in erp.transactions if t.kind == "sale" and (t.origin or "") in _NON_WEB and t.at > heard), key=lambda t: t.at)
+    sales = sorted(
+        (
+            t
+            for t in erp.transactions
+            if t.kind == "sale" and (t.origin or "") in _NON_WEB and t.at > heard
+        ),
+        key=lambda t: t.at,
+    )
     if not sales:
         return passed("no ERP-side sale since the storefront last heard from the ERP")
     if sf.available <= erp.available:
@@ -698,7 +854,11 @@ def restock(facts: Facts) -> Outcome:
     t = sf.out_of_stock_since
     if not sf.out_of_stock or t is None:
         return skipped("the storefront is not out of stock")
-    back = [x for x in erp.transactions if x.kind in ("receipt", "return") and x.quantity > 0 and x.status == "posted" and x.at > t]
+    back = [
+        x
+        for x in erp.transactions
+        if x.kind in ("receipt", "return") and x.quantity > 0 and x.status == "posted" and x.at > t
+    ]
     if back and erp.available > 0:
         first = min(back, key=lambda x: x.at)
         return failed(
@@ -716,13 +876,20 @@ def wms_batch(facts: Facts) -> Outcome:
     if not wms.events:
         return passed("no WMS movement to carry")
     last = max(wms.events, key=lambda e: e.at)
-    cites = (ref("wms.events.latest", last, wms), ref("wms.last_batch_at", wms.last_batch_at, wms), ref("erp.last_inventory_update_at", erp.last_inventory_update_at, erp))
+    cites = (
+        ref("wms.events.latest", last, wms),
+        ref("wms.last_batch_at", wms.last_batch_at, wms),
+        ref("erp.last_inventory_update_at", erp.last_inventory_update_at, erp),
+    )
     batch_ran = wms.last_batch_at is not None and wms.last_batch_at >= last.at
     erp_heard = erp.last_inventory_update_at is not None and erp.last_inventory_update_at >= last.at
     if batch_ran or erp_heard:
         return passed("the WMS→ERP batch ran after the last WMS movement", *cites)
     every = f" (runs every {wms.batch_interval_minutes} min)" if wms.batch_interval_minutes else ""
-    return failed(f"WMS {last.kind} of {last.quantity} at {when(last.at)}; last WMS→ERP batch {when(wms.last_batch_at)}{every}", *cites)
+    return failed(
+        f"WMS {last.kind} of {last.quantity} at {when(last.at)}; last WMS→ERP batch {when(wms.last_batch_at)}{every}",
+        *cites,
+    )
 
 
 @check("B.order_webhook")
@@ -734,8 +901,15 @@ def order_webhook(facts: Facts) -> Outcome:
     fact = ref("storefront.webhooks.orders", hooks, sf)
     if any(w.kind == "order_created" for w in hooks):
         return passed("the order webhook fires on order creation", fact)
-    pending = f"; {sf.committed} unit(s) sold and not yet fulfilled are invisible to the ERP" if sf.committed else ""
-    return failed(f"the order webhook is {', '.join(w.topic for w in hooks)} — it fires on fulfilment{pending}", fact)
+    pending = (
+        f"; {sf.committed} unit(s) sold and not yet fulfilled are invisible to the ERP"
+        if sf.committed
+        else ""
+    )
+    return failed(
+        f"the order webhook is {', '.join(w.topic for w in hooks)} — it fires on fulfilment{pending}",
+        fact,
+    )
 
 
 @check("B.duplicates")
@@ -746,7 +920,8 @@ def duplicates(facts: Facts) -> Outcome:
     if twice:
         same = [t for t in erp.transactions if t.source_id == twice[0]]
         return failed(
-            f"source {twice[0]} applied {len(same)} times: " + ", ".join(f"{t.quantity:+d} at {when(t.at)}" for t in same),
+            f"source {twice[0]} applied {len(same)} times: "
+            + ", ".join(f"{t.quantity:+d} at {when(t.at)}" for t in same),
             ref("erp.transactions.duplicates", same, erp),
         )
     return passed("every adjustment applied once", ref("erp.transactions", erp.transactions, erp))
@@ -780,17 +955,41 @@ def poll_window(facts: Facts) -> Outcome:
     findings: list[str] = []
     cites: list[FactRef] = []
     for hop, channel, since in gaps:
-        flows = [f for f in mw.flows if f.hop == hop and (channel is None or f.channel in (None, channel)) and "inventory_update" in f.carries]
+        flows = [
+            f
+            for f in mw.flows
+            if f.hop == hop
+            and (channel is None or f.channel in (None, channel))
+            and "inventory_update" in f.carries
+        ]
         for f in flows:
             if f.trigger == "event" or not f.interval_minutes or f.status != "active":
                 continue
             lag = facts.now - since
             window = timedelta(minutes=f.interval_minutes)
-            throttled = [e for e in mw.log if e.flow_id == f.id and e.stage == "rate_limited" and e.at >= since]
+            throttled = [
+                e
+                for e in mw.log
+                if e.flow_id == f.id and e.stage == "rate_limited" and e.at >= since
+            ]
             if lag <= window + timedelta(minutes=5) or throttled:
-                stretched = f", stretched by {len(throttled)} rate-limit hit(s)" if throttled else ""
-                findings.append(f"{f.name} polls every {f.interval_minutes} min; the change is {ago(facts.now, since)} old{stretched}")
-                cites.append(ref(f"middleware.flow[{f.id}].trigger", {"trigger": f.trigger, "interval_minutes": f.interval_minutes, "last_run_at": f.last_run_at}, mw))
+                stretched = (
+                    f", stretched by {len(throttled)} rate-limit hit(s)" if throttled else ""
+                )
+                findings.append(
+                    f"{f.name} polls every {f.interval_minutes} min; the change is {ago(facts.now, since)} old{stretched}"
+                )
+                cites.append(
+                    ref(
+                        f"middleware.flow[{f.id}].trigger",
+                        {
+                            "trigger": f.trigger,
+                            "interval_minutes": f.interval_minutes,
+                            "last_run_at": f.last_run_at,
+                        },
+                        mw,
+                    )
+                )
     if findings:
         return failed("; ".join(findings), *cites, confidence="likely")
     return passed("no disagreeing hop is waiting on a polling window")

@@ -40,7 +40,9 @@ def _target(args: argparse.Namespace, sku: str) -> Target:
             "release yet; run with --sandbox to use the built-in sandbox"
         )
     if args.sandbox is None:
-        raise UsageError("say where to look: --sandbox (the built-in sandbox) or --config stack.toml")
+        raise UsageError(
+            "say where to look: --sandbox (the built-in sandbox) or --config stack.toml"
+        )
     if args.sandbox is True:
         return sandbox_target(sku, latency=args.latency)
     scenario = load_scenario_file(Path(args.sandbox))
@@ -104,13 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", metavar="stack.toml", help="a stack config naming live systems")
     p.add_argument("--json", action="store_true", help="print the report as JSON (DESIGN §5)")
-    p.add_argument("--db", type=Path, help="the triage store (default: $OOS_DB or ~/.local/state/oos-triage/triage.db)")
+    p.add_argument(
+        "--db",
+        type=Path,
+        help="the triage store (default: $OOS_DB or ~/.local/state/oos-triage/triage.db)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not save the report in the store")
     p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_triage)
 
     p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
-    p.add_argument("--json", action="store_true", help="print sku, name and expected verdict as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print sku, name and expected verdict as JSON"
+    )
     p.set_defaults(run=_cmd_scenarios)
     return parser
 

@@ -29,5 +29,7 @@ def sandbox_target(sku: str, latency: float = 0.0) -> Target:
     scenario = library.get(sku)
     if scenario is None:
         sample = ", ".join(sorted(library)[:3])
-        raise UnknownSku(f"{sku} is not in the sandbox catalog (try {sample}…; `oos scenarios` lists all)")
+        raise UnknownSku(
+            f"{sku} is not in the sandbox catalog (try {sample}…; `oos scenarios` lists all)"
+        )
     return Target(stack=memory_stack(scenario, latency), clock=scenario.clock)

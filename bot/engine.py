@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,36 +37,39 @@ Progress = Callable[[Layer, list[CheckResult]], Awaitable[None]]
 class _Read:
     key: str
     system: str
-    task: asyncio.Task[Any]
-    started: float
+    started: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
+    task: asyncio.Task[Any] = field(init=False)
 
 
-async def _timed(read: Callable[[], Awaitable[Any]], system: str) -> Any:
+async def _timed(r: _Read, read: Callable[[], Awaitable[Any]]) -> Any:
     try:
         return await read()
     except AdapterError:
         raise
     except Exception as exc:  # an adapter bug must not take the triage down with it
-        log.exception("unexpected error reading %s", system)
-        raise AdapterError(system, "bad_payload", f"unexpected {type(exc).__name__}") from exc
+        log.exception("unexpected error reading %s", r.system)
+        raise AdapterError(r.system, "bad_payload", f"unexpected {type(exc).__name__}") from exc
+    finally:
+        r.seconds = time.perf_counter() - r.started
 
 
 def _start_reads(sku: str, stack: Stack, since: datetime) -> dict[str, _Read]:
-    def start(key: str, system: str, read: Callable[[], Awaitable[Any]]) -> None:
-        reads[key] = _Read(key, system, asyncio.create_task(_timed(read, system)), time.perf_counter())
-
     reads: dict[str, _Read] = {}
-    start("storefront", stack.storefront.system, lambda: stack.storefront.read_sku(sku))
-    start("middleware", stack.middleware.system, lambda: stack.middleware.read_activity(sku, since))
-    start("erp", stack.erp.system, lambda: stack.erp.read_item(sku, since))
-    for m in stack.marketplaces:
-        start(f"marketplace:{m.channel}", m.system, lambda m=m: m.read_listing(sku))  # type: ignore[misc]
-    if stack.wms is not None:
-        wms = stack.wms
-        start("wms", wms.system, lambda: wms.read_sku(sku))
-    for r in reads.values():
-        r.task.add_done_callback(lambda _t, r=r: setattr(r, "seconds", time.perf_counter() - r.started))  # type: ignore[misc]
+
+    def start(key: str, system: str, read: Callable[[], Awaitable[Any]]) -> None:
+        r = _Read(key, system)
+        r.task = asyncio.create_task(_timed(r, read))
+        reads[key] = r
+
+    storefront, middleware, erp, wms = stack.storefront, stack.middleware, stack.erp, stack.wms
+    start("storefront", storefront.system, lambda: storefront.read_sku(sku))
+    start("middleware", middleware.system, lambda: middleware.read_activity(sku, since))
+    start("erp", erp.system, lambda: erp.read_item(sku, since))
+    for market in stack.marketplaces:
+        start(f"marketplace:{market.channel}", market.system, partial(market.read_listing, sku))
+    if wms is not None:
+        start("wms", wms.system, partial(wms.read_sku, sku))
     return reads
 
 
@@ -79,7 +83,9 @@ async def _settle(reads: dict[str, _Read], keys: list[str]) -> None:
     await asyncio.wait([reads[k].task for k in keys]) if keys else None
 
 
-def _facts(sku: str, now: datetime, thresholds: Thresholds, stack: Stack, reads: dict[str, _Read]) -> Facts:
+def _facts(
+    sku: str, now: datetime, thresholds: Thresholds, stack: Stack, reads: dict[str, _Read]
+) -> Facts:
     values: dict[str, Any] = {}
     errors: dict[str, AdapterError] = {}
     for key, r in reads.items():
@@ -110,13 +116,24 @@ def _run_check(spec: CheckSpec, facts: Facts, reads: dict[str, _Read]) -> Outcom
     for need in spec.needs:
         keys = _keys_for(need, reads)
         if not keys:
-            what = "marketplace" if need == "marketplace" else need.upper() if need in ("erp", "wms") else need
+            what = (
+                "marketplace"
+                if need == "marketplace"
+                else need.upper()
+                if need in ("erp", "wms")
+                else need
+            )
             return Outcome("skipped", f"no {what} is connected")
         failed = [facts.errors[k] for k in keys if k in facts.errors]
         if len(failed) == len(keys):
             return unknown("; ".join(e.describe() for e in failed))
     outcome = CHECKS[spec.id](facts)
-    partial = [facts.errors[k].describe() for n in spec.needs for k in _keys_for(n, reads) if k in facts.errors]
+    partial = [
+        facts.errors[k].describe()
+        for n in spec.needs
+        for k in _keys_for(n, reads)
+        if k in facts.errors
+    ]
     if partial and outcome.status == "pass":
         return unknown(f"{outcome.detail}, but {'; '.join(partial)}")
     return outcome
@@ -144,7 +161,9 @@ async def triage(
     try:
         for layer in LAYER_ORDER:
             specs = [s for s in tree.checks if s.layer == layer]
-            await _settle(reads, sorted({k for s in specs for n in s.needs for k in _keys_for(n, reads)}))
+            await _settle(
+                reads, sorted({k for s in specs for n in s.needs for k in _keys_for(n, reads)})
+            )
             facts = _facts(sku, clock, thresholds, stack, reads)
             walked = []
             for spec in specs:

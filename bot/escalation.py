@@ -26,13 +26,35 @@ def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
                 auto_escalate=False,
                 reason="inconclusive: offered, never opened on an unproven cause",
             )
-        return Escalation(owner=None, owner_name=None, auto_escalate=False, reason="in sync: nothing to escalate")
+        return Escalation(
+            owner=None, owner_name=None, auto_escalate=False, reason="in sync: nothing to escalate"
+        )
     cause = tree.causes[verdict.cause]
     owner_name = tree.owners[cause.owner]
     if verdict.confidence != "confirmed":
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"the evidence is {verdict.confidence}, not confirmed")
+        return Escalation(
+            owner=cause.owner,
+            owner_name=owner_name,
+            auto_escalate=False,
+            reason=f"the evidence is {verdict.confidence}, not confirmed",
+        )
     if cause.owner == "ops_manager":
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason="a governance decision for the ops manager, not an IT ticket")
+        return Escalation(
+            owner=cause.owner,
+            owner_name=owner_name,
+            auto_escalate=False,
+            reason="a governance decision for the ops manager, not an IT ticket",
+        )
     if cause.layer in (4, "hop") and cause.owner in _IT_OWNERS:
-        return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=True, reason=f"confirmed {_layer_words(cause.layer)} cause owned by IT")
-    return Escalation(owner=cause.owner, owner_name=owner_name, auto_escalate=False, reason=f"{_layer_words(cause.layer)} causes are offered, not opened automatically")
+        return Escalation(
+            owner=cause.owner,
+            owner_name=owner_name,
+            auto_escalate=True,
+            reason=f"confirmed {_layer_words(cause.layer)} cause owned by IT",
+        )
+    return Escalation(
+        owner=cause.owner,
+        owner_name=owner_name,
+        auto_escalate=False,
+        reason=f"{_layer_words(cause.layer)} causes are offered, not opened automatically",
+    )

@@ -15,7 +15,12 @@ def _unread(facts: Facts, key: str, title: str, item_id: str) -> EvidenceItem:
     error = facts.errors.get(key)
     reason = error.describe() if error else f"no {key} is connected"
     return EvidenceItem(
-        id=item_id, title=title, statement=f"Could not be read: {reason}.", found=False, source=key, read_at=None
+        id=item_id,
+        title=title,
+        statement=f"Could not be read: {reason}.",
+        found=False,
+        source=key,
+        read_at=None,
     )
 
 
@@ -42,7 +47,13 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
     title = "SKU and product name (ERP record)"
     if erp:
         it = erp.item
-        item("E1", title, f"{facts.sku} — {it.name} (ERP item {it.item_id}, {it.item_type_raw or it.item_type})", True, ref("erp.item", it, erp))
+        item(
+            "E1",
+            title,
+            f"{facts.sku} — {it.name} (ERP item {it.item_id}, {it.item_type_raw or it.item_type})",
+            True,
+            ref("erp.item", it, erp),
+        )
     else:
         unread = _unread(facts, "erp", title, "E1")
         if sf and sf.title:
@@ -54,11 +65,29 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
     if sf:
         if sf.out_of_stock and sf.out_of_stock_since:
             field = f" (from {sf.out_of_stock_since_field})" if sf.out_of_stock_since_field else ""
-            item("E2", title, f"Out of stock since {when(sf.out_of_stock_since)}{field}.", True, ref("storefront.out_of_stock_since", sf.out_of_stock_since, sf))
+            item(
+                "E2",
+                title,
+                f"Out of stock since {when(sf.out_of_stock_since)}{field}.",
+                True,
+                ref("storefront.out_of_stock_since", sf.out_of_stock_since, sf),
+            )
         elif sf.out_of_stock:
-            item("E2", title, "Out of stock, but the storefront's history gives no time it happened.", False, ref("storefront.available", sf.available, sf))
+            item(
+                "E2",
+                title,
+                "Out of stock, but the storefront's history gives no time it happened.",
+                False,
+                ref("storefront.available", sf.available, sf),
+            )
         else:
-            item("E2", title, f"Not out of stock on the storefront: {sf.available} available.", False, ref("storefront.available", sf.available, sf))
+            item(
+                "E2",
+                title,
+                f"Not out of stock on the storefront: {sf.available} available.",
+                False,
+                ref("storefront.available", sf.available, sf),
+            )
     else:
         items.append(_unread(facts, "storefront", title, "E2"))
 
@@ -70,21 +99,39 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
             last = max((t for t in recent), key=lambda t: t.at, default=None)
             at = erp.last_inventory_update_at or (last.at if last else None)
             what = f": {last.kind} {last.quantity:+d} ({last.status})" if last else ""
-            item("E3", title, f"Last inventory update {when(at)}{what}; ERP shows {erp.available} available.", True, ref("erp.last_inventory_update_at", at, erp))
+            item(
+                "E3",
+                title,
+                f"Last inventory update {when(at)}{what}; ERP shows {erp.available} available.",
+                True,
+                ref("erp.last_inventory_update_at", at, erp),
+            )
         else:
-            item("E3", title, f"No inventory update at all for this SKU in the last {facts.thresholds.change_window_hours} h; ERP shows {erp.available} available.", False, ref("erp.last_inventory_update_at", None, erp))
+            item(
+                "E3",
+                title,
+                f"No inventory update at all for this SKU in the last {facts.thresholds.change_window_hours} h; ERP shows {erp.available} available.",
+                False,
+                ref("erp.last_inventory_update_at", None, erp),
+            )
     else:
         items.append(_unread(facts, "erp", title, "E3"))
 
     title = "Middleware connector status"
     if mw:
-        flows = [f for f in mw.flows if "inventory_update" in f.carries or "listing_status" in f.carries]
+        flows = [
+            f for f in mw.flows if "inventory_update" in f.carries or "listing_status" in f.carries
+        ]
         parts = []
         for f in flows:
             reason = f" — {f.status_reason}" if f.status_reason else ""
-            since = f" since {when(f.status_since)}" if f.status_since and f.status != "active" else ""
-            parts.append(f"{f.name} ({f.id}): {f.status}{since}{reason}")
-        statement = "; ".join(parts) if parts else "The connector has no flow that carries inventory."
+            stopped = (
+                f" since {when(f.status_since)}" if f.status_since and f.status != "active" else ""
+            )
+            parts.append(f"{f.name} ({f.id}): {f.status}{stopped}{reason}")
+        statement = (
+            "; ".join(parts) if parts else "The connector has no flow that carries inventory."
+        )
         item("E4", title, statement + ".", bool(parts), ref("middleware.flows", flows, mw))
     else:
         items.append(_unread(facts, "middleware", title, "E4"))
@@ -95,20 +142,41 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
         entries = [w for w in erp.webhook_log if w.at >= start and w.sku in (facts.sku, None)]
         hidden = next((n for n in erp.not_visible if n.startswith("webhook_log")), None)
         if entries:
-            statement = "; ".join(f"{when(w.at)} HTTP {w.status_code}" + (f" {w.message}" if w.message else "") for w in entries)
+            statement = "; ".join(
+                f"{when(w.at)} HTTP {w.status_code}" + (f" {w.message}" if w.message else "")
+                for w in entries
+            )
             item("E5", title, statement + ".", True, ref("erp.webhook_log.window", entries, erp))
         elif hidden:
-            item("E5", title, f"Not visible through the API: {hidden}", False, ref("erp.webhook_log.window", [], erp))
+            item(
+                "E5",
+                title,
+                f"Not visible through the API: {hidden}",
+                False,
+                ref("erp.webhook_log.window", [], erp),
+            )
         else:
-            item("E5", title, f"No entry since {when(start)}: the ERP never received it.", False, ref("erp.webhook_log.window", [], erp))
+            item(
+                "E5",
+                title,
+                f"No entry since {when(start)}: the ERP never received it.",
+                False,
+                ref("erp.webhook_log.window", [], erp),
+            )
     else:
         items.append(_unread(facts, "erp", title, "E5"))
 
-    title = f"Integration and credential changes in the last {facts.thresholds.change_window_hours} h"
+    title = (
+        f"Integration and credential changes in the last {facts.thresholds.change_window_hours} h"
+    )
     if mw:
         changes = [c for c in mw.changes if c.at >= facts.change_window_start]
         if changes:
-            statement = "; ".join(f"{when(c.at)} {c.kind.replace('_', ' ')} on {c.system}: {c.description}" + (f" (by {c.actor})" if c.actor else "") for c in changes)
+            statement = "; ".join(
+                f"{when(c.at)} {c.kind.replace('_', ' ')} on {c.system}: {c.description}"
+                + (f" (by {c.actor})" if c.actor else "")
+                for c in changes
+            )
             item("E6", title, statement + ".", True, ref("middleware.changes.72h", changes, mw))
         else:
             item("E6", title, "None found.", False, ref("middleware.changes.72h", [], mw))

@@ -37,7 +37,12 @@ def render_text(report: Report) -> str:
     if v.cause:
         lines.append(_field("Verdict", f"{_layer_label(v.layer)} — {v.cause} ({v.confidence})"))
     else:
-        lines.append(_field("Verdict", f"{'in sync' if v.confidence == 'confirmed' else 'INCONCLUSIVE'} ({v.confidence})"))
+        lines.append(
+            _field(
+                "Verdict",
+                f"{'in sync' if v.confidence == 'confirmed' else 'INCONCLUSIVE'} ({v.confidence})",
+            )
+        )
     lines.append(_field("", v.summary))
     if v.next_step:
         lines.append(_field("Next step", v.next_step))

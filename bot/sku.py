@@ -20,7 +20,9 @@ def validate_sku(raw: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in sku):
         raise InvalidSku("the SKU contains control characters")
     if len(sku) > MAX_SKU_LENGTH:
-        raise InvalidSku(f"the SKU is {len(sku)} characters long; at most {MAX_SKU_LENGTH} are allowed")
+        raise InvalidSku(
+            f"the SKU is {len(sku)} characters long; at most {MAX_SKU_LENGTH} are allowed"
+        )
     if not _ALLOWED.match(sku):
         raise InvalidSku(
             "the SKU may contain only letters, digits and . _ / - (and must start with a letter or digit)"

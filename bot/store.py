@@ -44,7 +44,7 @@ class TriageStore:
 
     def _migrate(self) -> None:
         triages = self.db["triages"]
-        if not triages.exists():  # type: ignore[union-attr]
+        if not triages.exists():
             self.db["triages"].create(  # type: ignore[union-attr]
                 {
                     "id": str,
@@ -116,7 +116,9 @@ class TriageStore:
         )
         return (rows[0], Report.model_validate_json(rows[0]["report"])) if rows else None
 
-    def recent(self, *, user: str | None = None, sku: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def recent(
+        self, *, user: str | None = None, sku: str | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
         """Newest first, without the report body."""
         where, args = [], []
         if user:
@@ -137,4 +139,3 @@ class TriageStore:
 
     def close(self) -> None:
         self.db.conn.close()
-

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 Layer = Literal[1, 2, 3, 4, "hop"]
 Need = Literal["storefront", "marketplace", "middleware", "erp", "wms"]
-Owner = Literal["ecommerce_admin", "channel_manager", "integration_admin", "erp_admin", "ops_manager"]
+Owner = Literal[
+    "ecommerce_admin", "channel_manager", "integration_admin", "erp_admin", "ops_manager"
+]
 
 LAYER_ORDER: tuple[Layer, ...] = (1, 2, 3, 4, "hop")
 LAYER_NAMES: dict[Layer, str] = {

@@ -31,7 +31,9 @@ def classify_pattern(facts: Facts) -> str:
     return "in_sync"
 
 
-def _rank(check: CheckResult, pattern: str, tree: Tree, walk: list[str]) -> tuple[int, int, int, int]:
+def _rank(
+    check: CheckResult, pattern: str, tree: Tree, walk: list[str]
+) -> tuple[int, int, int, int]:
     assert check.cause is not None
     cause = tree.causes[check.cause]
     suspects = tree.patterns[pattern].suspects
@@ -52,7 +54,9 @@ def decide(
     could run; otherwise it is inconclusive and says what could not be verified.
     """
     walk = [c.id for c in checks]
-    failures = sorted((c for c in checks if c.status == "fail"), key=lambda c: _rank(c, pattern, tree, walk))
+    failures = sorted(
+        (c for c in checks if c.status == "fail"), key=lambda c: _rank(c, pattern, tree, walk)
+    )
     unknowns = [c for c in checks if c.status == "unknown"]
     if failures:
         primary, rest = failures[0], failures[1:]
@@ -69,7 +73,9 @@ def decide(
             check=primary.id,
         )
         secondary = [
-            SecondaryCause(cause=c.cause, layer=c.layer, check=c.id, detail=c.detail, confidence=c.confidence)
+            SecondaryCause(
+                cause=c.cause, layer=c.layer, check=c.id, detail=c.detail, confidence=c.confidence
+            )
             for c in rest
             if c.cause is not None and c.confidence is not None
         ]

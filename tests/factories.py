@@ -50,7 +50,11 @@ def listing(**kw: Any) -> ChannelListing:
 
 
 def flow(**kw: Any) -> Flow:
-    base: dict[str, Any] = {"id": "f1", "name": "Storefront → ERP inventory", "hop": "storefront_to_erp"}
+    base: dict[str, Any] = {
+        "id": "f1",
+        "name": "Storefront → ERP inventory",
+        "hop": "storefront_to_erp",
+    }
     return Flow(**{**base, **kw})
 
 

@@ -28,7 +28,9 @@ async def test_scenario_report_matches_expectation(scenario: Scenario) -> None:
         "cause": expected.cause,
         "confidence": expected.confidence,
     }
-    assert got == want, [f"{c.id}: {c.status} — {c.detail}" for c in report.checks if c.status != "pass"]
+    assert got == want, [
+        f"{c.id}: {c.status} — {c.detail}" for c in report.checks if c.status != "pass"
+    ]
     assert sorted(s.cause for s in report.secondary) == sorted(expected.secondary)
 
 

@@ -123,7 +123,9 @@ class StorefrontSnapshot(Snapshot):
     @property
     def selling(self) -> bool:
         """Can a shopper buy it right now?"""
-        return self.status == "active" and (self.available > 0 or self.inventory_policy == "continue")
+        return self.status == "active" and (
+            self.available > 0 or self.inventory_policy == "continue"
+        )
 
     @property
     def out_of_stock(self) -> bool:

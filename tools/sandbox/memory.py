@@ -11,7 +11,13 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from tools.errors import AdapterError
-from tools.models import ChannelListing, ErpSnapshot, MiddlewareSnapshot, StorefrontSnapshot, WmsSnapshot
+from tools.models import (
+    ChannelListing,
+    ErpSnapshot,
+    MiddlewareSnapshot,
+    StorefrontSnapshot,
+    WmsSnapshot,
+)
 from tools.protocols import Stack
 from tools.sandbox.scenario import Scenario, Unreadable
 
@@ -29,7 +35,9 @@ class _Memory(Generic[T]):
         if self._latency:
             await asyncio.sleep(self._latency)
         if isinstance(self._state, Unreadable):
-            raise AdapterError(self.system, self._state.kind, self._state.message, status=self._state.status)
+            raise AdapterError(
+                self.system, self._state.kind, self._state.message, status=self._state.status
+            )
         if sku != self._sku:
             raise AdapterError(self.system, "not_found", f"no record for SKU {sku}", status=404)
         return self._state
@@ -41,7 +49,14 @@ class MemoryStorefront(_Memory[StorefrontSnapshot]):
 
 
 class MemoryMarketplace(_Memory[ChannelListing]):
-    def __init__(self, system: str, channel: str, state: ChannelListing | Unreadable, sku: str, latency: float) -> None:
+    def __init__(
+        self,
+        system: str,
+        channel: str,
+        state: ChannelListing | Unreadable,
+        sku: str,
+        latency: float,
+    ) -> None:
         super().__init__(system, state, sku, latency)
         self.channel = channel
 
@@ -76,12 +91,26 @@ def memory_stack(scenario: Scenario, latency: float = 0.0) -> Stack:
     sku = scenario.sku
     marketplaces = []
     for i, listing in enumerate(scenario.marketplaces):
-        channel = listing.channel if isinstance(listing, ChannelListing) else listing.channel or f"channel-{i + 1}"
-        marketplaces.append(MemoryMarketplace(_system(listing, channel), channel, listing, sku, latency))
-    wms = MemoryWms(_system(scenario.wms, "wms"), scenario.wms, sku, latency) if scenario.wms is not None else None
+        channel = (
+            listing.channel
+            if isinstance(listing, ChannelListing)
+            else listing.channel or f"channel-{i + 1}"
+        )
+        marketplaces.append(
+            MemoryMarketplace(_system(listing, channel), channel, listing, sku, latency)
+        )
+    wms = (
+        MemoryWms(_system(scenario.wms, "wms"), scenario.wms, sku, latency)
+        if scenario.wms is not None
+        else None
+    )
     return Stack(
-        storefront=MemoryStorefront(_system(scenario.storefront, "storefront"), scenario.storefront, sku, latency),
-        middleware=MemoryMiddleware(_system(scenario.middleware, "middleware"), scenario.middleware, sku, latency),
+        storefront=MemoryStorefront(
+            _system(scenario.storefront, "storefront"), scenario.storefront, sku, latency
+        ),
+        middleware=MemoryMiddleware(
+            _system(scenario.middleware, "middleware"), scenario.middleware, sku, latency
+        ),
         erp=MemoryErp(_system(scenario.erp, "erp"), scenario.erp, sku, latency),
         marketplaces=tuple(marketplaces),
         wms=wms,

@@ -104,11 +104,15 @@ def _system_state(raw: Any, key: str, where: str, clock: datetime, system: str |
 
 def parse_scenario(data: Any, where: str) -> Scenario:
     if not isinstance(data, dict):
-        raise ScenarioError(f"{where}: a scenario is a mapping with sku, name, clock, expected and one entry per system")
+        raise ScenarioError(
+            f"{where}: a scenario is a mapping with sku, name, clock, expected and one entry per system"
+        )
     try:
         clock = datetime.fromisoformat(str(data["clock"]).replace("Z", "+00:00"))
     except (KeyError, ValueError) as exc:
-        raise ScenarioError(f"{where}: 'clock' must be an ISO 8601 time with a zone ({exc})") from None
+        raise ScenarioError(
+            f"{where}: 'clock' must be an ISO 8601 time with a zone ({exc})"
+        ) from None
     if clock.tzinfo is None:
         raise ScenarioError(f"{where}: 'clock' needs a time zone, e.g. 2026-11-20T07:00:00Z")
     body = _resolve_times(data, clock)
@@ -116,7 +120,13 @@ def parse_scenario(data: Any, where: str) -> Scenario:
         if key in body and body[key] is not None:
             body[key] = _system_state(body[key], key, where, clock, None)
     body["marketplaces"] = [
-        _system_state(m, f"marketplace {m.get('channel', '?') if isinstance(m, dict) else '?'}", where, clock, None)
+        _system_state(
+            m,
+            f"marketplace {m.get('channel', '?') if isinstance(m, dict) else '?'}",
+            where,
+            clock,
+            None,
+        )
         for m in body.get("marketplaces", [])
     ]
     body["path"] = where
@@ -125,7 +135,9 @@ def parse_scenario(data: Any, where: str) -> Scenario:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ScenarioError(f"{where}: {loc}: {first['msg']} ({exc.error_count()} problem(s) in all)") from None
+        raise ScenarioError(
+            f"{where}: {loc}: {first['msg']} ({exc.error_count()} problem(s) in all)"
+        ) from None
 
 
 def load_scenario_file(path: Path) -> Scenario:
@@ -151,7 +163,8 @@ def load_library(directory: Path | None = None) -> dict[str, Scenario]:
     for path in sorted((directory or library_dir()).glob("*.yaml")):
         scenario = load_scenario_file(path)
         if scenario.sku in catalog:
-            raise ScenarioError(f"{path.name}: SKU {scenario.sku} is already used by {catalog[scenario.sku].path}")
+            raise ScenarioError(
+                f"{path.name}: SKU {scenario.sku} is already used by {catalog[scenario.sku].path}"
+            )
         catalog[scenario.sku] = scenario
     return catalog
-
