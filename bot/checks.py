@@ -116,6 +116,14 @@ def feed_fired(facts: Facts) -> Outcome:
         return skipped(f"flow {stopped[0].name} is {stopped[0].status}: see L3.flow_status")
     if not any(f.trigger != "event" or "inventory_update" in f.listens_for for f in inbound):
         return skipped("the flow does not listen for quantity updates: see L3.event_subscription")
+    if all(f.trigger != "event" and f.interval_minutes for f in inbound):
+        # a polled hop sends nothing until its next run: inside that window silence is expected
+        window = max(f.interval_minutes or 0 for f in inbound)
+        if facts.now - t <= timedelta(minutes=window + 5):
+            return skipped(
+                f"{inbound[0].name} polls every {window} min and the storefront sold out "
+                f"{ago(facts.now, t)} ago: see B.poll_window"
+            )
     since = t - timedelta(minutes=5)
     if mw.log_window_start and mw.log_window_start > since:
         return unknown(f"the connector log only reaches back to {when(mw.log_window_start)}")
@@ -225,12 +233,19 @@ def zero_reason(facts: Facts) -> Outcome:
 # --- Layer 2 ---------------------------------------------------------------------------------
 
 
+def _listable(sf: StorefrontSnapshot) -> int:
+    """What a channel should show: a marketplace cannot list a negative (oversold) quantity."""
+    return max(sf.available, 0)
+
+
 def _suppressed(ch: ChannelListing) -> bool:
     return ch.quantity > 0 and any(i.enforcement for i in ch.issues)
 
 
 def _third_party(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
-    return ch.feed_source != "storefront" and (ch.out_of_stock or ch.quantity != sf.available)
+    """A third-party feed is a suspect only where the listing disagrees with the storefront."""
+    disagrees = ch.quantity != _listable(sf) or (ch.out_of_stock and sf.available > 0)
+    return ch.feed_source != "storefront" and disagrees
 
 
 def _buffered(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
@@ -247,7 +262,7 @@ def _feed_lag(ch: ChannelListing, facts: Facts) -> timedelta | None:
     """How far the channel's last feed trails the storefront, when that lag is the story."""
     sf = _sf(facts)
     reference = sf.last_inventory_sync_at or facts.last_storefront_change()
-    if ch.last_inventory_feed_at is None or reference is None or ch.quantity == sf.available:
+    if ch.last_inventory_feed_at is None or reference is None or ch.quantity == _listable(sf):
         return None
     lag = reference - ch.last_inventory_feed_at
     if lag <= timedelta(minutes=facts.thresholds.latency_minutes):
@@ -349,8 +364,10 @@ def feed_freshness(facts: Facts) -> Outcome:
             for ch, lag in lagging
         )
         return failed(words, *cites)
-    unreported = [ch.channel for ch in facts.channels if ch.last_inventory_feed_at is None]
-    if unreported and len(unreported) == len(facts.channels):
+    # a channel that shows the storefront's quantity has kept up, whether or not it says when
+    behind = [ch for ch in facts.channels if ch.quantity != _listable(sf)]
+    unreported = [ch.channel for ch in behind if ch.last_inventory_feed_at is None]
+    if unreported and len(unreported) == len(behind):
         return unknown(f"{', '.join(unreported)} report no last inventory feed time")
     return passed("every marketplace feed keeps up with the storefront", *cites)
 
@@ -369,7 +386,8 @@ def channel_state(facts: Facts) -> Outcome:
     ]
     if not oos:
         return passed("no marketplace shows the SKU out of stock", *cites)
-    if not sf.selling:
+    if not sf.selling or sf.available <= 0:
+        # selling at zero (oversell policy) is not stock a channel could show
         return skipped("the storefront is out of stock too: not a channel-only state", *cites)
     if len(oos) == len(facts.channels) and len(facts.channels) > 1:
         return passed("every marketplace is out of stock: not a single-channel state", *cites)
@@ -520,6 +538,18 @@ def source_mapping(facts: Facts) -> Outcome:
         ref("storefront.sources", sorted(assigned), sf),
         ref("middleware.source_mappings", maps, mw),
     )
+    # a SKU often keeps its old 'default' assignment: judge the sources where stock moved
+    moved = {
+        a.location_id
+        for a in sf.adjustments
+        if a.location_id in assigned and a.at >= facts.change_window_start
+    }
+    if moved - mapped:
+        return failed(
+            f"quantity moved at source(s) {', '.join(sorted(moved - mapped))}; the integration "
+            f"maps {', '.join(sorted(mapped))}",
+            *cites,
+        )
     if not assigned & mapped:
         return failed(
             f"SKU is assigned to source(s) {', '.join(sorted(assigned))}; the integration maps {', '.join(sorted(mapped))}",
@@ -576,9 +606,17 @@ def event_delivery(facts: Facts) -> Outcome:
             fact,
             confidence="likely",
         )
-    return passed(
-        f"{sum(e.stage == 'delivered' for e in entries)} event(s) delivered to the ERP", fact
-    )
+    delivered = sum(e.stage == "delivered" for e in entries)
+    refused = [e for e in entries if e.stage == "error"]  # only ERP refusals are left here
+    if refused:
+        last = refused[-1]
+        return passed(
+            f"the connector passed every event on, but the ERP refused {len(refused)} call(s) "
+            f"(last at {when(last.at)}: HTTP {last.status_code} {last.message}) — a refusal, "
+            f"not a connector drop; {delivered} delivered",
+            fact,
+        )
+    return passed(f"{delivered} event(s) delivered to the ERP", fact)
 
 
 @check("L3.listing_state_sync")
@@ -611,7 +649,11 @@ def _failure_markers(facts: Facts) -> list[tuple[datetime, str]]:
     if facts.middleware:
         for e in facts.middleware.log:
             if e.stage in ("error", "filtered", "dropped"):
-                markers.append((e.at, f"connector {e.stage} for {e.sku}"))
+                code = f"HTTP {e.status_code}" if e.status_code else ""
+                why = " ".join(x for x in (code, e.message) if x)
+                markers.append(
+                    (e.at, f"connector {e.stage} for {e.sku}" + (f" ({why})" if why else ""))
+                )
         for f in facts.middleware.flows:
             if f.status != "active" and f.status_since:
                 markers.append((f.status_since, f"flow {f.name} {f.status}"))
@@ -730,15 +772,22 @@ def integration_user(facts: Facts) -> Outcome:
         hidden = _not_visible(erp, "integration_user")
         return unknown(hidden) if hidden else skipped("the ERP reports no integration user")
     fact = ref("erp.integration_user", user, erp)
+    since = facts.change_window_start
     refused = [
-        e
-        for e in (facts.middleware.log if facts.middleware else [])
-        if e.status_code in (401, 403) and e.at >= facts.change_window_start
+        f"HTTP {e.status_code} {e.message}".strip()
+        for e in sorted(
+            [
+                *(facts.middleware.log if facts.middleware else []),
+                *(w for w in erp.webhook_log if w.sku in (facts.sku, None)),
+            ],
+            key=lambda e: e.at,
+        )
+        if e.status_code in (401, 403) and e.at >= since
     ]
     if not user.can_write_inventory:
         return failed(f"{user.name} (role {user.role}) cannot write inventory", fact)
     if user.auth_errors or refused:
-        reason = user.auth_errors[0] if user.auth_errors else refused[0].message
+        reason = user.auth_errors[0] if user.auth_errors else refused[0]
         return failed(f"{user.name} is being refused: {reason}", fact)
     return passed(f"{user.name} (role {user.role}) can write inventory", fact)
 
@@ -754,13 +803,21 @@ def webhook_log(facts: Facts) -> Outcome:
         if hidden:
             return unknown(hidden)
         return skipped("no inventory call for the SKU reached the ERP in the window")
-    refused = [w for w in entries if 400 <= w.status_code < 500 and w.status_code not in (401, 403)]
+    auth = [w for w in entries if w.status_code in (401, 403)]
+    refused = [w for w in entries if 400 <= w.status_code < 500 and w not in auth]
     if refused:
         w = refused[0]
         return failed(
             f"the ERP refused the call at {when(w.at)}: HTTP {w.status_code} {w.message}", fact
         )
-    return passed(f"{len(entries)} call(s) accepted", fact)
+    accepted = len(entries) - len(auth)
+    if auth:  # a credential problem, not a payload the ERP rejected
+        return passed(
+            f"{accepted} call(s) accepted; {len(auth)} refused for authentication "
+            f"(HTTP {auth[0].status_code}): see L4.integration_user",
+            fact,
+        )
+    return passed(f"{accepted} call(s) accepted", fact)
 
 
 @check("L4.approval_queue")
@@ -828,6 +885,14 @@ def erp_broadcast(facts: Facts) -> Outcome:
         return passed("no ERP-side sale since the storefront last heard from the ERP")
     if sf.available <= erp.available:
         return passed("the storefront already shows no more than the ERP")
+    hop = facts.flows("erp_to_storefront")
+    if hop and all(f.trigger != "event" for f in hop):
+        # a polled hop pulls the ERP's quantity; no outbound event is expected of the ERP
+        every = f" every {hop[0].interval_minutes} min" if hop[0].interval_minutes else ""
+        return skipped(
+            f"{hop[0].name} reads the ERP by {hop[0].trigger}{every}, so no outbound event "
+            "is expected: see B.poll_window"
+        )
     if not erp.outbound_events:
         hidden = _not_visible(erp, "outbound_events")
         if hidden:
@@ -940,7 +1005,7 @@ def _gaps(facts: Facts) -> list[tuple[str, str | None, datetime]]:
         elif sf_changed:
             gaps.append(("storefront_to_erp", None, sf_changed))
     for ch in facts.channels:
-        if ch.quantity != sf.available and sf_changed:
+        if ch.quantity != _listable(sf) and sf_changed:
             gaps.append(("storefront_to_marketplace", ch.channel, sf_changed))
     return gaps
 

@@ -8,7 +8,12 @@ from bot.tree import LAYER_ORDER, Tree
 
 
 def classify_pattern(facts: Facts) -> str:
-    """Which surfaces disagree (DESIGN §2.1). Orders the suspects; never replaces the walk."""
+    """Which surfaces disagree (DESIGN §2.1). Orders the suspects; never replaces the walk.
+
+    Beyond the design's six: ``quantity_mismatch`` when every surface sells but a quantity
+    differs (storefront vs ERP, or a channel vs the storefront), and ``undetermined`` when the
+    storefront or the ERP could not be read.
+    """
     sf, erp = facts.storefront, facts.erp
     if sf is None or erp is None:
         return "undetermined"
@@ -26,7 +31,11 @@ def classify_pattern(facts: Facts) -> str:
         if len(oos) == len(channels) and len(channels) > 1:
             return "storefront_ok_channels_zero"
         return "one_channel_oos"
-    if sf.selling and abs(sf.available - erp.available) > facts.thresholds.quantity_tolerance:
+    tolerance = facts.thresholds.quantity_tolerance
+    if sf.selling and (
+        abs(sf.available - erp.available) > tolerance
+        or any(abs(ch.quantity - max(sf.available, 0)) > tolerance for ch in channels)
+    ):
         return "quantity_mismatch"
     return "in_sync"
 

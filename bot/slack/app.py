@@ -1,0 +1,177 @@
+"""Builds the Bolt ``AsyncApp`` from settings: the one place the Slack app is put together.
+
+Every Web API call goes through one ``AsyncWebClient`` whose ``base_url`` is ``SLACK_API_URL``
+(GovSlack, proxies, tests) — Bolt's own per-request clients and its ``auth.test`` copy it.
+The client retries 429s after Slack's ``Retry-After`` (bounded), so a rate-limited
+chat.postMessage or chat.update is delivered late rather than lost. Nothing here touches the
+network: building the app is free, the first call happens on the first request or at startup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.engine import triage
+from bot.slack.access import AccessControl
+from bot.slack.listeners import register_all
+from bot.slack.runner import Engine, TargetResolver, TriageRunner, new_reference
+from bot.slack.services import Services
+from bot.slack.settings import SlackSettings
+from bot.store import TriageStore
+
+log = logging.getLogger(__name__)
+
+WEB_API_TIMEOUT = 15
+
+
+class RetryAfterHandler(AsyncRetryHandler):
+    """Retries a 429 after its ``Retry-After`` (capped at ``max_wait``), ``max_retry_count`` times.
+
+    Slack answers 429 before doing anything, so a retried chat.postMessage cannot post twice.
+    """
+
+    def __init__(
+        self,
+        max_retry_count: int = 4,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+        self._sleep = sleep
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code == 429
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        wait = 1.0
+        headers = response.headers if response is not None else {}
+        for name, values in headers.items():
+            if name.lower() == "retry-after" and values:
+                with contextlib.suppress(ValueError):
+                    wait = max(0.0, float(values[0]))
+        # A little jitter so a burst of threads does not come back in the same instant.
+        wait = min(wait, self.max_wait) + (random.uniform(0, 0.25) if wait else 0.0)
+        log.info("Slack rate limit on %s: retrying in %.1f s", request.url.rsplit("/", 1)[-1], wait)
+        await self._sleep(wait)
+        state.increment_current_attempt()
+
+
+class BotIdentity:
+    """The bot's ``auth.test``, asked once and shared by every request.
+
+    Bolt's single-workspace mode would call auth.test on the first request(s) before their
+    ack, once per concurrent request until one answers; asking once (at startup, or under a
+    lock) keeps even the first acks free of Web API calls.
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._lock = asyncio.Lock()
+        self._result: AuthorizeResult | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The workspace URL (``https://team.slack.com/``), once known."""
+        return self._result.url if self._result is not None else None
+
+    def seed(self, auth_test: AsyncSlackResponse) -> None:
+        self._result = AuthorizeResult.from_auth_test_response(
+            bot_token=self._client.token, auth_test_response=auth_test
+        )
+
+    async def resolve(self) -> AuthorizeResult:
+        if self._result is None:
+            async with self._lock:
+                if self._result is None:
+                    self.seed(await self._client.auth_test())
+        assert self._result is not None
+        return self._result
+
+
+def build_client(settings: SlackSettings, *, with_token: bool = True) -> AsyncWebClient:
+    """The Web API client: ``SLACK_API_URL``, the bot token, timeouts and bounded retries."""
+    return AsyncWebClient(
+        token=settings.bot_token.get_secret_value() if with_token else None,
+        base_url=settings.api_url,
+        timeout=WEB_API_TIMEOUT,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(), RetryAfterHandler()],
+    )
+
+
+def build_app(
+    settings: SlackSettings,
+    *,
+    store: TriageStore,
+    resolve: TargetResolver,
+    client: AsyncWebClient | None = None,
+    engine: Engine = triage,
+) -> tuple[AsyncApp, Services]:
+    """The Bolt app with every listener registered, and the services they share."""
+    client = client or build_client(settings)
+    identity = BotIdentity(client)
+
+    async def authorize() -> AuthorizeResult:
+        # A plain function: Bolt injects arguments by name and would trip over a bound ``self``.
+        return await identity.resolve()
+
+    signing_secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
+    app = AsyncApp(
+        # Bolt's per-request clients copy this one (base URL, retries) and take the token from
+        # ``authorize``; giving it no token of its own keeps Bolt in that mode without warnings.
+        client=build_client(settings, with_token=False),
+        authorize=authorize,
+        signing_secret=signing_secret,
+        # Socket Mode has no signature; in HTTP mode the settings guarantee a secret.
+        request_verification_enabled=signing_secret is not None,
+        name="oos-triage",
+    )
+    access = AccessControl(settings.access, client)
+    runner = TriageRunner(
+        client, store, resolve, access, engine=engine, timeout=settings.triage_timeout
+    )
+    services = Services(
+        settings=settings,
+        client=client,
+        store=store,
+        access=access,
+        runner=runner,
+        identity=identity,
+    )
+    register_all(app, services)
+
+    @app.error
+    async def _on_error(error: Exception) -> None:
+        # Bolt answers the request itself; this only makes sure the log can be matched to a user.
+        log.error("unhandled error in a listener (ref %s)", new_reference(), exc_info=error)
+
+    return app, services

@@ -1,0 +1,99 @@
+"""The ``/oos`` slash command: usage, monitoring routes, refusals, and triage.
+
+Everything decided here is pure and instant (parsing, the SKU's shape, channel and user-id
+rules), so refusals ride on the ack. A triage is acked first and then started in the
+background: no vendor, store or Slack call happens before the ack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.sku import InvalidSku, validate_sku
+from bot.slack import blocks
+from bot.slack.listeners import at_the_edge, ephemeral
+from bot.slack.runner import TriageRequest
+from bot.slack.services import Services
+
+COMMAND = "/oos"
+_HELP_WORDS = {"", "help", "-h", "--help", "usage", "?"}
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    name: str
+
+
+@dataclass(frozen=True)
+class Triage:
+    sku: str
+
+
+@dataclass(frozen=True)
+class Malformed:
+    reason: str
+
+
+Parsed = Help | Monitoring | Triage | Malformed
+
+
+def parse_command(text: str) -> Parsed:
+    """What ``/oos <text>`` asks for."""
+    words = text.strip().split()
+    if not words or (len(words) == 1 and words[0].lower() in _HELP_WORDS):
+        return Help()
+    first = words[0].lower()
+    if first in blocks.MONITORING_COMMANDS:
+        return Monitoring(first)
+    if first == "triage" and len(words) == 2:
+        words = words[1:]
+    if len(words) > 1:
+        return Malformed("give one SKU at a time")
+    try:
+        # People paste SKUs from code spans or quotes; those marks are never part of a SKU.
+        return Triage(validate_sku(words[0].strip("`'\"“”‘’")))
+    except InvalidSku as exc:
+        return Malformed(str(exc))
+
+
+def malformed_message(text: str, reason: str) -> blocks.Message:
+    shown, _ = blocks.clip(text.strip(), 80)
+    return blocks.refusal(
+        f"“{blocks.esc(shown)}” is not a SKU I can look up: {reason}. Usage: `/oos SKU-1042` (or `/oos help`)."
+    )
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command(COMMAND)
+    @at_the_edge("/oos")
+    async def oos(ack: AsyncAck, command: dict[str, Any]) -> None:
+        text = str(command.get("text") or "")
+        parsed = parse_command(text)
+        if isinstance(parsed, Help):
+            await ack(**ephemeral(blocks.usage_message()))
+            return
+        if isinstance(parsed, Monitoring):
+            await ack(**ephemeral(blocks.monitoring_not_configured(parsed.name)))
+            return
+        if isinstance(parsed, Malformed):
+            await ack(**ephemeral(malformed_message(text, parsed.reason)))
+            return
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        refusal = services.access.quick_refusal(user, channel)
+        if refusal is not None:
+            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+            return
+        await ack()
+        services.runner.start(
+            TriageRequest(
+                sku=parsed.sku, channel=channel, user=user, response_url=command.get("response_url")
+            )
+        )

@@ -1,0 +1,39 @@
+"""Mentions of the bot. In a triage thread, the question is answered from the saved report
+(which evidence item or check answers it, by keyword); elsewhere, a pointer to ``/oos``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from bot.slack.answers import answer_question
+from bot.slack.runner import new_reference
+from bot.slack.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("app_mention")
+    async def mention(event: dict[str, Any], client: AsyncWebClient) -> None:
+        channel = str(event["channel"])
+        thread_ts = event.get("thread_ts")
+        reply_in = str(thread_ts or event["ts"])
+        try:
+            found = services.store.by_thread(channel, str(thread_ts)) if thread_ts else None
+            if found is None:
+                message = blocks.not_a_triage_thread()
+            else:
+                _row, report = found
+                message = blocks.mention_reply(
+                    report.sku, answer_question(report, str(event.get("text") or ""))
+                )
+        except Exception:
+            ref = new_reference()
+            log.exception("answering a mention failed (ref %s)", ref)
+            message = blocks.notice(f":warning: I could not answer that. Reference `{ref}`.")
+        await client.chat_postMessage(channel=channel, thread_ts=reply_in, **message.kwargs())

@@ -1,0 +1,244 @@
+"""``oos serve``: the Slack app in Socket Mode (``SLACK_APP_TOKEN`` set) or over HTTP.
+
+HTTP mode listens on ``$PORT`` (default 3000) at ``POST /slack/events`` for slash commands,
+interactions and events alike, with Slack's request signature verified by Bolt (a bad or
+replayed signature gets 401), plus ``GET /healthz`` for load balancers. At startup the bot token
+is checked with ``auth.test`` against ``SLACK_API_URL`` so a wrong token or URL fails at once
+with one clear line instead of on the first command.
+
+``--sandbox`` serves the sandbox catalog, so anyone can try the app without vendor credentials.
+Until the lead wires it into ``bot/cli.py``, ``python -m bot.slack.server serve --sandbox`` runs
+the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.compose import sandbox_target
+from bot.engine import triage
+from bot.settings import default_store_path
+from bot.slack.app import build_app, build_client
+from bot.slack.runner import Engine, TargetResolver
+from bot.slack.settings import SettingsError, SlackSettings
+from bot.store import StoreError, TriageStore
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def make_web_app(app: AsyncApp) -> web.Application:
+    """The aiohttp application: one Slack endpoint and a health check."""
+
+    async def slack_events(request: web.Request) -> web.Response:
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    web_app = web.Application()
+    web_app.router.add_post(EVENTS_PATH, slack_events)
+    web_app.router.add_get(HEALTH_PATH, health)
+    return web_app
+
+
+@dataclass
+class HttpServer:
+    """A running HTTP endpoint; ``port`` is the bound one (useful when asked for port 0)."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{EVENTS_PATH}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_http(app: AsyncApp, host: str, port: int) -> HttpServer:
+    runner = web.AppRunner(make_web_app(app), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    if server is not None and server.sockets:
+        bound = server.sockets[0].getsockname()[1]
+    return HttpServer(runner=runner, host=host, port=bound)
+
+
+async def serve(
+    settings: SlackSettings,
+    *,
+    store: TriageStore,
+    resolve: TargetResolver,
+    stop: asyncio.Event | None = None,
+    engine: Engine | None = None,
+) -> int:
+    """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code."""
+    client = build_client(settings)
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        print(
+            f"oos serve: Slack refused SLACK_BOT_TOKEN at {settings.api_url} "
+            f"({exc.response.get('error')}). Check the token (it starts with xoxb-).",
+            file=sys.stderr,
+        )
+        return 2
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        print(
+            f"oos serve: cannot reach the Slack Web API at {settings.api_url} ({type(exc).__name__}). "
+            "Check SLACK_API_URL and the network.",
+            file=sys.stderr,
+        )
+        return 2
+
+    app, services = build_app(
+        settings, store=store, resolve=resolve, client=client, engine=engine or triage
+    )
+    services.identity.seed(auth)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+    who = f"@{auth.get('user')} in {auth.get('team')}"
+    try:
+        if settings.app_token is not None:
+            handler = AsyncSocketModeHandler(
+                app, settings.app_token.get_secret_value(), web_client=client
+            )
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("oos serve: %s, connected in Socket Mode (Web API %s)", who, settings.api_url)
+            try:
+                await stop.wait()
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+        else:
+            server = await start_http(app, settings.host, settings.port)
+            log.info(
+                "oos serve: %s, listening on %s (Web API %s)", who, server.url, settings.api_url
+            )
+            try:
+                await stop.wait()
+            finally:
+                await server.stop()
+    finally:
+        await services.runner.shutdown()
+    return 0
+
+
+def add_serve_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add ``serve`` to a CLI's subcommands; ``args.func`` is ``serve_main``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT)",
+        description=(
+            "Run the Slack app. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode, "
+            "POST /slack/events on $PORT, default 3000) or SLACK_APP_TOKEN (Socket Mode). "
+            "SLACK_API_URL points the Web API client elsewhere (GovSlack, proxies, tests)."
+        ),
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="serve the sandbox catalog (no vendor credentials)"
+    )
+    parser.add_argument(
+        "--sandbox-latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="slow every sandbox vendor call by this much (demos, benchmarks)",
+    )
+    parser.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
+    parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
+    parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
+    parser.set_defaults(func=serve_main)
+    return parser
+
+
+def serve_main(
+    args: argparse.Namespace,
+    *,
+    resolve: TargetResolver | None = None,
+    engine: Engine | None = None,
+) -> int:
+    """Entry point of ``oos serve``.
+
+    ``resolve`` (SKU → Target) plugs in a configured stack; ``engine`` a configured triage
+    (e.g. ``functools.partial(triage, thresholds=config.thresholds)``). ``--sandbox`` needs
+    neither.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        settings = SlackSettings.from_env()
+    except SettingsError as exc:
+        print(f"oos serve: {exc}", file=sys.stderr)
+        return 2
+    overrides = {
+        k: v
+        for k, v in (("port", getattr(args, "port", None)), ("host", getattr(args, "host", None)))
+        if v is not None
+    }
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    if getattr(args, "sandbox", False):
+        resolve = functools.partial(
+            sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
+        )
+    if resolve is None:
+        print(
+            "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
+            "the sandbox catalog (serving a configured stack is not wired in yet).",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        store = TriageStore(getattr(args, "db", None) or default_store_path())
+    except StoreError as exc:
+        print(f"oos serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(settings, store=store, resolve=resolve, engine=engine))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.slack.server")
+    add_serve_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
