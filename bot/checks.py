@@ -15,7 +15,14 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.facts import FactRef, Facts, ref
-from tools.models import ChannelListing, ErpSnapshot, Flow, StorefrontSnapshot
+from tools.models import (
+    ChannelListing,
+    ErpSnapshot,
+    Flow,
+    MiddlewareLogEntry,
+    StorefrontSnapshot,
+    WebhookLogEntry,
+)
 
 Status = Literal["pass", "fail", "unknown", "skipped"]
 Confidence = Literal["confirmed", "likely"]
@@ -732,6 +739,9 @@ def item_flags(facts: Facts) -> Outcome:
     ]
     if flags:
         return failed(f"item {erp.item.item_id} is flagged {' and '.join(flags)}", fact)
+    hidden = _not_visible(erp, "item_flags")
+    if hidden:
+        return unknown(hidden)
     return passed("no do-not-stock or not-available flag", fact)
 
 
@@ -773,15 +783,13 @@ def integration_user(facts: Facts) -> Outcome:
         return unknown(hidden) if hidden else skipped("the ERP reports no integration user")
     fact = ref("erp.integration_user", user, erp)
     since = facts.change_window_start
+    calls: list[MiddlewareLogEntry | WebhookLogEntry] = [
+        *(facts.middleware.log if facts.middleware else []),
+        *(w for w in erp.webhook_log if w.sku in (facts.sku, None)),
+    ]
     refused = [
         f"HTTP {e.status_code} {e.message}".strip()
-        for e in sorted(
-            [
-                *(facts.middleware.log if facts.middleware else []),
-                *(w for w in erp.webhook_log if w.sku in (facts.sku, None)),
-            ],
-            key=lambda e: e.at,
-        )
+        for e in sorted(calls, key=lambda e: e.at)
         if e.status_code in (401, 403) and e.at >= since
     ]
     if not user.can_write_inventory:
@@ -838,6 +846,8 @@ def approval_queue(facts: Facts) -> Outcome:
 def threshold_rule(facts: Facts) -> Outcome:
     sf, erp = _sf(facts), _erp(facts)
     rules = [r for r in erp.trigger_rules if r.active]
+    if not rules and (hidden := _not_visible(erp, "trigger_rules")):
+        return unknown(hidden)
     if not rules:
         return passed(
             "no minimum-delta trigger rule", ref("erp.trigger_rules", erp.trigger_rules, erp)

@@ -89,6 +89,17 @@ def decide(
             if c.cause is not None and c.confidence is not None
         ]
         return verdict, secondary
+    if unknowns and not unread and pattern == "in_sync":
+        # Every surface was read and agrees; only checks of configuration the vendor's API
+        # cannot show are unverified. Say so rather than call it all clear or inconclusive.
+        return Verdict(
+            layer=None,
+            cause=None,
+            confidence="likely",
+            summary=f"In sync: every surface agrees, but {len(unknowns)} check(s) could not be verified — "
+            + "; ".join(f"{c.id}: {c.detail}" for c in unknowns)
+            + ".",
+        ), []
     if unknowns or unread:
         first = unknowns[0] if unknowns else None
         why = "; ".join(unread) if unread else (first.detail if first else "")

@@ -171,12 +171,27 @@ def test_a_verdict_despite_unknowns_says_how_many_checks_could_not_be_verified()
 
 def test_nothing_fails_but_a_check_is_unknown_is_inconclusive() -> None:
     checks = walk(result("L4.listener", "unknown", detail="netsuite did not answer in time"))
-    verdict, secondary = decide(checks, "in_sync", [], TREE)
+    verdict, secondary = decide(checks, "in_sync", ["netsuite did not answer in time"], TREE)
     assert (verdict.cause, verdict.confidence, verdict.layer) == (None, "inconclusive", 4)
     assert "1 check(s) could not be verified" in verdict.summary
     assert "netsuite did not answer in time" in verdict.summary
     assert "do not treat this SKU as in sync" in (verdict.next_step or "")
     assert secondary == []
+
+
+def test_surfaces_agree_but_unshown_configuration_is_in_sync_only_likely() -> None:
+    hidden = "trigger_rules: NetSuite has no standard trigger-rule record"
+    checks = walk(result("L4.threshold_rule", "unknown", detail=hidden))
+    verdict, secondary = decide(checks, "in_sync", [], TREE)
+    assert (verdict.cause, verdict.confidence) == (None, "likely")
+    assert "1 check(s) could not be verified" in verdict.summary and hidden in verdict.summary
+    assert secondary == []
+
+
+def test_surfaces_disagree_with_unshown_configuration_is_inconclusive() -> None:
+    checks = walk(result("L4.threshold_rule", "unknown", detail="not visible"))
+    verdict, _ = decide(checks, "storefront_oos_erp_stock", [], TREE)
+    assert verdict.confidence == "inconclusive"
 
 
 def test_nothing_fails_but_a_system_was_unread_is_inconclusive() -> None:

@@ -1,0 +1,801 @@
+"""Celigo integrator.io: contract tests on Celigo's own examples, the scenario library over the
+emulator, pagination, every fault kind, and a credential canary."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tools.errors import AdapterError
+from tools.middleware.celigo import (
+    EU_BASE_URL,
+    CeligoMiddleware,
+    FlowMapping,
+    change_kind,
+    cron_from_interval,
+    error_entry,
+    flow_steps,
+    interval_from_cron,
+    log_sort_key,
+    parse_error,
+    parse_flow,
+    parse_job,
+    parse_time,
+)
+from tools.models import (
+    ChangeEvent,
+    Flow,
+    LocationMapping,
+    MiddlewareLogEntry,
+    MiddlewareSnapshot,
+    SkuMapping,
+    Source,
+)
+from tools.protocols import MiddlewareAdapter
+from tools.retry import RetryPolicy
+from tools.sandbox.emulators.celigo import CeligoEmulator, flow_mappings_for
+from tools.sandbox.emulators.faults import Faults, Scripted
+from tools.sandbox.scenario import Scenario, load_library
+
+SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "celigo"
+TOKEN_ENV = "CELIGO_TEST_TOKEN"
+POLICY = RetryPolicy(max_attempts=3, total_seconds=60.0, base_delay=0.1, max_delay=1.0)
+
+
+def _spec(name: str) -> Any:
+    path = SPECS / name
+    if not path.exists():
+        pytest.skip(f"Celigo specs not found at {SPECS} (the shared/ folder beside the repo)")
+    text = path.read_text(encoding="utf-8")
+    return yaml.safe_load(text) if name.endswith(".yml") else json.loads(text)
+
+
+class Sleeps:
+    """A no-op sleep that remembers what it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def _adapter(
+    emulator: CeligoEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    sleep: Sleeps | None = None,
+    retry: RetryPolicy = POLICY,
+    retention_days: float = 30.0,
+) -> CeligoMiddleware:
+    monkeypatch.setenv(TOKEN_ENV, emulator.token)
+    state = emulator.state
+    return CeligoMiddleware(
+        flow_mappings_for(state),
+        token_env=TOKEN_ENV,
+        transport=emulator,
+        retry=retry,
+        sleep=sleep or Sleeps(),
+        retention_days=retention_days,
+        clock=lambda: state.read_at,
+    )
+
+
+def _library() -> list[Scenario]:
+    return [s for s in load_library().values() if isinstance(s.middleware, MiddlewareSnapshot)]
+
+
+def _scenario(sku: str) -> tuple[Scenario, MiddlewareSnapshot]:
+    scenario = load_library()[sku]
+    assert isinstance(scenario.middleware, MiddlewareSnapshot)
+    return scenario, scenario.middleware
+
+
+def _first_with(predicate: Callable[[MiddlewareSnapshot], bool]) -> tuple[str, MiddlewareSnapshot]:
+    for scenario in _library():
+        assert isinstance(scenario.middleware, MiddlewareSnapshot)
+        if predicate(scenario.middleware):
+            return scenario.sku, scenario.middleware
+    pytest.skip("no library scenario has the state this test needs")
+
+
+def _since(state: MiddlewareSnapshot) -> datetime:
+    return state.read_at - timedelta(hours=72)
+
+
+# --- (a) contract: Celigo's own examples --------------------------------------------------------
+
+INVENTORY = FlowMapping(hop="storefront_to_erp", listens_for_raw=["inventory_levels/update"])
+
+
+def test_simple_flow_example_parses_with_its_legacy_step_ids() -> None:
+    doc = _spec("examples/flow.example1.json")
+    assert flow_steps(doc).exports == ("55ea776bb751843c37b7ac6ab0",)
+    assert flow_steps(doc).imports == ("55ea78c546cf5825294aca0b",)
+    flow = parse_flow(doc, INVENTORY)
+    assert (flow.id, flow.name) == ("123ab456c789de1011fg12h13i", "Send GitHub Events to Slack")
+    assert (flow.status, flow.status_reason, flow.status_since) == ("active", None, None)
+    assert (flow.trigger, flow.interval_minutes) == ("batch", None)  # no schedule, export unseen
+    assert flow.listens_for == ["inventory_update"]  # from carries: Celigo has no topic list
+    assert flow.listens_for_raw == ["inventory_levels/update"]
+    assert flow.target_endpoint is None and flow.last_run_at is None
+
+
+def test_orchestrated_flow_example_reads_schedule_and_steps() -> None:
+    doc = _spec("examples/flow.example2.json")
+    steps = flow_steps(doc)
+    assert steps.exports == ("55ea776bb751843c37b7ac6ab0",)  # generators and lookups, deduplicated
+    assert steps.imports == ("55ea776bb751843c37b7ac6ab0",)
+    flow = parse_flow(doc, INVENTORY)
+    assert flow.status == "active"
+    assert flow.interval_minutes == 24 * 60  # "? 0 2 ? * *": daily at 02:00
+
+
+def test_disabled_flow_example_is_disabled_since_its_last_edit() -> None:
+    doc = _spec("examples/flow.example2.json") | {"disabled": True}
+    flow = parse_flow(doc, INVENTORY)
+    assert flow.status == "disabled"
+    assert flow.status_since == datetime(2017, 8, 19, 17, 4, 54, 5000, tzinfo=UTC)
+
+
+def test_job_example_parses_counts_and_times() -> None:
+    (doc,) = _spec("examples/job.example1.json")
+    job = parse_job(doc)
+    assert (job.id, job.type, job.status) == ("123ab456c789de1011fg12h13i", "import", "running")
+    assert (job.num_error, job.num_success, job.num_ignore) == (0, 1, 0)
+    assert job.started_at == datetime(2017, 10, 24, 0, 55, 49, 128000, tzinfo=UTC)
+    assert job.ended_at is None
+
+
+def test_job_error_example_parses_and_needs_a_trace_key_to_name_a_sku() -> None:
+    (doc,) = _spec("examples/job.example2.json")
+    error = parse_error(doc)
+    assert (error.code, error.status_code, error.source) == ("422", 422, "integrator.io")
+    assert "missing_required_field" in error.message
+    assert error.at == datetime(2017, 10, 24, 0, 43, 30, 434000, tzinfo=UTC)
+    assert error_entry(error, "f1") is None  # no traceKey: not about any one SKU
+    entry = error_entry(parse_error(doc | {"traceKey": "SKU-1"}), "f1")
+    assert entry is not None
+    assert (entry.sku, entry.stage, entry.status_code) == ("SKU-1", "error", 422)
+
+
+def _check_schema(doc: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The parts of the fragment that resolve: its required list and its own properties."""
+    flow = schema["Flow"]
+    problems = [f"missing {key}" for key in flow["required"] if key not in doc]
+    # Types of required fields defined in the unresolved base.yml, as Celigo documents them.
+    known = {"_id": "string", "name": "string", "disabled": "boolean", "logging": "object"}
+    known |= {"createdAt": "date-time", "lastModified": "date-time"}
+    for part in flow["allOf"]:
+        for key, spec in part.get("properties", {}).items():
+            known[key] = spec.get("format") if spec.get("format") == "date-time" else spec["type"]
+    for key, kind in known.items():
+        if key in doc and not _is(doc[key], kind):
+            problems.append(f"{key} is not a {kind}: {doc[key]!r}")
+    return problems
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "date-time":
+        return isinstance(value, str) and parse_time(value) is not None
+    return isinstance(value, {"string": str, "boolean": bool, "object": dict}[kind])
+
+
+@pytest.mark.parametrize("scenario", _library(), ids=lambda s: s.sku)
+def test_emulated_flows_match_the_flow_response_schema(scenario: Scenario) -> None:
+    schema = _spec("flow-response.schema-fragment.yml")
+    assert isinstance(scenario.middleware, MiddlewareSnapshot)
+    for doc in CeligoEmulator(scenario.middleware).account.flows:
+        assert _check_schema(doc, schema) == [], doc["_id"]
+
+
+def test_schema_check_catches_a_flow_without_disabled() -> None:
+    schema = _spec("flow-response.schema-fragment.yml")
+    doc = _spec("examples/flow.example1.json")  # a 2017 sample: it predates "logging"
+    assert "missing logging" in _check_schema(doc, schema)
+    assert "missing disabled" in _check_schema(
+        {k: v for k, v in doc.items() if k != "disabled"}, schema
+    )
+
+
+# --- pure conventions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "minutes"),
+    [
+        ("? */15 * * * *", 15),
+        ("? 0,15,30,45 * * * *", 15),
+        ("? 5 * * * *", 60),
+        ("? 0 */6 * * *", 360),
+        ("? 0 2 ? * *", 1440),
+        ("? 0 2 ? * 1", None),  # weekly
+        ("? 0 2,5 * * *", None),  # uneven
+        ("nonsense", None),
+    ],
+)
+def test_interval_from_cron(cron: str, minutes: int | None) -> None:
+    assert interval_from_cron(cron) == minutes
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 15, 30, 60, 120, 360, 720, 1440])
+def test_cron_round_trips(minutes: int) -> None:
+    assert interval_from_cron(cron_from_interval(minutes)) == minutes
+
+
+@pytest.mark.parametrize(
+    ("resource", "action", "path", "kind"),
+    [
+        ("connection", "update", "netsuite.tokenSecret", "credential_rotation"),
+        ("connection", "update", "http.auth.token.token", "credential_rotation"),
+        ("connection", "update", "http.auth.basic.password", "password_reset"),
+        ("connection", "update", "http.auth.token.refreshToken", "key_refresh"),
+        ("connection", "update", "http._httpConnectorVersionId", "app_upgrade"),
+        ("connection", "update", "http.baseURI", "config_change"),
+        ("integration", "update", "version", "app_upgrade"),
+        ("integration", "upgrade", "", "app_upgrade"),
+        ("flow", "update", "disabled", "config_change"),
+        ("import", "update", "mapping.fields", "config_change"),
+    ],
+)
+def test_audit_entry_kinds(resource: str, action: str, path: str, kind: str) -> None:
+    assert change_kind(resource, action, path) == kind
+
+
+# --- (b) the scenario library over the emulator ----------------------------------------------
+
+
+def _flow_view(flow: dict[str, Any]) -> dict[str, Any]:
+    if flow["status"] == "active":
+        # Celigo has no reason or start time for a flow that runs.
+        flow["status_reason"] = flow["status_since"] = None
+    if flow["status"] == "disabled":
+        # Celigo records no reason for switching a flow off; the adapter says so in fixed words.
+        flow["status_reason"] = None
+    if flow["status"] in ("suspended", "error") and flow["status_reason"] is None:
+        # With no error to quote, the adapter names the offline connection or the failed run.
+        flow["status_reason"] = "<adapter's words>"
+    if cron_from_interval(flow["interval_minutes"]) is None:
+        flow["interval_minutes"] = None  # a period cron cannot express is not in Celigo
+    return flow
+
+
+def _entry_view(entry: MiddlewareLogEntry) -> dict[str, Any]:
+    view = entry.model_dump()
+    view["quantity"] = None  # in the record body, not in the log metadata: not read
+    if view["stage"] == "dropped":
+        view["stage"] = "filtered"  # Celigo drops nothing silently: a skipped record was filtered
+    if view["stage"] in ("error", "rate_limited"):
+        view["source_id"] = None  # Celigo errors carry the run and retry keys, not the event id
+        if view["stage"] == "rate_limited" or view["status_code"] == 429:
+            view["stage"], view["status_code"] = "rate_limited", view["status_code"] or 429
+    return view
+
+
+def _expected(scenario: Scenario, state: MiddlewareSnapshot, since: datetime) -> dict[str, Any]:
+    window = max(since, state.log_window_start or since)
+    flow_ids = {f.id for f in state.flows}
+    log = sorted(
+        (
+            e
+            for e in state.log
+            if e.sku == scenario.sku and e.at >= window and e.flow_id in flow_ids
+        ),
+        key=log_sort_key,
+    )
+    mapping = state.sku_mapping.model_dump() if state.sku_mapping else None
+    if mapping is not None:
+        mapping["note"] = None  # a lookup row has no room for a note
+        if mapping["status"] == "active" and not mapping["erp_item"]:
+            mapping["status"] = "disabled"
+        if mapping["status"] == "disabled":
+            mapping["erp_item"] = None  # a disabled row is an empty value
+        if mapping["status"] == "overridden" and not mapping["erp_item"]:
+            mapping["status"] = "missing"
+    changes_from = min(since, state.read_at - timedelta(hours=72))
+    return {
+        "flows": [_flow_view(f.model_dump()) for f in state.flows],
+        "log": [_entry_view(e) for e in log],
+        "log_window_start": state.log_window_start if window > since else None,
+        "sku_mapping": mapping,
+        "location_mappings": sorted(
+            (m.model_dump() for m in state.location_mappings),
+            key=lambda m: m["kind"] != "location",
+        ),
+        # description: Celigo's audit log has no free text; the adapter describes the field.
+        "changes": [
+            c.model_dump(exclude={"description"})
+            for c in sorted(state.changes, key=lambda c: c.at)
+            if c.at >= changes_from
+        ],
+    }
+
+
+def _got(snapshot: MiddlewareSnapshot, expected: dict[str, Any]) -> dict[str, Any]:
+    flows = [f.model_dump() for f in snapshot.flows]
+    for flow, want in zip(flows, expected["flows"], strict=False):
+        if want["status_reason"] == "<adapter's words>":
+            assert flow["status_reason"], flow["id"]
+            flow["status_reason"] = want["status_reason"]
+        if want["status"] in ("suspended", "error") and want["status_since"] is None:
+            flow["status_since"] = None  # Celigo timestamps every error it quotes
+        if want["status"] == "disabled":
+            flow["status_reason"] = None
+    return {
+        "flows": flows,
+        "log": [e.model_dump() for e in snapshot.log],
+        "log_window_start": snapshot.log_window_start,
+        "sku_mapping": snapshot.sku_mapping.model_dump() if snapshot.sku_mapping else None,
+        "location_mappings": [m.model_dump() for m in snapshot.location_mappings],
+        "changes": [c.model_dump(exclude={"description"}) for c in snapshot.changes],
+    }
+
+
+@pytest.mark.parametrize("scenario", _library(), ids=lambda s: s.sku)
+async def test_library_round_trips_through_celigo(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every readable middleware state, whichever connector the scenario names: what the engine
+    # reads must survive being rendered as a Celigo account and read back (vendor is "celigo").
+    state = scenario.middleware
+    assert isinstance(state, MiddlewareSnapshot)
+    since = _since(state)
+    retention = 30.0
+    if state.log_window_start is not None:
+        retention = (state.read_at - state.log_window_start) / timedelta(days=1)
+    emulator = CeligoEmulator(state)
+    adapter = _adapter(emulator, monkeypatch, retention_days=retention)
+    snapshot = await adapter.read_activity(scenario.sku, since)
+    expected = _expected(scenario, state, since)
+    assert _got(snapshot, expected) == expected
+    assert snapshot.vendor == "celigo" and snapshot.read_at == state.read_at
+    assert snapshot.source.system == "celigo" and snapshot.source.endpoint == "GET /v1/flows"
+    assert snapshot.raw is not None and len(snapshot.raw["flows"]) == len(state.flows)
+
+
+def test_adapter_satisfies_the_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, state = _scenario("SKU-3101")
+    assert isinstance(_adapter(CeligoEmulator(state), monkeypatch), MiddlewareAdapter)
+
+
+async def test_suspended_flow_names_the_offline_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state)
+    emulator.account.errors.clear()  # no connection error to quote
+    snapshot = await _adapter(emulator, monkeypatch).read_activity(scenario.sku, _since(state))
+    flow = next(f for f in snapshot.flows if f.status != "active")
+    assert flow.status == "suspended"
+    assert flow.status_reason == f"connection {flow.name} · target is offline"
+
+
+async def test_runs_without_execution_rows_shorten_the_log_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sku, state = _first_with(lambda s: any(e.stage == "delivered" for e in s.log))
+    emulator = CeligoEmulator(state)
+    job = next(j for j in emulator.account.jobs if j["numSuccess"] > 0)
+    emulator.account.logs[job["_id"]] = []  # execution logging was not armed for that run
+    snapshot = await _adapter(emulator, monkeypatch).read_activity(sku, _since(state))
+    assert snapshot.log_window_start == datetime.fromisoformat(job["endedAt"])
+
+
+async def test_a_configured_flow_missing_from_the_account_is_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state)
+    monkeypatch.setenv(TOKEN_ENV, emulator.token)
+    adapter = CeligoMiddleware(
+        {"no-such-flow": INVENTORY}, token_env=TOKEN_ENV, transport=emulator, sleep=Sleeps()
+    )
+    with pytest.raises(AdapterError) as caught:
+        await adapter.read_activity(scenario.sku, _since(state))
+    assert caught.value.kind == "not_found" and "no-such-flow" in caught.value.message
+
+
+def test_from_settings_reads_flows_region_and_env_var_name() -> None:
+    adapter = CeligoMiddleware.from_settings(
+        credentials={"api_token": "MY_CELIGO_TOKEN"},
+        options={
+            "region": "eu",
+            "flows": {"f1": {"hop": "storefront_to_erp"}},
+            "retention_days": 7,
+        },
+    )
+    assert adapter.token_env == "MY_CELIGO_TOKEN"
+    assert adapter.flows["f1"].hop == "storefront_to_erp"
+    assert adapter.retention == timedelta(days=7)
+    assert str(adapter._client._http.base_url) == EU_BASE_URL + "/"
+    with pytest.raises(ValueError, match=r"options\.flows\.f1\.hop"):
+        CeligoMiddleware.from_settings(options={"flows": {"f1": {"hop": "sideways"}}})
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+
+
+def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
+    """A state with every flow status, trigger, log stage, mapping and change kind, and more
+    of each than one page holds."""
+    h = timedelta(hours=1)
+    flows = [
+        Flow(
+            id="f-ev",
+            name="Inventory in",
+            hop="storefront_to_erp",
+            trigger="event",
+            listens_for_raw=["inventory_levels/update"],
+            last_run_at=T0 - h,
+            target_endpoint="https://1.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=9",
+        ),
+        Flow(
+            id="f-poll",
+            name="Amazon out",
+            hop="storefront_to_marketplace",
+            channel="amazon",
+            trigger="poll",
+            interval_minutes=15,
+            status="error",
+            status_reason="Feed rejected",
+            status_since=T0 - 2 * h,
+        ),
+        Flow(
+            id="f-batch",
+            name="Nightly",
+            hop="erp_to_storefront",
+            trigger="batch",
+            interval_minutes=1440,
+            status="disabled",
+            status_since=T0 - 40 * h,
+        ),
+        Flow(
+            id="f-off",
+            name="Walmart out",
+            hop="storefront_to_marketplace",
+            channel="walmart",
+            status="suspended",
+            status_reason="401 from Walmart",
+            status_since=T0 - 3 * h,
+        ),
+    ]
+    log = [
+        MiddlewareLogEntry(
+            at=T0 - 5 * h, flow_id="f-ev", sku="SKU-B", stage="received", source_id="e1"
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 5 * h,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="delivered",
+            status_code=200,
+            source_id="e1",
+            message="ok",
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 4 * h, flow_id="f-ev", sku="SKU-B", stage="received", source_id="e2"
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 4 * h,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="filtered",
+            source_id="e2",
+            message="qty < 0",
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 3 * h,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="error",
+            status_code=403,
+            message="no permission",
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 2 * h,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="error",
+            status_code=400,
+            message="bad item",
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 1 * h, flow_id="f-ev", sku="SKU-B", stage="rate_limited", message="slow down"
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 1 * h, flow_id="f-ev", sku="SKU-OTHER", stage="received", source_id="x"
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 100 * h, flow_id="f-ev", sku="SKU-B", stage="received", source_id="old"
+        ),
+    ]
+    changes = [
+        ChangeEvent(at=T0 - k * h, system=system, kind=kind, description="-", actor=actor)
+        for k, (system, kind, actor) in enumerate(
+            [
+                ("netsuite", "credential_rotation", "secops"),
+                ("shopify", "password_reset", None),
+                ("amazon", "key_refresh", "ops"),
+                ("shopify", "app_upgrade", "ops"),
+                ("celigo", "app_upgrade", None),
+                ("celigo", "config_change", "dev"),
+                ("walmart", "config_change", "dev"),
+            ],
+            start=1,
+        )
+    ]
+    state = MiddlewareSnapshot(
+        source=Source(system="celigo", endpoint="test"),
+        read_at=T0,
+        vendor="celigo",
+        flows=flows,
+        log=log,
+        sku_mapping=SkuMapping(storefront_sku="SKU-B", erp_item="ITEM-9", status="overridden"),
+        location_mappings=[
+            LocationMapping(storefront_location_id="L1", erp_location_id="W1"),
+            LocationMapping(storefront_location_id="L2", erp_location_id="W2"),
+            LocationMapping(storefront_location_id="S1", erp_location_id="W1", kind="msi_source"),
+        ],
+        changes=changes,
+    )
+    scenario = _scenario("SKU-3101")[0].model_copy(update={"sku": "SKU-B", "middleware": state})
+    return scenario, state
+
+
+async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, state = _busy()
+    snapshot = await _adapter(CeligoEmulator(state), monkeypatch).read_activity(
+        "SKU-B", _since(state)
+    )
+    expected = _expected(scenario, state, _since(state))
+    assert _got(snapshot, expected) == expected
+    assert [f.status for f in snapshot.flows] == ["active", "error", "disabled", "suspended"]
+    assert {c.kind for c in snapshot.changes} == {
+        "credential_rotation",
+        "password_reset",
+        "key_refresh",
+        "app_upgrade",
+        "config_change",
+    }
+
+
+async def test_follows_link_and_next_page_url_one_item_per_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, state = _busy()
+    whole = await _adapter(CeligoEmulator(state), monkeypatch).read_activity("SKU-B", _since(state))
+    emulator = CeligoEmulator(state, page_size=1, error_page_size=1)
+    paged = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
+    assert paged.model_dump(exclude={"raw"}) == whole.model_dump(exclude={"raw"})
+    for listed in ("flows", "exports", "imports", "connections", "audit", "jobs"):
+        assert any(c.startswith(f"GET /v1/{listed}?") and "after=1" in c for c in emulator.calls)
+    assert any("/logs?after=1" in c for c in emulator.calls)
+    assert any("/errors?after=1" in c for c in emulator.calls)
+
+
+async def test_emulator_pages_with_a_link_header() -> None:
+    _, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state, page_size=1)
+    async with httpx.AsyncClient(
+        transport=emulator, base_url="https://api.integrator.io/v1/"
+    ) as http:
+        headers = {"Authorization": f"Bearer {emulator.token}"}
+        first = await http.get("flows", headers=headers)
+        assert len(first.json()) == 1
+        assert first.headers["Link"] == '<https://api.integrator.io/v1/flows?after=1>; rel="next"'
+        last = await http.get("flows", params={"after": str(len(state.flows) - 1)}, headers=headers)
+        assert "Link" not in last.headers
+
+
+def test_next_links_never_leave_the_configured_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, state = _scenario("SKU-3101")
+    adapter = _adapter(CeligoEmulator(state), monkeypatch)
+    link = '<https://elsewhere.example/v1/flows?after=2>; rel="next"'
+    assert adapter._next(link) == ("flows", {"after": "2"})
+    assert adapter._next('<https://api.integrator.io/v1/flows?after=2>; rel="prev"') is None
+
+
+# --- (c) faults -------------------------------------------------------------------------------
+
+
+async def _read(
+    monkeypatch: pytest.MonkeyPatch, faults: Faults, sleep: Sleeps | None = None
+) -> tuple[CeligoEmulator, MiddlewareSnapshot | AdapterError]:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state, faults=faults)
+    adapter = _adapter(emulator, monkeypatch, sleep=sleep)
+    try:
+        return emulator, await adapter.read_activity(scenario.sku, _since(state))
+    except AdapterError as error:
+        return emulator, error
+
+
+async def _baseline_calls(monkeypatch: pytest.MonkeyPatch) -> int:
+    emulator, result = await _read(monkeypatch, Faults())
+    assert isinstance(result, MiddlewareSnapshot)
+    return len(emulator.calls)
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+async def test_retryable_statuses_are_retried(status: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    baseline = await _baseline_calls(monkeypatch)
+    sleeps = Sleeps()
+    faults = Faults(statuses=[Scripted(status, retry_after=7), Scripted(status, retry_after=7)])
+    emulator, result = await _read(monkeypatch, faults, sleeps)
+    assert isinstance(result, MiddlewareSnapshot)
+    assert len(emulator.calls) == baseline + 2  # two calls answered the fault, then retried
+    assert sleeps.waits.count(7) == 2  # Retry-After honoured
+
+
+async def test_persistent_server_errors_give_up_within_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator, result = await _read(monkeypatch, Faults(statuses=[Scripted(503)] * 100))
+    assert isinstance(result, AdapterError)
+    assert (result.kind, result.status) == ("server_error", 503)
+    assert "integrator.io is temporarily unavailable" in result.message
+    assert len(emulator.calls) <= 5 * POLICY.max_attempts  # five first-wave reads, three tries each
+
+
+async def test_persistent_429_is_rate_limited_with_the_vendor_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator, result = await _read(monkeypatch, Faults(statuses=[Scripted(429, 1)] * 100))
+    assert isinstance(result, AdapterError)
+    assert (result.kind, result.status) == ("rate_limited", 429)
+    assert "Rate limit exceeded" in result.message
+    assert len(emulator.calls) <= 5 * POLICY.max_attempts
+
+
+async def test_timeouts_are_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator, result = await _read(monkeypatch, Faults(timeout=True))
+    assert isinstance(result, AdapterError) and result.kind == "timeout"
+    assert POLICY.max_attempts <= len(emulator.calls) <= 5 * POLICY.max_attempts
+
+
+async def test_expired_token_is_an_auth_error_and_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator, result = await _read(monkeypatch, Faults(expired_token=True))
+    assert isinstance(result, AdapterError)
+    assert (result.kind, result.status) == ("auth", 401)
+    assert "expired" in result.message
+    assert len(emulator.calls) <= 5  # each first-wave read tried once
+
+
+async def test_wrong_token_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state, token="the-right-one")
+    adapter = _adapter(emulator, monkeypatch)
+    monkeypatch.setenv(TOKEN_ENV, "a-wrong-one")
+    with pytest.raises(AdapterError) as caught:
+        await adapter.read_activity(scenario.sku, _since(state))
+    assert (caught.value.kind, caught.value.status) == ("auth", 401)
+
+
+async def test_missing_env_var_is_an_auth_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state)
+    adapter = _adapter(emulator, monkeypatch)
+    monkeypatch.delenv(TOKEN_ENV)
+    with pytest.raises(AdapterError) as caught:
+        await adapter.read_activity(scenario.sku, _since(state))
+    assert caught.value.kind == "auth" and TOKEN_ENV in caught.value.message
+    assert emulator.calls == []
+
+
+async def test_malformed_body_is_bad_payload(monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator, result = await _read(monkeypatch, Faults(malformed=True))
+    assert isinstance(result, AdapterError) and result.kind == "bad_payload"
+    assert "invalid JSON" in result.message
+    assert len(emulator.calls) <= 5  # a 200 that is not JSON is not retried
+
+
+async def test_latency_is_injected_through_the_emulators_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario, state = _scenario("SKU-3101")
+    sleeps = Sleeps()
+    emulator = CeligoEmulator(state, faults=Faults(latency=2.5), sleep=sleeps)
+    await _adapter(emulator, monkeypatch).read_activity(scenario.sku, _since(state))
+    assert sleeps.waits == [2.5] * len(emulator.calls)
+
+
+async def test_emulator_leaky_bucket_throttles_until_it_drains(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario, state = _scenario("SKU-3101")
+    now = [0.0]
+
+    class Advancing(Sleeps):
+        async def __call__(self, seconds: float) -> None:
+            await super().__call__(seconds)
+            now[0] += seconds  # the client's wait drains the emulator's bucket
+
+    sleeps = Advancing()
+    emulator = CeligoEmulator(state, bucket_size=4, leak_rate=2, clock=lambda: now[0])
+    retry = RetryPolicy(max_attempts=50, total_seconds=600, base_delay=0.1, max_delay=1)
+    adapter = _adapter(emulator, monkeypatch, sleep=sleeps, retry=retry)
+    snapshot = await adapter.read_activity(scenario.sku, _since(state))
+    assert snapshot.flows
+    assert 1.0 in sleeps.waits  # Retry-After: one request's worth of draining, rounded up
+
+
+async def test_emulator_bucket_without_draining_ends_rate_limited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state, bucket_size=3, leak_rate=1, clock=lambda: 0.0)
+    with pytest.raises(AdapterError) as caught:
+        await _adapter(emulator, monkeypatch).read_activity(scenario.sku, _since(state))
+    assert (caught.value.kind, caught.value.status) == ("rate_limited", 429)
+
+
+# --- (d) credential canary --------------------------------------------------------------------
+
+CANARY = "canary-celigo-7f3e9a1b5c2d"
+
+
+class Echoing(httpx.AsyncBaseTransport):
+    """Answers with bodies that repeat the bearer token, as a careless proxy might."""
+
+    def __init__(self, status: int, body: str) -> None:
+        self.status, self.body = status, body
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        echoed = self.body.replace("{auth}", request.headers["Authorization"])
+        return httpx.Response(self.status, content=echoed.encode())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (401, '{"errors":[{"code":"unauthorized","message":"{auth} was refused"}]}', "auth"),
+        (500, '{"message":"upstream said: token={auth}"}', "server_error"),
+        (200, "<html>{auth}</html>", "bad_payload"),
+    ],
+)
+async def test_canary_never_leaks_from_errors_or_logs(
+    status: int,
+    body: str,
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(TOKEN_ENV, CANARY)
+    adapter = CeligoMiddleware(
+        {"f1": INVENTORY},
+        token_env=TOKEN_ENV,
+        transport=Echoing(status, body),
+        retry=POLICY,
+        sleep=Sleeps(),
+    )
+    with pytest.raises(AdapterError) as caught:
+        await adapter.read_activity("SKU-1", datetime(2026, 1, 1, tzinfo=UTC))
+    assert caught.value.kind == kind
+    assert CANARY not in str(caught.value) and CANARY not in repr(caught.value.args)
+    assert CANARY not in caplog.text
+
+
+async def test_canary_never_reaches_the_snapshot_or_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    scenario, state = _scenario("SKU-3101")
+    emulator = CeligoEmulator(state, token=CANARY, faults=Faults(statuses=[Scripted(503)]))
+    snapshot = await _adapter(emulator, monkeypatch).read_activity(scenario.sku, _since(state))
+    assert CANARY not in json.dumps(snapshot.raw) and CANARY not in snapshot.model_dump_json()
+    assert "retrying" in caplog.text  # the retry was logged …
+    assert CANARY not in caplog.text  # … without the token

@@ -1,0 +1,865 @@
+"""NetSuite ERP adapter: SuiteQL over the SuiteTalk REST web services, signed with TBA.
+
+Every read is one SuiteQL ``SELECT`` sent as ``POST /services/rest/query/v1/suiteql`` with
+``Prefer: transient``, body ``{"q": …}`` and ``limit``/``offset`` in the URL; answers are pages of
+``{items, hasMore, count, offset, totalResults, links}`` and are read until ``hasMore`` is false
+(offsets step by the page size, at most 100,000 rows). The module-level ``*_query`` functions
+build every statement the adapter sends, so tests can see them whole. Requests are signed by
+``tools.erp.netsuite_auth`` (OAuth 1.0a, HMAC-SHA256, ``realm`` = account id) and paced by
+``ConcurrencySlots`` (NetSuite limits concurrent requests per account, not requests per minute).
+
+Where each normalized field comes from (UNVERIFIED column names are marked ``?``; confirm them in
+the account's Records Catalog):
+
+    item.item_id, sku, name       item.id, item.itemid, item.displayname (itemid when empty)
+    item.item_type / _raw         item.itemtype: InvtPart, Assembly → inventory; NonInvtPart →
+                                  non_inventory; Service → service; Kit → kit; else other
+    item.do_not_stock             the custom checkbox named by ``do_not_stock_field`` (no
+    item.available_to_fulfil      standard field exists); ``available_to_fulfil_field`` likewise.
+                                  Unset: the defaults (False / True) and an ``item_flags`` note
+    locations                     inventoryitemlocations: location, BUILTIN.DF(location),
+                                  quantityavailable, quantityonhand, quantitycommitted; every
+                                  NetSuite location is reported as kind "warehouse"
+    available                     the sum of the locations' quantityavailable (item-level
+                                  aggregates are unreliable over SuiteQL)
+    transactions                  transaction ⋈ transactionline for the item, createddate ≥ since:
+                                  at = createddate; kind from type (InvAdjst/InvWksht/InvCount →
+                                  adjustment, ItemRcpt → receipt, ItemShip → fulfilment,
+                                  CashSale/CustInvc/SalesOrd → sale, InvTrnfr/TrnfrOrd →
+                                  transfer, RtnAuth/CustCred/CashRfnd → return, other →
+                                  adjustment); quantity = transactionline.quantity (NetSuite
+                                  signs it: negative takes stock out); location_id =
+                                  transactionline.location; source_id = externalid (what
+                                  integrations set to the upstream event id); memo = memo; status
+                                  from approvalstatus (1 pending_approval, 3 rejected, else
+                                  posted); origin = the body field named by ``origin_field`` (none
+                                  is standard), else None
+    last_inventory_update_at      MAX(createddate) of the item's lines with isinventoryaffecting?
+    listeners                     scriptdeployment ⋈ script where script.scriptid is a key of
+                                  ``listener_scripts`` (its value is what the script listens for):
+                                  id = deployment scriptid, name = title, active = isdeployed and
+                                  status RELEASED (TESTING runs for the script owner only),
+                                  endpoint = the deployment's url? on the RESTlet domain, or built
+                                  from the script and deployment ids for a RESTlet
+    trigger_rules                 the custom record ``trigger_rule_record`` (name, isinactive, a
+    webhook_log                   min-delta field); ``webhook_log_record`` and
+    outbound_events               ``outbound_event_record`` likewise. NetSuite has none of these
+                                  as standard records: unset, the fact is listed in not_visible
+    integration_user              employee (entityid = ``integration_user``) and role (name =
+                                  ``integration_role``); can_write_inventory = rolepermissions?
+                                  level ≥ Create on ``inventory_permissions``; auth_errors =
+                                  loginaudit rows with status Failure since ``since`` (plus an
+                                  inactive employee or role, or an employee without access)
+
+Datetimes: SuiteQL shows and compares them in the integration user's time-zone preference, so
+every datetime is read through ``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')`` and every bound written
+with ``TO_TIMESTAMP``, both in ``timezone`` (set it to that preference). String literals are
+escaped (``'`` doubled); identifiers from the config must be plain ``[a-z0-9_]`` names.
+Facts a query cannot show (optional records, a role without permission to a table) become a
+``not_visible`` line that starts with the fact's name and says where to look in NetSuite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tools import redact
+from tools.erp.netsuite_auth import TbaEnv, TbaSigner
+from tools.errors import AdapterError
+from tools.http import VendorClient
+from tools.models import (
+    ErpItem,
+    ErpListener,
+    ErpSnapshot,
+    EventKind,
+    IntegrationUser,
+    InventoryTransaction,
+    LocationQuantity,
+    OutboundEvent,
+    Source,
+    TriggerRule,
+    WebhookLogEntry,
+)
+from tools.ratelimit import ConcurrencySlots, RateLimiter
+from tools.retry import Clock, Jitter, RetryPolicy, Sleep, full_jitter
+
+SYSTEM = "netsuite"
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+ENDPOINT = f"POST {SUITEQL_PATH}"
+MAX_PAGE_SIZE = 1000
+MAX_RESULTS = 100_000
+TIME_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+_PY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_]+$")
+_EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
+
+NOT_VISIBLE = {
+    "item_flags": "item_flags: no do-not-stock / available-to-fulfil custom fields are configured for NetSuite; look on the item record (Lists > Accounting > Items) for the account's own checkboxes",
+    "listeners": "listeners: no inventory listener scripts are configured for NetSuite (listener_scripts); look in Customization > Scripting > Script Deployments for the RESTlet or user event script that receives inventory updates",
+    "trigger_rules": "trigger_rules: NetSuite has no standard minimum-change trigger rule; look in Customization > Workflow > Workflows and in the inventory scripts' deployment parameters (Customization > Scripting > Script Deployments)",
+    "webhook_log": "webhook_log: NetSuite keeps no inbound-call log by default; look in Customization > Scripting > Script Deployments > Execution Log",
+    "outbound_events": "outbound_events: NetSuite keeps no log of outbound inventory events by default; look in the Execution Log of the script that pushes inventory (Customization > Scripting > Script Deployments > Execution Log)",
+    "integration_user": "integration_user: the integration's user and role are not configured for NetSuite (integration_user, integration_role); look in Setup > Users/Roles > Manage Roles and Setup > Users/Roles > User Management > View Login Audit Trail",
+}
+_TOPIC_ORDER = (
+    "item_flags",
+    "listeners",
+    "trigger_rules",
+    "webhook_log",
+    "outbound_events",
+    "integration_user",
+    "login_audit",
+)
+
+ItemType = Literal["inventory", "non_inventory", "service", "kit", "other"]
+TransactionKind = Literal["sale", "receipt", "adjustment", "transfer", "return", "fulfilment"]
+ApprovalStatus = Literal["posted", "pending_approval", "rejected"]
+
+ITEM_TYPES: dict[str, ItemType] = {
+    "InvtPart": "inventory",
+    "Assembly": "inventory",
+    "NonInvtPart": "non_inventory",
+    "Service": "service",
+    "Kit": "kit",
+}
+TRANSACTION_KINDS: dict[str, TransactionKind] = {
+    "InvAdjst": "adjustment",
+    "InvWksht": "adjustment",
+    "InvCount": "adjustment",
+    "ItemRcpt": "receipt",
+    "ItemShip": "fulfilment",
+    "CashSale": "sale",
+    "CustInvc": "sale",
+    "SalesOrd": "sale",
+    "InvTrnfr": "transfer",
+    "TrnfrOrd": "transfer",
+    "RtnAuth": "return",
+    "CustCred": "return",
+    "CashRfnd": "return",
+}
+_PERMISSION_LEVELS = {"none": 0, "view": 1, "create": 2, "edit": 3, "full": 4}
+_CREATE = 2
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _identifier(value: str) -> str:
+    value = value.strip().lower()
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a NetSuite field, record or script id ([a-z0-9_])")
+    return value
+
+
+class TriggerRuleRecord(_Config):
+    """A custom record holding minimum-change trigger rules (one row per rule)."""
+
+    record: str = "customrecord_oos_trigger_rule"
+    min_delta: str = "custrecord_oos_min_delta"
+
+    _ids = field_validator("record", "min_delta")(_identifier)
+
+
+class WebhookLogRecord(_Config):
+    """A custom record the inventory RESTlet writes one row to per inbound call."""
+
+    record: str = "customrecord_oos_webhook_log"
+    sku: str = "custrecord_oos_sku"
+    status_code: str = "custrecord_oos_status_code"
+    message: str = "custrecord_oos_message"
+    source_id: str = "custrecord_oos_source_id"
+
+    _ids = field_validator("record", "sku", "status_code", "message", "source_id")(_identifier)
+
+
+class OutboundEventRecord(_Config):
+    """A custom record a user event script writes one row to per event it sends out."""
+
+    record: str = "customrecord_oos_outbound_event"
+    kind: str = "custrecord_oos_kind"
+    sku: str = "custrecord_oos_sku"
+    target: str = "custrecord_oos_target"
+
+    _ids = field_validator("record", "kind", "sku", "target")(_identifier)
+
+
+class NetSuiteConfig(_Config):
+    """One NetSuite account as the stack config describes it. No credential values: only the
+    names of the environment variables that hold them."""
+
+    account_id: str = Field(description="e.g. 1234567 or 1234567_SB1 (the TBA realm)")
+    base_url: str | None = Field(
+        None, description="default https://{account}.suitetalk.api.netsuite.com"
+    )
+    restlet_base_url: str | None = Field(
+        None, description="default https://{account}.restlets.api.netsuite.com"
+    )
+    consumer_key_env: str = "NETSUITE_CONSUMER_KEY"
+    consumer_secret_env: str = "NETSUITE_CONSUMER_SECRET"
+    token_id_env: str = "NETSUITE_TOKEN_ID"
+    token_secret_env: str = "NETSUITE_TOKEN_SECRET"
+    timezone: str = Field("UTC", description="the integration user's time-zone preference")
+    timeout_seconds: float = Field(20.0, gt=0)
+    page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    concurrency: int = Field(5, ge=1, description="the account's concurrency limit to respect")
+    do_not_stock_field: str | None = None
+    available_to_fulfil_field: str | None = None
+    origin_field: str | None = None
+    listener_scripts: dict[str, EventKind] = {}
+    integration_user: str | None = Field(None, description="the employee's entity id")
+    integration_role: str | None = Field(None, description="the token's role, by name")
+    inventory_permissions: tuple[str, ...] = ("TRAN_INVADJST",)
+    trigger_rule_record: TriggerRuleRecord | None = None
+    webhook_log_record: WebhookLogRecord | None = None
+    outbound_event_record: OutboundEventRecord | None = None
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _ACCOUNT.match(value):
+            raise ValueError("account id is letters, digits and '_' (e.g. 1234567_SB1)")
+        return value.upper()
+
+    @field_validator("do_not_stock_field", "available_to_fulfil_field", "origin_field")
+    @classmethod
+    def _field_id(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value)
+
+    @field_validator("listener_scripts")
+    @classmethod
+    def _script_ids(cls, value: dict[str, EventKind]) -> dict[str, EventKind]:
+        return {_identifier(k): v for k, v in value.items()}
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def host_account(self) -> str:
+        return self.account_id.lower().replace("_", "-")
+
+    @property
+    def suitetalk_url(self) -> str:
+        return self.base_url or f"https://{self.host_account}.suitetalk.api.netsuite.com"
+
+    @property
+    def restlet_url(self) -> str:
+        return self.restlet_base_url or f"https://{self.host_account}.restlets.api.netsuite.com"
+
+    @property
+    def env(self) -> TbaEnv:
+        return TbaEnv(
+            self.consumer_key_env,
+            self.consumer_secret_env,
+            self.token_id_env,
+            self.token_secret_env,
+        )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --- SuiteQL statements ------------------------------------------------------------------------
+
+
+def literal(value: str) -> str:
+    """A SuiteQL string literal: quotes doubled, so a SKU like O'Brien stays one value."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def id_literal(value: str) -> str:
+    """An internal id (always an integer in NetSuite) as a number literal."""
+    if not value.isdigit():
+        raise AdapterError(SYSTEM, "bad_payload", f"{value!r} is not a NetSuite internal id")
+    return value
+
+
+def timestamp_literal(at: datetime, zone: ZoneInfo) -> str:
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+    return f"TO_TIMESTAMP({literal(local.strftime(_PY_TIME_FORMAT))}, '{TIME_FORMAT}')"
+
+
+def _as_text(column: str) -> str:
+    return f"TO_CHAR({column}, '{TIME_FORMAT}')"
+
+
+def item_query(sku: str, config: NetSuiteConfig) -> str:
+    columns = ["item.id", "item.itemid", "item.displayname", "item.itemtype", "item.isinactive"]
+    if config.do_not_stock_field:
+        columns.append(f"item.{config.do_not_stock_field} AS donotstock")
+    if config.available_to_fulfil_field:
+        columns.append(f"item.{config.available_to_fulfil_field} AS availabletofulfil")
+    return f"SELECT {', '.join(columns)} FROM item WHERE item.itemid = {literal(sku)}"
+
+
+def locations_query(item_id: str) -> str:
+    return (
+        "SELECT iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable,"
+        " iil.quantityonhand, iil.quantitycommitted FROM inventoryitemlocations iil"
+        f" WHERE iil.item = {id_literal(item_id)} ORDER BY iil.location"
+    )
+
+
+def transactions_query(item_id: str, since: datetime, config: NetSuiteConfig) -> str:
+    columns = [
+        "t.id",
+        "t.tranid",
+        "t.type",
+        f"{_as_text('t.createddate')} AS createdat",
+        "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate",
+        "t.externalid",
+        "t.memo",
+        "t.approvalstatus",
+        "tl.quantity",
+        "tl.location",
+    ]
+    if config.origin_field:
+        columns.append(f"t.{config.origin_field} AS origin")
+    return (
+        f"SELECT {', '.join(columns)} FROM transaction t"
+        " JOIN transactionline tl ON tl.transaction = t.id"
+        f" WHERE tl.item = {id_literal(item_id)}"
+        f" AND t.createddate >= {timestamp_literal(since, config.zone)}"
+        " ORDER BY t.createddate, t.id, tl.id"
+    )
+
+
+def last_update_query(item_id: str) -> str:
+    return (
+        f"SELECT {_as_text('MAX(t.createddate)')} AS lastupdate FROM transaction t"
+        " JOIN transactionline tl ON tl.transaction = t.id"
+        f" WHERE tl.item = {id_literal(item_id)} AND tl.isinventoryaffecting = 'T'"
+    )
+
+
+def listeners_query(script_ids: list[str]) -> str:
+    scripts = ", ".join(literal(s) for s in script_ids)
+    return (
+        "SELECT scriptdeployment.id, scriptdeployment.scriptid, scriptdeployment.title,"
+        " scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url,"
+        " script.id AS scriptinternalid, script.scriptid AS script, script.scripttype"
+        " FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
+        f" WHERE script.scriptid IN ({scripts}) ORDER BY scriptdeployment.id"
+    )
+
+
+def employee_query(entity_id: str) -> str:
+    return (
+        "SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess"
+        f" FROM employee WHERE employee.entityid = {literal(entity_id)}"
+    )
+
+
+def role_query(name: str) -> str:
+    return f"SELECT role.id, role.name, role.isinactive FROM role WHERE role.name = {literal(name)}"
+
+
+def permissions_query(role_id: str, keys: tuple[str, ...]) -> str:
+    wanted = ", ".join(literal(k) for k in keys)
+    return (
+        "SELECT rolepermissions.permkey, rolepermissions.permlevel FROM rolepermissions"
+        f" WHERE rolepermissions.role = {id_literal(role_id)}"
+        f" AND rolepermissions.permkey IN ({wanted})"
+    )
+
+
+def login_audit_query(user_id: str, since: datetime, zone: ZoneInfo) -> str:
+    return (
+        f"SELECT {_as_text('loginaudit.date')} AS at, loginaudit.status, loginaudit.detail"
+        f" FROM loginaudit WHERE loginaudit.user = {id_literal(user_id)}"
+        f" AND loginaudit.status = 'Failure' AND loginaudit.date >= {timestamp_literal(since, zone)}"
+        " ORDER BY loginaudit.date DESC"
+    )
+
+
+def trigger_rules_query(rec: TriggerRuleRecord) -> str:
+    r = rec.record
+    return (
+        f"SELECT {r}.id, {r}.name, {r}.isinactive, {r}.{rec.min_delta} AS mindelta"
+        f" FROM {r} ORDER BY {r}.id"
+    )
+
+
+def webhook_log_query(rec: WebhookLogRecord, sku: str, since: datetime, zone: ZoneInfo) -> str:
+    r = rec.record
+    return (
+        f"SELECT {r}.id, {_as_text(f'{r}.created')} AS createdat, {r}.{rec.sku} AS sku,"
+        f" {r}.{rec.status_code} AS statuscode, {r}.{rec.message} AS message,"
+        f" {r}.{rec.source_id} AS sourceid FROM {r}"
+        f" WHERE {r}.created >= {timestamp_literal(since, zone)}"
+        f" AND ({r}.{rec.sku} = {literal(sku)} OR {r}.{rec.sku} IS NULL)"
+        f" ORDER BY {r}.created, {r}.id"
+    )
+
+
+def outbound_events_query(
+    rec: OutboundEventRecord, sku: str, since: datetime, zone: ZoneInfo
+) -> str:
+    r = rec.record
+    return (
+        f"SELECT {r}.id, {_as_text(f'{r}.created')} AS createdat, {r}.{rec.kind} AS kind,"
+        f" {r}.{rec.sku} AS sku, {r}.{rec.target} AS target FROM {r}"
+        f" WHERE {r}.created >= {timestamp_literal(since, zone)} AND {r}.{rec.sku} = {literal(sku)}"
+        f" ORDER BY {r}.created, {r}.id"
+    )
+
+
+# --- reading SuiteQL answers -------------------------------------------------------------------
+
+Row = dict[str, Any]
+
+
+def _text(row: Row, key: str) -> str | None:
+    # SuiteQL leaves null columns out of the row entirely.
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _number(row: Row, key: str, default: int | None = 0) -> int | None:
+    value = _text(row, key)
+    if value is None:
+        return default
+    try:
+        return round(float(value))
+    except ValueError:
+        raise AdapterError(
+            SYSTEM, "bad_payload", f"column {key} is not a number: {value!r}", endpoint=ENDPOINT
+        ) from None
+
+
+def _flag(row: Row, key: str, default: bool = False) -> bool:
+    value = _text(row, key)
+    if value is None:
+        return default
+    return value.upper() in ("T", "TRUE", "Y", "YES", "1")
+
+
+def _time(row: Row, key: str, zone: ZoneInfo) -> datetime | None:
+    value = _text(row, key)
+    if value is None:
+        return None
+    try:
+        local = datetime.strptime(value, _PY_TIME_FORMAT).replace(tzinfo=zone)
+    except ValueError:
+        raise AdapterError(
+            SYSTEM, "bad_payload", f"column {key} is not a time: {value!r}", endpoint=ENDPOINT
+        ) from None
+    return local.astimezone(UTC)
+
+
+def _required_time(row: Row, key: str, zone: ZoneInfo) -> datetime:
+    at = _time(row, key, zone)
+    if at is None:
+        raise AdapterError(SYSTEM, "bad_payload", f"row without {key}", endpoint=ENDPOINT)
+    return at
+
+
+def _page_items(body: Any) -> tuple[list[Row], bool]:
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise AdapterError(
+            SYSTEM, "bad_payload", "SuiteQL answer without an items list", endpoint=ENDPOINT
+        )
+    items = [row for row in body["items"] if isinstance(row, dict)]
+    return items, bool(body.get("hasMore"))
+
+
+def _approval(value: str | None) -> ApprovalStatus:
+    word = (value or "").strip().lower()
+    if word in ("1", "pending approval"):
+        return "pending_approval"
+    if word in ("3", "rejected"):
+        return "rejected"
+    return "posted"
+
+
+def _permission_level(value: str | None) -> int:
+    word = (value or "").strip().lower()
+    if word.isdigit():
+        return int(word)
+    return _PERMISSION_LEVELS.get(word, 0)
+
+
+def _event_kind(value: str | None) -> EventKind:
+    word = (value or "").strip().lower()
+    for kind in _EVENT_KINDS:
+        if kind == word:
+            return kind
+    return "other"
+
+
+# --- the adapter -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parts:
+    """What the concurrent reads fill in, each its own field."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+    locations: list[LocationQuantity] = field(default_factory=list)
+    transactions: list[InventoryTransaction] = field(default_factory=list)
+    last_update: datetime | None = None
+    listeners: list[ErpListener] = field(default_factory=list)
+    trigger_rules: list[TriggerRule] = field(default_factory=list)
+    webhook_log: list[WebhookLogEntry] = field(default_factory=list)
+    outbound_events: list[OutboundEvent] = field(default_factory=list)
+    user: IntegrationUser | None = None
+    not_visible: dict[str, str] = field(default_factory=dict)
+
+
+class NetSuiteErp:
+    """``ErpAdapter`` for one NetSuite account, e.g. ``NetSuiteErp(NetSuiteConfig(account_id=…))``."""
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        config: NetSuiteConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        environ: Mapping[str, str] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        jitter: Jitter = full_jitter,
+        nonce: Callable[[], str] | None = None,
+        timestamp: Callable[[], str] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        signer_options: dict[str, Callable[[], str]] = {}
+        if nonce is not None:
+            signer_options["nonce"] = nonce
+        if timestamp is not None:
+            signer_options["timestamp"] = timestamp
+        self.signer = TbaSigner(
+            config.account_id, config.env, system=SYSTEM, environ=environ, **signer_options
+        )
+        self._now = now
+        self._client = VendorClient(
+            SYSTEM,
+            config.suitetalk_url,
+            timeout=httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds)),
+            auth=self.signer,
+            limiter=limiter or ConcurrencySlots(config.concurrency),
+            retry=retry,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            redactor=redact.Redactor.from_env(config.env.names(), environ),
+            sleep=sleep,
+            clock=clock,
+            jitter=jitter,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> NetSuiteErp:
+        """From the ``[erp]`` table of a stack config (see ``NetSuiteConfig`` for the keys)."""
+        config = NetSuiteConfig.model_validate(dict(settings))
+        return cls(config, transport=transport, retry=retry, environ=environ)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> NetSuiteErp:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def suiteql(self, q: str) -> tuple[list[Row], list[Any]]:
+        """Every row of a SuiteQL statement, and the page bodies as NetSuite sent them."""
+        rows: list[Row] = []
+        pages: list[Any] = []
+        limit = self.config.page_size
+        offset = 0
+        while offset < MAX_RESULTS:
+            body = await self._client.post_json(
+                SUITEQL_PATH,
+                {"q": q},
+                params={"limit": limit, "offset": offset},
+                headers={"Prefer": "transient"},
+                idempotent=True,
+            )
+            items, has_more = _page_items(body)
+            pages.append(body)
+            rows.extend(items)
+            if not has_more or not items:
+                break
+            offset += limit  # NetSuite wants offsets that are multiples of the limit
+        return rows, pages
+
+    async def _rows(self, parts: _Parts, name: str, q: str) -> list[Row]:
+        rows, pages = await self.suiteql(q)
+        parts.raw[name] = {"q": q, "pages": pages}
+        return rows
+
+    async def read_item(self, sku: str, since: datetime) -> ErpSnapshot:
+        parts = _Parts()
+        cfg = self.config
+        items = await self._rows(parts, "item", item_query(sku, cfg))
+        if not items:
+            raise AdapterError(
+                SYSTEM, "not_found", f"no item with itemid {sku!r}", endpoint=ENDPOINT
+            )
+        row = items[0]
+        item_id = _text(row, "id") or ""
+        id_literal(item_id)
+        item_type_raw = _text(row, "itemtype")
+        item = ErpItem(
+            item_id=item_id,
+            sku=_text(row, "itemid") or sku,
+            name=_text(row, "displayname") or _text(row, "itemid") or sku,
+            item_type=ITEM_TYPES.get(item_type_raw or "", "other"),
+            item_type_raw=item_type_raw,
+            do_not_stock=_flag(row, "donotstock"),
+            available_to_fulfil=_flag(row, "availabletofulfil", default=True),
+        )
+        if not (cfg.do_not_stock_field or cfg.available_to_fulfil_field):
+            parts.not_visible["item_flags"] = NOT_VISIBLE["item_flags"]
+
+        reads: list[Awaitable[None]] = [
+            self._locations(parts, item_id),
+            self._transactions(parts, item_id, since),
+            self._last_update(parts, item_id),
+            self._optional(parts, "listeners", self._listeners(parts)),
+            self._optional(parts, "trigger_rules", self._trigger_rules(parts)),
+            self._optional(parts, "webhook_log", self._webhook_log(parts, sku, since)),
+            self._optional(parts, "outbound_events", self._outbound_events(parts, sku, since)),
+            self._optional(parts, "integration_user", self._integration_user(parts, since)),
+        ]
+        for outcome in await asyncio.gather(*reads, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+        return ErpSnapshot(
+            source=Source(system=SYSTEM, endpoint=ENDPOINT, record=f"item {item_id}"),
+            read_at=self._now(),
+            raw=parts.raw,
+            vendor=SYSTEM,
+            item=item,
+            available=sum(loc.available for loc in parts.locations),
+            locations=parts.locations,
+            transactions=parts.transactions,
+            last_inventory_update_at=parts.last_update,
+            listeners=parts.listeners,
+            trigger_rules=parts.trigger_rules,
+            webhook_log=parts.webhook_log,
+            outbound_events=parts.outbound_events,
+            integration_user=parts.user,
+            not_visible=[
+                parts.not_visible[topic] for topic in _TOPIC_ORDER if topic in parts.not_visible
+            ],
+        )
+
+    async def _optional(self, parts: _Parts, topic: str, read: Awaitable[None]) -> None:
+        """Optional facts never sink the whole read: a refusal becomes a not_visible line."""
+        try:
+            await read
+        except AdapterError as exc:
+            parts.not_visible[topic] = (
+                f"{topic}: NetSuite did not show it ({exc.describe()}); "
+                + NOT_VISIBLE[topic].partition("; ")[2]
+            )
+
+    async def _locations(self, parts: _Parts, item_id: str) -> None:
+        for row in await self._rows(parts, "locations", locations_query(item_id)):
+            location_id = _text(row, "location") or ""
+            parts.locations.append(
+                LocationQuantity(
+                    location_id=location_id,
+                    name=_text(row, "locationname") or location_id,
+                    kind="warehouse",
+                    available=_number(row, "quantityavailable") or 0,
+                    on_hand=_number(row, "quantityonhand", None),
+                    committed=_number(row, "quantitycommitted", None),
+                )
+            )
+
+    async def _transactions(self, parts: _Parts, item_id: str, since: datetime) -> None:
+        zone = self.config.zone
+        q = transactions_query(item_id, since, self.config)
+        for row in await self._rows(parts, "transactions", q):
+            parts.transactions.append(
+                InventoryTransaction(
+                    at=_required_time(row, "createdat", zone),
+                    kind=TRANSACTION_KINDS.get(_text(row, "type") or "", "adjustment"),
+                    quantity=_number(row, "quantity") or 0,
+                    location_id=_text(row, "location"),
+                    source_id=_text(row, "externalid"),
+                    origin=(_text(row, "origin") or "").lower() or None,
+                    status=_approval(_text(row, "approvalstatus")),
+                    memo=_text(row, "memo"),
+                )
+            )
+
+    async def _last_update(self, parts: _Parts, item_id: str) -> None:
+        rows = await self._rows(parts, "last_update", last_update_query(item_id))
+        parts.last_update = _time(rows[0], "lastupdate", self.config.zone) if rows else None
+
+    async def _listeners(self, parts: _Parts) -> None:
+        scripts = self.config.listener_scripts
+        if not scripts:
+            parts.not_visible["listeners"] = NOT_VISIBLE["listeners"]
+            return
+        for row in await self._rows(parts, "listeners", listeners_query(sorted(scripts))):
+            script = (_text(row, "script") or "").lower()
+            parts.listeners.append(
+                ErpListener(
+                    id=_text(row, "scriptid") or _text(row, "id") or "",
+                    name=_text(row, "title") or _text(row, "scriptid") or "",
+                    listens_for=scripts.get(script, "inventory_update"),
+                    active=_flag(row, "isdeployed")
+                    and (_text(row, "status") or "").upper() == "RELEASED",
+                    endpoint=self._endpoint(row),
+                )
+            )
+
+    def _endpoint(self, row: Row) -> str | None:
+        url = _text(row, "url")
+        if url and url.startswith(("https://", "http://")):
+            return url
+        if url:
+            return self.config.restlet_url.rstrip("/") + "/" + url.lstrip("/")
+        if (_text(row, "scripttype") or "").upper() == "RESTLET":
+            script, deploy = _text(row, "scriptinternalid"), _text(row, "id")
+            return f"{self.config.restlet_url}/app/site/hosting/restlet.nl?script={script}&deploy={deploy}"
+        return None
+
+    async def _trigger_rules(self, parts: _Parts) -> None:
+        rec = self.config.trigger_rule_record
+        if rec is None:
+            parts.not_visible["trigger_rules"] = NOT_VISIBLE["trigger_rules"]
+            return
+        for row in await self._rows(parts, "trigger_rules", trigger_rules_query(rec)):
+            parts.trigger_rules.append(
+                TriggerRule(
+                    id=_text(row, "id") or "",
+                    name=_text(row, "name") or "",
+                    min_delta=_number(row, "mindelta") or 0,
+                    active=not _flag(row, "isinactive"),
+                )
+            )
+
+    async def _webhook_log(self, parts: _Parts, sku: str, since: datetime) -> None:
+        rec = self.config.webhook_log_record
+        if rec is None:
+            parts.not_visible["webhook_log"] = NOT_VISIBLE["webhook_log"]
+            return
+        zone = self.config.zone
+        for row in await self._rows(parts, "webhook_log", webhook_log_query(rec, sku, since, zone)):
+            parts.webhook_log.append(
+                WebhookLogEntry(
+                    at=_required_time(row, "createdat", zone),
+                    sku=_text(row, "sku"),
+                    status_code=_number(row, "statuscode") or 0,
+                    message=_text(row, "message") or "",
+                    source_id=_text(row, "sourceid"),
+                )
+            )
+
+    async def _outbound_events(self, parts: _Parts, sku: str, since: datetime) -> None:
+        rec = self.config.outbound_event_record
+        if rec is None:
+            parts.not_visible["outbound_events"] = NOT_VISIBLE["outbound_events"]
+            return
+        zone = self.config.zone
+        q = outbound_events_query(rec, sku, since, zone)
+        for row in await self._rows(parts, "outbound_events", q):
+            parts.outbound_events.append(
+                OutboundEvent(
+                    at=_required_time(row, "createdat", zone),
+                    kind=_event_kind(_text(row, "kind")),
+                    sku=_text(row, "sku") or sku,
+                    target=_text(row, "target"),
+                )
+            )
+
+    async def _integration_user(self, parts: _Parts, since: datetime) -> None:
+        cfg = self.config
+        if not (cfg.integration_user and cfg.integration_role):
+            parts.not_visible["integration_user"] = NOT_VISIBLE["integration_user"]
+            return
+        employees, roles = await asyncio.gather(
+            self._rows(parts, "employee", employee_query(cfg.integration_user)),
+            self._rows(parts, "role", role_query(cfg.integration_role)),
+        )
+        missing = [
+            f"no {what} {name!r}"
+            for what, name, rows in (
+                ("employee with entity id", cfg.integration_user, employees),
+                ("role named", cfg.integration_role, roles),
+            )
+            if not rows
+        ]
+        if missing:
+            parts.not_visible["integration_user"] = (
+                f"integration_user: NetSuite has {' and '.join(missing)}; check integration_user and integration_role in the config against Setup > Users/Roles > Manage Roles and User Management"
+            )
+            return
+        employee, role = employees[0], roles[0]
+        permissions = await self._rows(
+            parts,
+            "permissions",
+            permissions_query(_text(role, "id") or "", cfg.inventory_permissions),
+        )
+        level = max((_permission_level(_text(p, "permlevel")) for p in permissions), default=0)
+        errors: list[str] = []
+        if _flag(employee, "isinactive") or not _flag(employee, "giveaccess", default=True):
+            errors.append(f"employee {cfg.integration_user} is inactive or has no access")
+        if _flag(role, "isinactive"):
+            errors.append(f"role {cfg.integration_role} is inactive")
+        last_error: datetime | None = None
+        try:
+            failures = await self._rows(
+                parts,
+                "login_audit",
+                login_audit_query(_text(employee, "id") or "", since, cfg.zone),
+            )
+        except AdapterError as exc:
+            parts.not_visible["login_audit"] = (
+                f"login_audit: NetSuite did not show the login audit trail ({exc.describe()}); look in Setup > Users/Roles > User Management > View Login Audit Trail"
+            )
+        else:
+            for failure in failures:
+                errors.append(_text(failure, "detail") or _text(failure, "status") or "Failure")
+                at = _time(failure, "at", cfg.zone)
+                if at is not None and (last_error is None or at > last_error):
+                    last_error = at
+        parts.user = IntegrationUser(
+            name=_text(employee, "entityid") or cfg.integration_user,
+            role=_text(role, "name") or cfg.integration_role,
+            can_write_inventory=level >= _CREATE,
+            auth_errors=errors,
+            last_auth_error_at=last_error,
+        )

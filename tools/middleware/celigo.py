@@ -1,0 +1,1045 @@
+"""Celigo integrator.io adapter: flows, runs, errors, connections and audit → ``MiddlewareSnapshot``.
+
+Reads the REST API v1 (``https://api.integrator.io/v1``, EU ``https://api.eu.integrator.io/v1``)
+with ``Authorization: Bearer <API token>``; the token is read from the environment variable
+named in the config at every request, so a rotated token is picked up without a restart. Client
+pacing follows Celigo's published leaky bucket (1000 requests, draining 300/s). List endpoints
+page with an RFC 8288 ``Link: <…>; rel="next"`` header; the flow error endpoints page with a
+``nextPageURL`` in the body. Both are followed up to ``MAX_PAGES``.
+
+Requests per triage: ``GET /flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit``,
+then per configured flow ``GET /flows/{id}/jobs/latest``, ``/jobs?_flowId=…&type=flow``,
+``/flows/{id}/errors`` (summary), ``/flows/{id}/{stepId}/errors`` and ``…/resolved``, and
+``/flows/{id}/jobs/{jobId}/logs`` (execution log rows) for each run in the window.
+
+What comes from Celigo and what from the adapter's config (``flows`` = flow ``_id`` →
+``FlowMapping``; flows not named there are not inventory flows and are not reported):
+
+    Flow.id, name            flow ``_id``, ``name``
+    Flow.last_run_at         flow ``lastExecutedAt``
+    Flow.status              ``disabled: true`` → disabled; else a connection used by one of the
+                             flow's exports/imports with ``offline: true`` → suspended; else the
+                             latest flow job (``/flows/{id}/jobs/latest``) ``status: failed`` →
+                             error; else active
+    Flow.status_reason       disabled: a fixed text (Celigo records no reason); suspended: the
+                             newest open error with ``source: connection`` (else the offline
+                             connection's name); error: the newest open error without a trace key
+                             (a flow-level failure), else the job's error count
+    Flow.status_since        disabled: ``lastModified`` (None while it equals ``createdAt``: the
+                             flow was never edited, so Celigo has no switch-off time); suspended:
+                             that connection error's ``occurredAt``; error: the job's ``endedAt``
+    Flow.trigger             the first page generator's export ``type``: ``webhook`` /
+                             ``distributed`` (listeners) → event; ``delta`` / ``once`` (picks up
+                             changes since the last run) → poll; any other (full) export → batch
+    Flow.interval_minutes    the page generator's (else the flow's) ``schedule``, Celigo's
+                             6-field cron (``? */15 * * * *`` → 15, ``? 0 2 ? * *`` → 1440); None
+                             when the cron has no single period
+    Flow.target_endpoint     the first import's connection ``http.baseURI`` + its
+                             ``http.relativeURI``; None for non-HTTP imports
+    Flow.hop, channel,       config: Celigo does not know what a flow means to the business, nor
+    carries, listens_for,    which webhook topics the source sends to a listener (those are set
+    listens_for_raw          up in the source system). ``listens_for`` defaults to ``carries``.
+
+    log (the SKU's entries, from max(since, read time − retention) to the read time):
+      error / rate_limited   open and resolved flow errors whose ``traceKey`` is the SKU (set the
+                             export's trace key template to the SKU field); ``code`` → status_code
+                             when it is an HTTP status, 429 → rate_limited; ``occurredAt`` → at
+      received / delivered   execution log rows (``/flows/{id}/jobs/{jobId}/logs``) whose
+      / filtered             ``traceKey`` is the SKU: rows of an export step → received, of an
+                             import step → delivered, rows of an ``inputFilter``/``outputFilter``
+                             stage → filtered; ``time`` → at (else the run's ``startedAt``),
+                             ``statusCode``, ``message``, ``recordId`` → source_id. Import rows with
+                             a status ≥ 400 are skipped: the same failure is in the error list.
+      (not read)             quantity: it is in the record body (``…/logs/data/query``, one call
+                             per record); ``dropped``: Celigo drops nothing silently, records it
+                             skips are filter results
+    log_window_start         read time − ``retention_days`` (the account's data-retention setting,
+                             which the API does not expose) when that is after ``since``; later
+                             still when a run in the window processed records (``numSuccess``)
+                             but left no execution-log rows: Celigo keeps per-record rows only
+                             while the flow's execution logging (``logging.debugUntil``) is armed,
+                             so before such a run a missing "received" row proves nothing.
+
+    sku_mapping              a static lookup on a configured flow's import named ``sku_lookup``
+                             (default ``sku_map``): a non-empty value → active; an empty value →
+                             disabled; no row but a ``default`` → overridden (erp_item = default);
+                             no row, no default → missing. No such lookup → None (the flow
+                             matches on the SKU itself). ``note`` is never set.
+    location_mappings        static lookups named ``location_lookup`` (kind location) and
+                             ``source_lookup`` (kind msi_source): each row storefront → ERP id
+    changes                  ``GET /audit`` from min(since, read time − 72 h): a connection field
+                             naming a password → password_reset, a refresh token → key_refresh, a
+                             connector version → app_upgrade, any other token/secret/key/auth
+                             field → credential_rotation; an integration ``version`` (or an
+                             ``upgrade`` action) → app_upgrade; anything else → config_change.
+                             system: the connection's ``assistant`` (else its ``type``), "celigo"
+                             for other resources; actor: ``byUser.email``; description: made from
+                             the resource, field path and source (values are never copied).
+                             Edits to exports, imports and flows that no configured flow uses
+                             are left out.
+
+The snapshot's ``raw`` holds the payloads read, with connection documents cut down to id, name,
+type, assistant, offline and base URI, and audit entries without their old and new values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tools.errors import AdapterError
+from tools.http import VendorClient
+from tools.models import (
+    ChangeEvent,
+    EventKind,
+    Flow,
+    Hop,
+    LocationMapping,
+    MiddlewareLogEntry,
+    MiddlewareSnapshot,
+    SkuMapping,
+    Source,
+)
+from tools.ratelimit import LeakyBucket, RateLimiter
+from tools.retry import RetryPolicy, Sleep
+
+SYSTEM = "celigo"
+US_BASE_URL = "https://api.integrator.io/v1"
+EU_BASE_URL = "https://api.eu.integrator.io/v1"
+DEFAULT_TOKEN_ENV = "CELIGO_API_TOKEN"
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+BUCKET_SIZE = 1000.0  # Celigo: leaky bucket of 1000 requests …
+LEAK_RATE = 300.0  # … draining 300 per second
+CHANGE_WINDOW = timedelta(hours=72)
+MAX_PAGES = 50
+
+Trigger = Literal["event", "poll", "batch"]
+Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
+ChangeKind = Literal[
+    "credential_rotation", "key_refresh", "app_upgrade", "config_change", "password_reset"
+]
+Clock = Callable[[], datetime]
+
+_LISTENER_EXPORTS = frozenset({"webhook", "distributed"})
+_DELTA_EXPORTS = frozenset({"delta", "once"})
+_FILTER_STAGES = frozenset({"inputFilter", "outputFilter"})
+_STAGE_ORDER = {"received": 0, "filtered": 1, "dropped": 1, "delivered": 2, "rate_limited": 3}
+_CREDENTIAL_WORDS = ("token", "secret", "key", "auth", "credential", "certificate")
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+class FlowMapping(BaseModel):
+    """What a Celigo flow means to the triage, which Celigo cannot say (one per flow ``_id``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hop: Hop
+    channel: str | None = None
+    carries: list[EventKind] = ["inventory_update"]
+    listens_for: list[EventKind] | None = None  # None: the same as carries
+    listens_for_raw: list[str] = []
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: Literal["us", "eu"] = "us"
+    flows: dict[str, FlowMapping]
+    retention_days: float = 30.0
+    sku_lookup: str = "sku_map"
+    location_lookup: str = "location_map"
+    source_lookup: str = "source_map"
+
+
+# --- parsed wire records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One Celigo job (``GET /jobs``, ``/flows/{id}/jobs/latest``)."""
+
+    id: str
+    type: str | None
+    status: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    num_error: int
+    num_success: int
+    num_ignore: int
+
+
+@dataclass(frozen=True)
+class StepError:
+    """One error of a flow step (``/flows/{id}/{stepId}/errors``) or a job (``/joberrors``)."""
+
+    at: datetime | None
+    code: str | None
+    status_code: int | None
+    message: str
+    source: str | None
+    trace_key: str | None
+    step_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowSteps:
+    exports: tuple[str, ...]
+    imports: tuple[str, ...]
+
+
+# --- pure parsing (the contract tests feed Celigo's own examples to these) -------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Celigo's ISO 8601 timestamps (``2017-06-19T21:27:09.945Z``) as aware UTC datetimes."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    """A datetime the way Celigo writes it: UTC, milliseconds, ``Z``."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def http_status(code: Any) -> int | None:
+    """An error ``code`` as an HTTP status when it is one (``"422"``), else None."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        number = code
+    elif isinstance(code, str) and code.strip().isdigit():
+        number = int(code.strip())
+    else:
+        return None
+    return number if 100 <= number <= 599 else None
+
+
+def _field_period(field: str, unit_max: int) -> int | None:
+    """The period of one cron field in its own unit: ``*`` 1, ``*/n`` n, ``0,15,30,45`` 15."""
+    if field in ("*", "?"):
+        return 1
+    if field.startswith("*/") and field[2:].isdigit():
+        return int(field[2:]) or None
+    if re.fullmatch(r"\d+(,\d+)+", field):
+        values = sorted(int(v) for v in field.split(","))
+        gaps = {b - a for a, b in itertools.pairwise(values)}
+        gaps.add(values[0] + unit_max - values[-1])
+        return gaps.pop() if len(gaps) == 1 else None
+    return None
+
+
+def interval_from_cron(expression: str | None) -> int | None:
+    """Minutes between runs of a Celigo schedule (6 fields: s m h dom month dow), or None.
+
+    Only schedules with one period are read: every n minutes, hourly, every n hours, daily.
+    """
+    if not expression:
+        return None
+    fields = expression.split()
+    if len(fields) != 6:
+        return None
+    _, minute, hour, dom, month, dow = fields
+    if any(f not in ("*", "?") for f in (dom, month, dow)):
+        return None  # weekly, monthly, weekdays only: no single period
+    fixed_minute = minute.isdigit()
+    if hour in ("*", "?") and not fixed_minute:
+        return _field_period(minute, 60)
+    if not fixed_minute:
+        return None
+    if hour in ("*", "?"):
+        return 60
+    if hour.isdigit():
+        return 24 * 60
+    hours = _field_period(hour, 24)
+    return hours * 60 if hours else None
+
+
+def cron_from_interval(minutes: int | None) -> str | None:
+    """The Celigo schedule that runs every ``minutes``; None when cron cannot say it."""
+    if minutes is None or minutes <= 0:
+        return None
+    if minutes < 60 and 60 % minutes == 0:
+        return f"? */{minutes} * * * *"
+    if minutes == 60:
+        return "? 0 * * * *"
+    if minutes % 60 == 0 and minutes < 24 * 60 and 24 % (minutes // 60) == 0:
+        return f"? 0 */{minutes // 60} * * *"
+    if minutes == 24 * 60:
+        return "? 0 0 ? * *"
+    return None
+
+
+def parse_job(doc: Mapping[str, Any]) -> Job:
+    """A job document (``job.example1.json`` shape)."""
+    return Job(
+        id=str(doc.get("_id", "")),
+        type=_str(doc.get("type")),
+        status=_str(doc.get("status")),
+        created_at=parse_time(doc.get("createdAt")),
+        started_at=parse_time(doc.get("startedAt")),
+        ended_at=parse_time(doc.get("endedAt")),
+        num_error=_int(doc.get("numError")),
+        num_success=_int(doc.get("numSuccess")),
+        num_ignore=_int(doc.get("numIgnore")),
+    )
+
+
+def parse_error(doc: Mapping[str, Any], step_id: str | None = None) -> StepError:
+    """A flow-step error (``occurredAt``, ``traceKey``) or a legacy job error (``createdAt``)."""
+    code = doc.get("code")
+    message = doc.get("message")
+    return StepError(
+        at=parse_time(doc.get("occurredAt")) or parse_time(doc.get("createdAt")),
+        code=str(code) if code is not None else None,
+        status_code=http_status(code),
+        message=message if isinstance(message, str) else "",
+        source=_str(doc.get("source")),
+        trace_key=_str(doc.get("traceKey")),
+        step_id=step_id or _str(doc.get("_expOrImpId")),
+    )
+
+
+def flow_steps(doc: Mapping[str, Any]) -> FlowSteps:
+    """The exports and imports a flow runs, in order (legacy ``_exportId``/``_importId`` too)."""
+    exports: list[str] = []
+    imports: list[str] = []
+
+    def add(target: list[str], value: Any) -> None:
+        if isinstance(value, str) and value and value not in target:
+            target.append(value)
+
+    add(exports, doc.get("_exportId"))
+    for generator in _dicts(doc.get("pageGenerators")):
+        add(exports, generator.get("_exportId"))
+    processors = list(_dicts(doc.get("pageProcessors")))
+    for router in _dicts(doc.get("routers")):
+        for branch in _dicts(router.get("branches")):
+            processors.extend(_dicts(branch.get("pageProcessors")))
+    for processor in processors:
+        if processor.get("type") == "import" or "_importId" in processor:
+            add(imports, processor.get("_importId"))
+        else:
+            add(exports, processor.get("_exportId"))
+    add(imports, doc.get("_importId"))
+    return FlowSteps(tuple(exports), tuple(imports))
+
+
+def _dicts(value: Any) -> Iterable[Mapping[str, Any]]:
+    return (v for v in value if isinstance(v, Mapping)) if isinstance(value, list) else ()
+
+
+def flow_schedule(doc: Mapping[str, Any]) -> str | None:
+    for generator in _dicts(doc.get("pageGenerators")):
+        if schedule := _str(generator.get("schedule")):
+            return schedule
+    return _str(doc.get("schedule"))
+
+
+def trigger_of(export: Mapping[str, Any] | None) -> Trigger:
+    kind = export.get("type") if export else None
+    if kind in _LISTENER_EXPORTS:
+        return "event"
+    if kind in _DELTA_EXPORTS:
+        return "poll"
+    return "batch"
+
+
+def target_of(
+    import_doc: Mapping[str, Any] | None, connection: Mapping[str, Any] | None
+) -> str | None:
+    http = import_doc.get("http") if import_doc else None
+    if not isinstance(http, Mapping):
+        return None
+    relative = http.get("relativeURI")
+    if isinstance(relative, list):
+        relative = next((r for r in relative if isinstance(r, str)), None)
+    base = connection.get("http", {}).get("baseURI") if connection else None
+    if not isinstance(relative, str) or not isinstance(base, str):
+        return None
+    if relative and not relative.startswith(("/", "?")):
+        relative = "/" + relative
+    return base.rstrip("/") + relative
+
+
+def connection_system(connection: Mapping[str, Any] | None) -> str:
+    if not connection:
+        return SYSTEM
+    return _str(connection.get("assistant")) or _str(connection.get("type")) or SYSTEM
+
+
+def flow_status(
+    doc: Mapping[str, Any],
+    connections: Sequence[Mapping[str, Any]],
+    latest: Job | None,
+    errors: Sequence[StepError],
+) -> tuple[Literal["active", "suspended", "disabled", "error"], str | None, datetime | None]:
+    """Status, reason and since for one flow; see the module docstring for the rules."""
+    if doc.get("disabled") is True:
+        modified = parse_time(doc.get("lastModified"))
+        since = modified if modified != parse_time(doc.get("createdAt")) else None
+        return "disabled", "flow is switched off in integrator.io (disabled: true)", since
+    offline = [c for c in connections if c.get("offline") is True]
+    flow_level = sorted(
+        (e for e in errors if e.trace_key is None),
+        key=lambda e: e.at or datetime.min.replace(tzinfo=UTC),
+        reverse=True,
+    )
+    if offline:
+        hit = next((e for e in flow_level if e.source == "connection"), None)
+        if hit is not None:
+            return "suspended", hit.message or None, hit.at
+        return (
+            "suspended",
+            f"connection {offline[0].get('name', offline[0].get('_id'))} is offline",
+            None,
+        )
+    if latest is not None and latest.status == "failed":
+        hit = next((e for e in flow_level if e.source != "connection"), None)
+        reason = hit.message if hit else f"last run failed with {latest.num_error} error(s)"
+        return "error", reason or None, latest.ended_at
+    return "active", None, None
+
+
+def parse_flow(
+    doc: Mapping[str, Any],
+    mapping: FlowMapping,
+    *,
+    exports: Mapping[str, Mapping[str, Any]] | None = None,
+    imports: Mapping[str, Mapping[str, Any]] | None = None,
+    connections: Mapping[str, Mapping[str, Any]] | None = None,
+    latest: Job | None = None,
+    errors: Sequence[StepError] = (),
+) -> Flow:
+    """A flow document (``flow.example*.json`` shape) plus its steps, jobs and errors."""
+    exports, imports, connections = exports or {}, imports or {}, connections or {}
+    steps = flow_steps(doc)
+    export = exports.get(steps.exports[0]) if steps.exports else None
+    import_doc = imports.get(steps.imports[0]) if steps.imports else None
+    used = [
+        connections[cid]
+        for step in (
+            *(exports.get(e) for e in steps.exports),
+            *(imports.get(i) for i in steps.imports),
+        )
+        if step and isinstance(cid := step.get("_connectionId"), str) and cid in connections
+    ]
+    status, reason, since = flow_status(doc, used, latest, errors)
+    target_connection = connections.get(import_doc.get("_connectionId", "")) if import_doc else None
+    return Flow(
+        id=str(doc.get("_id", "")),
+        name=str(doc.get("name", "")),
+        hop=mapping.hop,
+        channel=mapping.channel,
+        carries=list(mapping.carries),
+        status=status,
+        status_reason=reason,
+        status_since=since,
+        trigger=trigger_of(export),
+        interval_minutes=interval_from_cron(flow_schedule(doc)),
+        listens_for=list(
+            mapping.listens_for if mapping.listens_for is not None else mapping.carries
+        ),
+        listens_for_raw=list(mapping.listens_for_raw),
+        target_endpoint=target_of(import_doc, target_connection),
+        last_run_at=parse_time(doc.get("lastExecutedAt")),
+    )
+
+
+def error_entry(error: StepError, flow_id: str) -> MiddlewareLogEntry | None:
+    """A SKU log entry from a flow error with a trace key; None without one or a time."""
+    if error.trace_key is None or error.at is None:
+        return None
+    return MiddlewareLogEntry(
+        at=error.at,
+        flow_id=flow_id,
+        sku=error.trace_key,
+        stage="rate_limited" if error.status_code == 429 else "error",
+        message=error.message,
+        status_code=error.status_code,
+    )
+
+
+def execution_entry(
+    row: Mapping[str, Any], flow_id: str, steps: FlowSteps, job: Job | None
+) -> MiddlewareLogEntry | None:
+    """A SKU log entry from an execution log row; None when the row says nothing we report."""
+    sku = _str(row.get("traceKey"))
+    step = row.get("_expOrImpId")
+    at = parse_time(row.get("time")) or (job.started_at if job else None)
+    if sku is None or at is None:
+        return None
+    status = http_status(row.get("statusCode"))
+    stage: Stage
+    if row.get("stage") in _FILTER_STAGES:
+        stage = "filtered"
+    elif step in steps.exports:
+        stage = "received"
+    elif step in steps.imports:
+        if status is not None and status >= 400:
+            return None  # the same failure is in the flow's error list, with its message
+        stage = "delivered"
+    else:
+        return None
+    message = row.get("message")
+    return MiddlewareLogEntry(
+        at=at,
+        flow_id=flow_id,
+        sku=sku,
+        stage=stage,
+        message=message if isinstance(message, str) else "",
+        status_code=status,
+        source_id=_str(row.get("recordId")),
+    )
+
+
+def change_kind(resource_type: str, action: str, field_path: str) -> ChangeKind:
+    path = field_path.lower()
+    if resource_type == "integration" and (action == "upgrade" or path == "version"):
+        return "app_upgrade"
+    if resource_type == "connection":
+        if "version" in path:
+            return "app_upgrade"
+        if "password" in path:
+            return "password_reset"
+        if "refresh" in path:
+            return "key_refresh"
+        if any(word in path for word in _CREDENTIAL_WORDS):
+            return "credential_rotation"
+    if resource_type == "accesstoken":
+        return "credential_rotation"
+    return "config_change"
+
+
+def parse_audit(
+    entry: Mapping[str, Any], connections: Mapping[str, Mapping[str, Any]]
+) -> ChangeEvent | None:
+    """One audit log entry as a change; None when it has no time."""
+    at = parse_time(entry.get("time"))
+    if at is None:
+        return None
+    resource_type = str(entry.get("resourceType", ""))
+    action = str(entry.get("action", ""))
+    change = entry.get("fieldChange")
+    field_path = str(change.get("fieldPath", "")) if isinstance(change, Mapping) else ""
+    connection = connections.get(str(entry.get("_resourceId")))
+    system = connection_system(connection) if resource_type == "connection" else SYSTEM
+    user = entry.get("byUser")
+    actor = (
+        (_str(user.get("email")) or _str(user.get("name"))) if isinstance(user, Mapping) else None
+    )
+    name = connection.get("name") if connection else None
+    what = (
+        f"{resource_type} {name!r}" if name else f"{resource_type} {entry.get('_resourceId', '')}"
+    )
+    field = f": {field_path}" if field_path else ""
+    via = f" (via {entry['source']})" if isinstance(entry.get("source"), str) else ""
+    return ChangeEvent(
+        at=at,
+        system=system,
+        kind=change_kind(resource_type, action, field_path),
+        description=f"{what} {action}{field}{via}".strip(),
+        actor=actor,
+    )
+
+
+def sku_mapping_from(lookup: Mapping[str, Any], sku: str) -> SkuMapping:
+    table = lookup.get("map")
+    rows = table if isinstance(table, Mapping) else {}
+    if sku in rows:
+        value = rows[sku]
+        if isinstance(value, str | int) and str(value):
+            return SkuMapping(storefront_sku=sku, erp_item=str(value), status="active")
+        return SkuMapping(storefront_sku=sku, erp_item=None, status="disabled")
+    default = lookup.get("default")
+    if isinstance(default, str | int) and str(default):
+        return SkuMapping(storefront_sku=sku, erp_item=str(default), status="overridden")
+    return SkuMapping(storefront_sku=sku, erp_item=None, status="missing")
+
+
+def location_mappings_from(
+    lookup: Mapping[str, Any], kind: Literal["location", "msi_source"]
+) -> list[LocationMapping]:
+    table = lookup.get("map")
+    if not isinstance(table, Mapping):
+        return []
+    return [
+        LocationMapping(storefront_location_id=str(k), erp_location_id=str(v), kind=kind)
+        for k, v in table.items()
+        if isinstance(v, str | int)
+    ]
+
+
+def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
+    return (entry.at, _STAGE_ORDER.get(entry.stage, 4), entry.flow_id, entry.source_id or "")
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+@dataclass
+class _FlowRead:
+    doc: dict[str, Any]
+    latest: Job | None
+    errors: list[StepError]
+    jobs: list[tuple[Job, list[dict[str, Any]]]]
+    raw: dict[str, Any]
+
+
+class CeligoMiddleware:
+    """``MiddlewareAdapter`` over the integrator.io REST API v1."""
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        flows: Mapping[str, FlowMapping],
+        *,
+        token_env: str = DEFAULT_TOKEN_ENV,
+        base_url: str = US_BASE_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        retention_days: float = 30.0,
+        sku_lookup: str = "sku_map",
+        location_lookup: str = "location_map",
+        source_lookup: str = "source_map",
+        clock: Clock = lambda: datetime.now(UTC),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.flows = dict(flows)
+        self.token_env = token_env
+        self.retention = timedelta(days=retention_days)
+        self.sku_lookup = sku_lookup
+        self.location_lookup = location_lookup
+        self.source_lookup = source_lookup
+        self._clock = clock
+        self._environ = os.environ if environ is None else environ
+        self._base_path = urlsplit(base_url).path.rstrip("/")
+        self._client = VendorClient(
+            SYSTEM,
+            base_url.rstrip("/") + "/",
+            timeout=TIMEOUT,
+            auth=self._authorize,
+            limiter=limiter or LeakyBucket(BUCKET_SIZE, LEAK_RATE, sleep=sleep),
+            retry=retry,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            sleep=sleep,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        base_url: str | None = None,
+        credentials: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CeligoMiddleware:
+        """From a stack config entry: ``credentials.api_token`` (the NAME of the env var holding
+        the API token), ``options.flows`` (flow ``_id`` → hop, channel, carries, listens_for,
+        listens_for_raw), optional ``options.region`` (us/eu), ``retention_days`` and lookup
+        names, and an optional ``base_url`` override."""
+        try:
+            parsed = _Options.model_validate(dict(options or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"celigo: options.{where}: {first['msg']}") from None
+        region_url = EU_BASE_URL if parsed.region == "eu" else US_BASE_URL
+        return cls(
+            parsed.flows,
+            token_env=(credentials or {}).get("api_token", DEFAULT_TOKEN_ENV),
+            base_url=base_url or region_url,
+            transport=transport,
+            retry=retry,
+            retention_days=parsed.retention_days,
+            sku_lookup=parsed.sku_lookup,
+            location_lookup=parsed.location_lookup,
+            source_lookup=parsed.source_lookup,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _authorize(self, request: httpx.Request) -> None:
+        token = self._environ.get(self.token_env)
+        if not token:
+            raise AdapterError(
+                SYSTEM, "auth", f"environment variable {self.token_env} (API token) is not set"
+            )
+        request.headers["Authorization"] = f"Bearer {token}"
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    async def _get(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
+        return await self._client.request("GET", path, params=params)
+
+    def _json(self, response: httpx.Response, endpoint: str) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            # Redact before cutting, so a secret is never split by the cut.
+            text = self._client.redactor.redact(" ".join(response.text[:10_000].split()))
+            snippet = text if len(text) <= 120 else text[:119] + "…"
+            raise AdapterError(
+                SYSTEM,
+                "bad_payload",
+                f"invalid JSON: {snippet}",
+                status=response.status_code,
+                endpoint=endpoint,
+            ) from None
+
+    def _next(self, link: str | None) -> tuple[str, dict[str, str]] | None:
+        """The ``rel="next"`` target of a Link header as (path under the base URL, params).
+
+        Only the path and query are kept: a next link never sends the token to another host.
+        """
+        for part in (link or "").split(","):
+            match = re.search(r"<([^>]*)>", part)
+            if match and re.search(r'rel="?next"?', part):
+                return self._relative(match.group(1))
+        return None
+
+    def _relative(self, url: str) -> tuple[str, dict[str, str]]:
+        target = httpx.URL(url)
+        path = target.path
+        if self._base_path and path.startswith(self._base_path + "/"):
+            path = path[len(self._base_path) :]
+        return path.lstrip("/"), dict(target.params)
+
+    async def _list(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, following ``Link: rel="next"``."""
+        items: list[dict[str, Any]] = []
+        request: tuple[str, Mapping[str, str] | None] | None = (path, params)
+        for _ in range(MAX_PAGES):
+            if request is None:
+                return items
+            response = await self._get(*request)
+            body = self._json(response, f"GET /{path}")
+            if body is None:
+                return items
+            items.extend(self._records(body, path))
+            request = self._next(response.headers.get("Link"))
+        return items
+
+    async def _error_list(self, path: str, key: str) -> list[dict[str, Any]]:
+        """Every error of a step endpoint (``{"errors": […], "nextPageURL": …}``)."""
+        items: list[dict[str, Any]] = []
+        request: tuple[str, Mapping[str, str] | None] | None = (path, None)
+        for _ in range(MAX_PAGES):
+            if request is None:
+                return items
+            response = await self._get(*request)
+            body = self._json(response, f"GET /{path}")
+            if body is None:
+                return items
+            if not isinstance(body, Mapping):
+                raise self._shape(path, "an object with an error list")
+            items.extend(self._records(body.get(key, []), path))
+            next_url = body.get("nextPageURL")
+            request = self._relative(next_url) if isinstance(next_url, str) and next_url else None
+        return items
+
+    def _records(self, body: Any, path: str) -> list[dict[str, Any]]:
+        if not isinstance(body, list) or not all(isinstance(i, dict) for i in body):
+            raise self._shape(path, "a list of objects")
+        return cast(list[dict[str, Any]], body)
+
+    @staticmethod
+    def _shape(path: str, expected: str) -> AdapterError:
+        return AdapterError(SYSTEM, "bad_payload", f"expected {expected}", endpoint=f"GET /{path}")
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def read_activity(self, sku: str, since: datetime) -> MiddlewareSnapshot:
+        now = self._clock()
+        log_from = max(since, now - self.retention)
+        changes_from = min(since, now - CHANGE_WINDOW)
+        flows, exports, imports, connections, audit = await _all(
+            [
+                self._list("flows"),
+                self._list("exports"),
+                self._list("imports"),
+                self._list("connections"),
+                self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+            ]
+        )
+        by_id = {str(f.get("_id")): f for f in flows}
+        missing = [fid for fid in self.flows if fid not in by_id]
+        if missing:
+            raise AdapterError(
+                SYSTEM,
+                "not_found",
+                f"flow(s) {', '.join(missing)} named in the config are not in this account",
+                endpoint="GET /flows",
+            )
+        export_docs = {str(e.get("_id")): e for e in exports}
+        import_docs = {str(i.get("_id")): i for i in imports}
+        connection_docs = {str(c.get("_id")): c for c in connections}
+        reads = await _all([self._read_flow(by_id[fid], log_from) for fid in self.flows])
+        model_flows: list[Flow] = []
+        log: list[MiddlewareLogEntry] = []
+        window_start = log_from if log_from > since else None
+        for read, (fid, mapping) in zip(reads, self.flows.items(), strict=True):
+            model_flows.append(
+                parse_flow(
+                    read.doc,
+                    mapping,
+                    exports=export_docs,
+                    imports=import_docs,
+                    connections=connection_docs,
+                    latest=read.latest,
+                    errors=read.errors,
+                )
+            )
+            entries, blind_until = self._flow_log(read, fid, sku, log_from)
+            log.extend(entries)
+            if blind_until is not None and (window_start is None or blind_until > window_start):
+                window_start = blind_until
+        sku_mapping, locations = self._mappings(
+            [by_id[fid] for fid in self.flows], import_docs, sku
+        )
+        changes = self._changes(
+            audit, connection_docs, [by_id[fid] for fid in self.flows], changes_from
+        )
+        return MiddlewareSnapshot(
+            source=Source(system=SYSTEM, endpoint="GET /v1/flows", record=None),
+            read_at=now,
+            raw={
+                "flows": [r.raw for r in reads],
+                "exports": [export_docs[e] for e in self._used(reads, "exports", export_docs)],
+                "imports": [import_docs[i] for i in self._used(reads, "imports", import_docs)],
+                "connections": [_safe_connection(c) for c in connections],
+                "audit": [_safe_audit(a) for a in audit],
+            },
+            vendor=SYSTEM,
+            flows=model_flows,
+            log=sorted(log, key=log_sort_key),
+            log_window_start=window_start,
+            sku_mapping=sku_mapping,
+            location_mappings=locations,
+            changes=sorted(changes, key=lambda c: c.at),
+        )
+
+    @staticmethod
+    def _used(reads: Sequence[_FlowRead], kind: str, docs: Mapping[str, Any]) -> list[str]:
+        ids: list[str] = []
+        for read in reads:
+            steps = flow_steps(read.doc)
+            for step in steps.exports if kind == "exports" else steps.imports:
+                if step in docs and step not in ids:
+                    ids.append(step)
+        return ids
+
+    async def _read_flow(self, doc: dict[str, Any], log_from: datetime) -> _FlowRead:
+        fid = str(doc.get("_id"))
+        steps = flow_steps(doc)
+        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(log_from)}
+        latest_body, jobs, summary = await _all(
+            [self._latest(fid), self._list("jobs", jobs_query), self._summary(fid)]
+        )
+        open_steps = [
+            str(s.get("_expOrImpId"))
+            for s in summary
+            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
+        ]
+        all_steps = [*steps.exports, *steps.imports]
+        lists = await _all(
+            [
+                *(self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps),
+                *(self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps),
+                *(self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs),
+            ]
+        )
+        open_lists = lists[: len(open_steps)]
+        resolved_lists = lists[len(open_steps) : len(open_steps) + len(all_steps)]
+        job_rows = lists[len(open_steps) + len(all_steps) :]
+        errors = [
+            parse_error(e, step)
+            for step, found in zip(open_steps, open_lists, strict=True)
+            for e in found
+        ]
+        resolved = [
+            parse_error(e, step)
+            for step, found in zip(all_steps, resolved_lists, strict=True)
+            for e in found
+        ]
+        latest = latest_body[0] if latest_body else None
+        return _FlowRead(
+            doc=doc,
+            latest=parse_job(latest) if latest else None,
+            # Resolved errors still say what happened to the SKU, but not why the flow stands
+            # still now: they feed the log only.
+            errors=errors + [e for e in resolved if e.trace_key is not None],
+            jobs=[(parse_job(j), rows) for j, rows in zip(jobs, job_rows, strict=True)],
+            raw={
+                "flow": doc,
+                "latestJob": latest,
+                "jobs": jobs,
+                "errorSummary": summary,
+                "errors": {s: found for s, found in zip(open_steps, open_lists, strict=True)},
+                "resolved": {
+                    s: found for s, found in zip(all_steps, resolved_lists, strict=True) if found
+                },
+                "executionLogs": {
+                    str(j.get("_id")): rows for j, rows in zip(jobs, job_rows, strict=True)
+                },
+            },
+        )
+
+    async def _latest(self, fid: str) -> list[dict[str, Any]]:
+        path = f"flows/{fid}/jobs/latest"
+        body = self._json(await self._get(path), f"GET /{path}")
+        if body is None:
+            return []
+        return self._records(body if isinstance(body, list) else [body], path)
+
+    async def _summary(self, fid: str) -> list[dict[str, Any]]:
+        path = f"flows/{fid}/errors"
+        body = self._json(await self._get(path), f"GET /{path}")
+        if body is None:
+            return []
+        if not isinstance(body, Mapping):
+            raise self._shape(path, "an object with flowErrors")
+        return self._records(body.get("flowErrors", []), path)
+
+    def _flow_log(
+        self, read: _FlowRead, fid: str, sku: str, log_from: datetime
+    ) -> tuple[list[MiddlewareLogEntry], datetime | None]:
+        """The SKU's entries of one flow, and the end of the last run that left no rows."""
+        steps = flow_steps(read.doc)
+        entries = [e for e in (error_entry(err, fid) for err in read.errors) if e]
+        blind_until: datetime | None = None
+        for job, rows in read.jobs:
+            if job.num_success > 0 and not rows:
+                end = job.ended_at or job.started_at or job.created_at
+                if end is not None and (blind_until is None or end > blind_until):
+                    blind_until = end
+            entries.extend(e for e in (execution_entry(r, fid, steps, job) for r in rows) if e)
+        return [e for e in entries if e.sku == sku and e.at >= log_from], blind_until
+
+    def _mappings(
+        self,
+        flows: Sequence[Mapping[str, Any]],
+        imports: Mapping[str, Mapping[str, Any]],
+        sku: str,
+    ) -> tuple[SkuMapping | None, list[LocationMapping]]:
+        # The storefront→ERP flows first: their lookups are the ones the ERP side sees.
+        ordered = sorted(
+            flows, key=lambda f: self.flows[str(f.get("_id"))].hop != "storefront_to_erp"
+        )
+        sku_mapping: SkuMapping | None = None
+        locations: list[LocationMapping] = []
+        seen: set[tuple[str, str]] = set()
+        for flow in ordered:
+            for import_id in flow_steps(flow).imports:
+                for lookup in _dicts((imports.get(import_id) or {}).get("lookups")):
+                    name = lookup.get("name")
+                    if name == self.sku_lookup and sku_mapping is None:
+                        sku_mapping = sku_mapping_from(lookup, sku)
+                    elif name in (self.location_lookup, self.source_lookup):
+                        kind: Literal["location", "msi_source"] = (
+                            "location" if name == self.location_lookup else "msi_source"
+                        )
+                        for row in location_mappings_from(lookup, kind):
+                            if (row.storefront_location_id, kind) not in seen:
+                                seen.add((row.storefront_location_id, kind))
+                                locations.append(row)
+        return sku_mapping, locations
+
+    def _changes(
+        self,
+        audit: Sequence[Mapping[str, Any]],
+        connections: Mapping[str, Mapping[str, Any]],
+        flows: Sequence[Mapping[str, Any]],
+        changes_from: datetime,
+    ) -> list[ChangeEvent]:
+        steps = {s for f in flows for s in (*flow_steps(f).exports, *flow_steps(f).imports)}
+        changes: list[ChangeEvent] = []
+        for entry in audit:
+            resource = str(entry.get("_resourceId", ""))
+            kind = entry.get("resourceType")
+            if (kind == "flow" and resource not in self.flows) or (
+                kind in ("export", "import") and resource not in steps
+            ):
+                continue  # an edit to something no configured flow runs
+            change = parse_audit(entry, connections)
+            if change is not None and change.at >= changes_from:
+                changes.append(change)
+        return changes
+
+
+async def _all(calls: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """Run ``calls`` together; on the first failure cancel the rest and raise that failure.
+
+    ``asyncio.gather`` would leave the other reads running after the first error.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failures:
+        raise _first(failures) from None
+    return [task.result() for task in tasks]
+
+
+def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first ``AdapterError`` in a (nested) exception group, else its first exception."""
+    for exc in failures.exceptions:
+        found = _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(found, AdapterError):
+            return found
+    first = failures.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _safe_connection(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection document without anything that could hold a credential."""
+    http = doc.get("http")
+    keep = {
+        k: doc[k]
+        for k in ("_id", "name", "type", "assistant", "offline", "lastModified")
+        if k in doc
+    }
+    if isinstance(http, Mapping) and isinstance(http.get("baseURI"), str):
+        keep["http"] = {"baseURI": http["baseURI"]}
+    return keep
+
+
+def _safe_audit(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An audit entry without the old and new values (a credential change would carry them)."""
+    safe = {k: v for k, v in entry.items() if k != "fieldChange"}
+    change = entry.get("fieldChange")
+    if isinstance(change, Mapping) and "fieldPath" in change:
+        safe["fieldChange"] = {"fieldPath": change["fieldPath"]}
+    return safe

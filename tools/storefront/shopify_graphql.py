@@ -1,0 +1,432 @@
+"""Shopify Admin GraphQL 2025-01 wire format: the documents the adapter sends, their cost,
+the shapes of the answers, the ``oos_triage`` metafield conventions and webhook topic names.
+
+Only ``tools.storefront.shopify`` and its tests use this module; the contract tests validate
+every document here against the published Admin schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from tools.models import AdjustmentReason, EventKind, InventoryAdjustment
+
+METAFIELD_NAMESPACE = "oos_triage"
+
+# --- GraphQL documents (each validated against the 2025-01 Admin schema by the tests) ---------
+
+_LEVEL_FIELDS = """
+fragment LevelFields on InventoryLevel {
+  id
+  location { id name isFulfillmentService }
+  quantities(names: ["available", "on_hand", "committed"]) { name quantity }
+  updatedAt
+}
+"""
+
+_VARIANT_FIELDS = (
+    """
+fragment VariantFields on ProductVariant {
+  id
+  sku
+  inventoryPolicy
+  inventoryQuantity
+  product { id title status }
+  inventoryItem {
+    id
+    tracked
+    inventoryLevels(first: $levels) {
+      nodes { ...LevelFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+  holds: metafield(namespace: "oos_triage", key: "holds") { type jsonValue }
+  history: metafield(namespace: "oos_triage", key: "inventory_history") { type jsonValue }
+  sync: metafield(namespace: "oos_triage", key: "sync") { type jsonValue }
+}
+"""
+    + _LEVEL_FIELDS
+)
+
+_WEBHOOK_FIELDS = """
+fragment WebhookFields on WebhookSubscription {
+  id
+  topic
+  endpoint {
+    __typename
+    ... on WebhookHttpEndpoint { callbackUrl }
+    ... on WebhookEventBridgeEndpoint { arn }
+    ... on WebhookPubSubEndpoint { pubSubProject pubSubTopic }
+  }
+}
+"""
+
+STOREFRONT_SKU = (
+    """
+query StorefrontSku($query: String!, $variants: Int!, $levels: Int!, $webhooks: Int!) {
+  productVariants(first: $variants, query: $query) {
+    nodes { ...VariantFields }
+    pageInfo { hasNextPage endCursor }
+  }
+  webhookSubscriptions(first: $webhooks) {
+    nodes { ...WebhookFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _VARIANT_FIELDS
+    + _WEBHOOK_FIELDS
+)
+
+VARIANTS_PAGE = (
+    """
+query VariantsPage($query: String!, $variants: Int!, $levels: Int!, $after: String!) {
+  productVariants(first: $variants, query: $query, after: $after) {
+    nodes { ...VariantFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _VARIANT_FIELDS
+)
+
+INVENTORY_LEVELS_PAGE = (
+    """
+query InventoryLevelsPage($id: ID!, $levels: Int!, $after: String!) {
+  inventoryItem(id: $id) {
+    id
+    inventoryLevels(first: $levels, after: $after) {
+      nodes { ...LevelFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+    + _LEVEL_FIELDS
+)
+
+WEBHOOKS_PAGE = (
+    """
+query WebhooksPage($webhooks: Int!, $after: String!) {
+  webhookSubscriptions(first: $webhooks, after: $after) {
+    nodes { ...WebhookFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _WEBHOOK_FIELDS
+)
+
+RUN_CATALOG_BULK_QUERY = """
+mutation RunCatalogBulkQuery($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+CURRENT_BULK_OPERATION = """
+query CurrentBulkOperation {
+  currentBulkOperation(type: QUERY) {
+    id
+    status
+    errorCode
+    objectCount
+    url
+    partialDataUrl
+  }
+}
+"""
+
+# The query the bulk operation runs: no `first`, Shopify pages through the whole catalog.
+CATALOG_BULK_QUERY = """
+{
+  productVariants {
+    edges {
+      node {
+        id
+        sku
+        inventoryQuantity
+        inventoryPolicy
+        inventoryItem { tracked }
+        product { status }
+      }
+    }
+  }
+}
+"""
+
+DOCUMENTS: dict[str, str] = {
+    "StorefrontSku": STOREFRONT_SKU,
+    "VariantsPage": VARIANTS_PAGE,
+    "InventoryLevelsPage": INVENTORY_LEVELS_PAGE,
+    "WebhooksPage": WEBHOOKS_PAGE,
+    "RunCatalogBulkQuery": RUN_CATALOG_BULK_QUERY,
+    "CurrentBulkOperation": CURRENT_BULK_OPERATION,
+}
+
+
+def connection_cost(first: int, per_node: int) -> int:
+    return 2 + first * per_node
+
+
+def expected_cost(variants: int, levels: int, webhooks: int) -> int:
+    """Shopify's requested cost of ``StorefrontSku``: 1 per object, 2 + first × node per
+    connection (product, item and three metafields are the variant's objects)."""
+    per_variant = 5 + connection_cost(levels, 1)
+    return 1 + connection_cost(variants, per_variant) + connection_cost(webhooks, 1)
+
+
+# --- wire shapes ------------------------------------------------------------------------------
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class PageInfo(Wire):
+    has_next_page: bool = Field(alias="hasNextPage")
+    end_cursor: str | None = Field(default=None, alias="endCursor")
+
+
+class Quantity(Wire):
+    name: str
+    quantity: int
+
+
+class Location(Wire):
+    id: str
+    name: str
+    is_fulfillment_service: bool = Field(alias="isFulfillmentService")
+
+
+class Level(Wire):
+    id: str
+    location: Location
+    quantities: list[Quantity]
+    updated_at: datetime = Field(alias="updatedAt")
+
+    def quantity(self, name: str) -> int | None:
+        return next((q.quantity for q in self.quantities if q.name == name), None)
+
+
+class Levels(Wire):
+    nodes: list[Level]
+    page_info: PageInfo = Field(alias="pageInfo")
+
+
+class ItemLevels(Wire):
+    id: str
+    inventory_levels: Levels = Field(alias="inventoryLevels")
+
+
+class Item(ItemLevels):
+    tracked: bool
+
+
+class Product(Wire):
+    id: str
+    title: str
+    status: Literal["ACTIVE", "ARCHIVED", "DRAFT"]
+
+
+class Metafield(Wire):
+    type: str
+    json_value: Any = Field(alias="jsonValue")
+
+
+class Variant(Wire):
+    id: str
+    sku: str | None
+    inventory_policy: Literal["DENY", "CONTINUE"] = Field(alias="inventoryPolicy")
+    inventory_quantity: int | None = Field(alias="inventoryQuantity")
+    product: Product
+    inventory_item: Item = Field(alias="inventoryItem")
+    holds: Metafield | None = None
+    history: Metafield | None = None
+    sync: Metafield | None = None
+
+
+class Variants(Wire):
+    nodes: list[Variant]
+    page_info: PageInfo = Field(alias="pageInfo")
+
+
+class Endpoint(Wire):
+    typename: str = Field(alias="__typename")
+    callback_url: str | None = Field(default=None, alias="callbackUrl")
+    arn: str | None = None
+    pub_sub_project: str | None = Field(default=None, alias="pubSubProject")
+    pub_sub_topic: str | None = Field(default=None, alias="pubSubTopic")
+
+    @property
+    def address(self) -> str:
+        if self.pub_sub_project is not None:
+            return f"pubsub://{self.pub_sub_project}:{self.pub_sub_topic}"
+        return self.callback_url or self.arn or ""
+
+
+class Webhook(Wire):
+    id: str
+    topic: str
+    endpoint: Endpoint
+
+
+class Webhooks(Wire):
+    nodes: list[Webhook]
+    page_info: PageInfo = Field(alias="pageInfo")
+
+
+class SkuPage(Wire):
+    product_variants: Variants = Field(alias="productVariants")
+    webhook_subscriptions: Webhooks | None = Field(default=None, alias="webhookSubscriptions")
+
+
+class LevelsPage(Wire):
+    inventory_item: ItemLevels | None = Field(alias="inventoryItem")
+
+
+class WebhooksPage(Wire):
+    webhook_subscriptions: Webhooks = Field(alias="webhookSubscriptions")
+
+
+class BulkOperation(Wire):
+    id: str
+    status: str
+    error_code: str | None = Field(default=None, alias="errorCode")
+    url: str | None = None
+    partial_data_url: str | None = Field(default=None, alias="partialDataUrl")
+
+
+class UserError(Wire):
+    field: list[str] | None = None
+    message: str
+
+
+class BulkRun(Wire):
+    bulk_operation: BulkOperation | None = Field(alias="bulkOperation")
+    user_errors: list[UserError] = Field(alias="userErrors")
+
+
+class BulkRunPayload(Wire):
+    bulk_operation_run_query: BulkRun = Field(alias="bulkOperationRunQuery")
+
+
+class BulkPoll(Wire):
+    current_bulk_operation: BulkOperation | None = Field(alias="currentBulkOperation")
+
+
+class BulkLine(Wire):
+    class _Tracked(Wire):
+        tracked: bool
+
+    class _Status(Wire):
+        status: Literal["ACTIVE", "ARCHIVED", "DRAFT"]
+
+    id: str
+    sku: str | None = None
+    inventory_quantity: int | None = Field(default=None, alias="inventoryQuantity")
+    inventory_policy: Literal["DENY", "CONTINUE"] = Field(alias="inventoryPolicy")
+    inventory_item: _Tracked = Field(alias="inventoryItem")
+    product: _Status
+
+
+# --- metafield conventions ---------------------------------------------------------------------
+
+# Shopify's own inventory adjustment reason names, for apps that record them as they are.
+_SHOPIFY_REASONS: dict[str, AdjustmentReason] = {
+    "received": "receipt",
+    "movement_received": "receipt",
+    "restock": "return",
+    "correction": "correction",
+    "cycle_count_available": "correction",
+    "damaged": "manual",
+    "shrinkage": "manual",
+    "quality_control": "manual",
+    "safety_stock": "manual",
+    "promotion": "promotion",
+    "order": "sale",
+}
+_OUR_REASONS: frozenset[str] = frozenset(AdjustmentReason.__args__)  # type: ignore[attr-defined]
+
+
+class HistoryEntry(Wire):
+    at: datetime
+    before: int
+    after: int
+    reason: str = "other"
+    location_id: str | None = None
+    actor: str | None = None
+    note: str | None = None
+
+    def adjustment(self) -> InventoryAdjustment:
+        reason: AdjustmentReason = (
+            self.reason  # type: ignore[assignment]
+            if self.reason in _OUR_REASONS
+            else _SHOPIFY_REASONS.get(self.reason, "other")
+        )
+        return InventoryAdjustment(
+            at=self.at,
+            before=self.before,
+            after=self.after,
+            reason=reason,
+            location_id=self.location_id,
+            actor=self.actor,
+            note=self.note,
+        )
+
+
+class SyncInfo(Wire):
+    last_inventory_sync_at: datetime | None = None
+    sync_interval_minutes: int | None = None
+
+
+HOLDS = TypeAdapter(list[str])
+HISTORY = TypeAdapter(list[HistoryEntry])
+SYNC = TypeAdapter(SyncInfo)
+
+# --- webhook topics ----------------------------------------------------------------------------
+
+# The enum value is the REST topic with '/' turned into '_'; the split is ambiguous, so the
+# topics the engine reasons about are spelled out.
+_TOPICS: dict[str, tuple[str, EventKind]] = {
+    "INVENTORY_LEVELS_UPDATE": ("inventory_levels/update", "inventory_update"),
+    "INVENTORY_LEVELS_CONNECT": ("inventory_levels/connect", "other"),
+    "INVENTORY_LEVELS_DISCONNECT": ("inventory_levels/disconnect", "other"),
+    "INVENTORY_ITEMS_UPDATE": ("inventory_items/update", "other"),
+    "ORDERS_CREATE": ("orders/create", "order_created"),
+    "ORDERS_PAID": ("orders/paid", "order_created"),
+    "ORDERS_FULFILLED": ("orders/fulfilled", "order_fulfilled"),
+    "ORDERS_PARTIALLY_FULFILLED": ("orders/partially_fulfilled", "order_fulfilled"),
+    "FULFILLMENTS_CREATE": ("fulfillments/create", "order_fulfilled"),
+    "ORDERS_RISK_ASSESSMENT_CHANGED": ("orders/risk_assessment_changed", "other"),
+    "ORDERS_SHOPIFY_PROTECT_ELIGIBILITY_CHANGED": (
+        "orders/shopify_protect_eligibility_changed",
+        "other",
+    ),
+    "PRODUCTS_UPDATE": ("products/update", "other"),
+    "BULK_OPERATIONS_FINISH": ("bulk_operations/finish", "other"),
+}
+
+
+def webhook_topic(enum_value: str) -> tuple[str, EventKind]:
+    """The REST-style topic name and event kind of a ``WebhookSubscriptionTopic`` value."""
+    if enum_value in _TOPICS:
+        return _TOPICS[enum_value]
+    resource, _, action = enum_value.lower().rpartition("_")
+    return (f"{resource}/{action}" if resource else action), "other"
+
+
+def topic_enum(topic: str) -> str:
+    """``inventory_levels/update`` → ``INVENTORY_LEVELS_UPDATE``."""
+    return topic.upper().replace("/", "_")
+
+
+def sku_search(sku: str) -> str:
+    """The ``productVariants(query:)`` filter for one SKU, quoted for Shopify's search syntax."""
+    escaped = sku.replace("\\", "\\\\").replace('"', '\\"')
+    return f'sku:"{escaped}"'
