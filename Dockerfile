@@ -8,4 +8,5 @@ COPY prompts prompts
 RUN pip install --no-cache-dir .
 ENV PORT=3000 OOS_DB=/data/triage.db
 EXPOSE 3000
-CMD ["oos", "serve"]
+# The stack config lives on the volume (or set OOS_CONFIG); secrets come from `fly secrets`.
+CMD ["sh", "-c", "exec oos serve --config \"${OOS_CONFIG:-/data/stack.toml}\""]

@@ -1,13 +1,15 @@
 """The ``oos`` command line: triage a SKU, list the sandbox scenarios, serve Slack.
 
 Exit codes: 0 a report was produced (whatever its verdict), 2 bad input (one line on stderr,
-never a traceback), 1 an unexpected internal error (a reference id on stderr, details logged).
+never a traceback), 1 an unexpected internal error (a reference id on stderr, details logged)
+or, for ``check-config``, a system that could not be reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import sys
@@ -16,10 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.compose import Target, UnknownSku, sandbox_target
+from bot.config import ConfigError, load_config
 from bot.engine import triage
+from bot.live import build_stack, check_stack, open_stack
 from bot.render_text import render_text
+from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
+from bot.slack.server import add_serve_parser, serve_main
+from bot.slack.settings import AccessPolicy
 from bot.store import StoreError, TriageStore
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
@@ -31,14 +38,7 @@ class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit code 2."""
 
 
-def _target(args: argparse.Namespace, sku: str) -> Target:
-    if args.config and args.sandbox is not None:
-        raise UsageError("choose either --sandbox or --config, not both")
-    if args.config:
-        raise UsageError(
-            f"live stacks ({args.config}) need the vendor adapters, which are not part of this "
-            "release yet; run with --sandbox to use the built-in sandbox"
-        )
+def _sandbox(args: argparse.Namespace, sku: str) -> Target:
     if args.sandbox is None:
         raise UsageError(
             "say where to look: --sandbox (the built-in sandbox) or --config stack.toml"
@@ -51,10 +51,20 @@ def _target(args: argparse.Namespace, sku: str) -> Target:
     return Target(stack=memory_stack(scenario, args.latency), clock=scenario.clock)
 
 
+async def _triage(args: argparse.Namespace, sku: str) -> Report:
+    if args.config and args.sandbox is not None:
+        raise UsageError("choose either --sandbox or --config, not both")
+    if args.config:
+        config = load_config(Path(args.config))
+        async with open_stack(config) as stack:
+            return await triage(sku, stack, thresholds=config.thresholds)
+    target = _sandbox(args, sku)
+    return await triage(sku, target.stack, now=target.clock)
+
+
 def _cmd_triage(args: argparse.Namespace) -> int:
     sku = validate_sku(args.sku)
-    target = _target(args, sku)
-    report = asyncio.run(triage(sku, target.stack, now=target.clock))
+    report = asyncio.run(_triage(args, sku))
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -67,6 +77,35 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         except StoreError as exc:
             print(f"oos: warning: the report above was not saved: {exc}", file=sys.stderr)
     return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config))
+    results = asyncio.run(check_stack(config))
+    for result in results:
+        print(result.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.config is None:
+        return serve_main(args)
+    if args.sandbox:
+        raise UsageError("choose either --sandbox or --config, not both")
+    config = load_config(Path(args.config))
+    stack = build_stack(config)  # kept open for the server's lifetime
+    access = AccessPolicy(
+        channels=frozenset(config.slack.allowed_channels),
+        users=frozenset(config.slack.allowed_users),
+        usergroups=frozenset(config.slack.allowed_user_groups),
+        action_users=frozenset(config.slack.admin_users),
+    )
+    return serve_main(
+        args,
+        resolve=lambda _sku: Target(stack=stack, clock=None),
+        engine=functools.partial(triage, thresholds=config.thresholds),
+        access=access,
+    )
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -115,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_triage)
 
+    p = add_serve_parser(sub)
+    p.add_argument("--config", metavar="stack.toml", help="serve a configured live stack")
+    p.set_defaults(run=_cmd_serve)
+
+    p = sub.add_parser(
+        "check-config", help="validate a stack config and reach each system once (read-only)"
+    )
+    p.add_argument("config", metavar="stack.toml")
+    p.set_defaults(run=_cmd_check_config)
+
     p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
     p.add_argument(
         "--json", action="store_true", help="print sku, name and expected verdict as JSON"
@@ -129,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     try:
         return int(args.run(args))
-    except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError) as exc:
+    except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError, ConfigError) as exc:
         print(f"oos: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,9 +30,12 @@ class SystemConfig(_Strict):
     """One connected system."""
 
     vendor: str
-    base_url: str | None = Field(None, description="override the vendor's URL (sandbox, proxy, emulator)")
+    base_url: str | None = Field(
+        None, description="override the vendor's URL (sandbox, proxy, emulator)"
+    )
     credentials: dict[str, str] = Field(
-        default_factory=dict, description="credential role → NAME of the environment variable holding it"
+        default_factory=dict,
+        description="credential role → NAME of the environment variable holding it",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="vendor-specific settings")
 
@@ -69,7 +72,9 @@ class SlackAccess(_Strict):
     allowed_channels: list[str] = []
     allowed_users: list[str] = []
     allowed_user_groups: list[str] = []
-    admin_users: list[str] = Field(default_factory=list, description="may press buttons that change state")
+    admin_users: list[str] = Field(
+        default_factory=list, description="may press buttons that change state"
+    )
 
 
 class StackConfig(_Strict):

@@ -83,7 +83,7 @@ def test_every_triage_is_saved_in_the_store(
         (["triage", "SKU 1; rm", "--sandbox"], "may contain only"),
         (["triage", "SKU-DOES-NOT-EXIST", "--sandbox"], "not in the sandbox catalog"),
         (["triage", SKU], "--sandbox"),
-        (["triage", SKU, "--config", "stack.toml"], "vendor adapters"),
+        (["triage", SKU, "--config", "no-such-stack.toml"], "cannot read it"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_code_2(
@@ -168,3 +168,76 @@ def test_the_console_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "L3.flow_suspended" in proc.stdout
+
+
+EXAMPLE_CONFIG = str(Path(__file__).resolve().parents[1] / "examples" / "stack.toml")
+VENDOR_ENV = (
+    "SHOPIFY_ADMIN_TOKEN",
+    "SP_API_CLIENT_ID",
+    "SP_API_CLIENT_SECRET",
+    "SP_API_REFRESH_TOKEN",
+    "CELIGO_API_TOKEN",
+    "NETSUITE_CONSUMER_KEY",
+    "NETSUITE_CONSUMER_SECRET",
+    "NETSUITE_TOKEN_ID",
+    "NETSUITE_TOKEN_SECRET",
+)
+
+
+def test_check_config_names_each_missing_variable_and_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in VENDOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    code, out, _ = run(capsys, "check-config", EXAMPLE_CONFIG)
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split()[1] for line in lines] == [
+        "storefront",
+        "marketplace:amazon",
+        "middleware",
+        "erp",
+    ]
+    assert all(line.startswith("FAIL") and "is not set" in line for line in lines)
+    assert "SHOPIFY_ADMIN_TOKEN" in lines[0]
+
+
+def test_a_live_triage_without_credentials_is_inconclusive_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in VENDOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    code, out, _ = run(
+        capsys, "triage", "SKU-1042", "--config", EXAMPLE_CONFIG, "--json", "--no-save"
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["verdict"]["confidence"] == "inconclusive"
+    assert {s["error_kind"] for s in report["systems"]} == {"auth"}
+    assert "SHOPIFY_ADMIN_TOKEN" in report["verdict"]["summary"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[storefront\n", "not valid TOML"),
+        ('[storefront]\nvendor = "shopify"\n', "middleware: Field required"),
+        (
+            '[storefront]\nvendor = "shopify"\ncredentials = { access_token = "shpat_0123456789abcdef" }\n'
+            '[middleware]\nvendor = "celigo"\n[erp]\nvendor = "netsuite"\n',
+            "must name an environment variable",
+        ),
+        (
+            '[storefront]\nvendor = "woo"\n[middleware]\nvendor = "celigo"\n[erp]\nvendor = "netsuite"\n',
+            "no storefront adapter for vendor 'woo'",
+        ),
+    ],
+)
+def test_a_bad_stack_config_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_text(content)
+    code, out, err = run(capsys, "triage", "SKU-1", "--config", str(path))
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1

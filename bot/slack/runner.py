@@ -342,9 +342,21 @@ class TriageRunner:
                 channel=request.channel, thread_ts=thread_ts, text=blocks.verdict_text(report)
             )
         if message.overflow:
-            await upload_evidence(
-                self.client, report, triage_id, channel=request.channel, thread_ts=thread_ts
-            )
+            try:
+                await upload_evidence(
+                    self.client, report, triage_id, channel=request.channel, thread_ts=thread_ts
+                )
+            except Exception:
+                # The verdict is out: a missing attachment must not turn the thread into a failure.
+                ref = new_reference()
+                log.exception("attaching the evidence file for %s failed (ref %s)", report.sku, ref)
+                note = blocks.notice(
+                    f":warning: The evidence file could not be attached (reference `{ref}`). "
+                    "Press *Evidence file* to try again."
+                )
+                await self.client.chat_postMessage(
+                    channel=request.channel, thread_ts=thread_ts, **note.kwargs()
+                )
 
     async def _update_root(self, request: TriageRequest, root_ts: str, outcome: str) -> None:
         try:

@@ -35,7 +35,7 @@ from bot.engine import triage
 from bot.settings import default_store_path
 from bot.slack.app import build_app, build_client
 from bot.slack.runner import Engine, TargetResolver
-from bot.slack.settings import SettingsError, SlackSettings
+from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
 from bot.store import StoreError, TriageStore
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ def serve_main(
     *,
     resolve: TargetResolver | None = None,
     engine: Engine | None = None,
+    access: AccessPolicy | None = None,
 ) -> int:
     """Entry point of ``oos serve``.
 
@@ -207,6 +208,8 @@ def serve_main(
         for k, v in (("port", getattr(args, "port", None)), ("host", getattr(args, "host", None)))
         if v is not None
     }
+    if access is not None:
+        overrides["access"] = access
     if overrides:
         settings = settings.model_copy(update=overrides)
     if getattr(args, "sandbox", False):
@@ -216,7 +219,7 @@ def serve_main(
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
-            "the sandbox catalog (serving a configured stack is not wired in yet).",
+            "the sandbox catalog, or `oos serve --config stack.toml` for your own systems.",
             file=sys.stderr,
         )
         return 2

@@ -1,0 +1,237 @@
+"""A fake Slack Web API on 127.0.0.1 that records every call and keeps the messages it was sent.
+
+It answers the methods the app uses (auth.test, chat.*, views.publish, files.* with the
+external-upload flow, usergroups.users.list), the upload URLs it hands out, and response URLs.
+Tests can make a method answer 429 once, fail once, or hold its calls until released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token"
+BOT_USER = "UBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int = 200
+
+
+@dataclass
+class Posted:
+    """A message as it stands now (after any chat.update)."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    updates: int = 0
+
+    @property
+    def everything(self) -> str:
+        """Text and block content, for "does the message say X" assertions."""
+        return self.text + "\n" + json.dumps(self.blocks, ensure_ascii=False)
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, Posted] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    port: int = 0
+    _rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    _failures: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = field(
+        default_factory=dict
+    )
+    _holds: dict[str, asyncio.Event] = field(default_factory=dict)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    # --- control -----------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.base}/respond/{name}"
+
+    def rate_limit_once(self, method: str, retry_after: int = 0) -> None:
+        self._rate_limits.setdefault(method, []).append(retry_after)
+
+    def fail_once(
+        self, method: str, error: str, when: Callable[[dict[str, Any]], Any] = lambda _p: True
+    ) -> None:
+        """The next call to ``method`` whose params satisfy ``when`` answers ``ok: false``."""
+        self._failures.setdefault(method, []).append((error, when))
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls to ``method`` wait (unrecorded) until the returned event is set."""
+        event = asyncio.Event()
+        self._holds[method] = event
+        return event
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.calls]
+
+    def calls_to(self, method: str, *, ok_only: bool = True) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+
+    def thread(self, channel: str, root_ts: str) -> list[Posted]:
+        """The thread's messages in posting order, root first, as they stand now."""
+        return [
+            m
+            for m in self.messages.values()
+            if m.channel == channel and (m.ts == root_ts or m.thread_ts == root_ts)
+        ]
+
+    def roots(self, channel: str) -> list[Posted]:
+        return [m for m in self.messages.values() if m.channel == channel and m.thread_ts is None]
+
+    async def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+        """Poll ``condition`` until it is truthy (bounded); fail with the calls seen so far."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            value = condition()
+            if value:
+                return value
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"timed out waiting for {what}; calls seen: {self.methods()}")
+
+    # --- server ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for event in self._holds.values():
+            event.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        for key in ("blocks", "files", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        hold = self._holds.get(method)
+        if hold is not None:
+            await hold.wait()
+        params = await self._params(request)
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            self.calls.append(Call(method, params))
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self._rate_limits.get(method):
+            retry_after = self._rate_limits[method].pop(0)
+            self.calls.append(Call(method, params, status=429))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        self.calls.append(Call(method, params))
+        for i, (error, when) in enumerate(self._failures.get(method, [])):
+            if when(params):
+                del self._failures[method][i]
+                return web.json_response({"ok": False, "error": error})
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://fake-workspace.slack.com/",
+                "team": "Fake",
+                "user": "oos",
+                "team_id": "T1",
+                "user_id": BOT_USER,
+                "bot_id": "B1",
+            }
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._ts):06d}"
+            self.messages[ts] = Posted(
+                channel=str(p["channel"]),
+                ts=ts,
+                text=str(p.get("text") or ""),
+                blocks=list(p.get("blocks") or []),
+                thread_ts=p.get("thread_ts"),
+            )
+            return {
+                "ok": True,
+                "channel": p["channel"],
+                "ts": ts,
+                "message": {"text": p.get("text")},
+            }
+        if method == "chat.update":
+            message = self.messages.get(str(p["ts"]))
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message.text = str(p.get("text") or "")
+            message.blocks = list(p.get("blocks") or [])
+            message.updates += 1
+            return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V1", **(p.get("view") or {})}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):04d}"
+            return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return {
+                "ok": True,
+                "files": [{"id": f["id"], "title": f.get("title")} for f in p.get("files", [])],
+            }
+        if method == "usergroups.users.list":
+            group = str(p.get("usergroup"))
+            if group not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self.usergroups[group]}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.uploads[file_id] = await request.read()
+        self.calls.append(Call("upload", {"file_id": file_id}))
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        self.calls.append(Call("response_url", {"name": request.match_info["name"]}))
+        return web.Response(text="ok")
