@@ -5,6 +5,11 @@ real vendors do); the engine should cost about the slowest call, not the sum of 
 
     python bench/triage_latency.py            # every scenario of the library, 5 runs each
     python bench/triage_latency.py SKU-3101 --runs 20 --latency-ms 200
+    python bench/triage_latency.py --emulated # the real vendor adapters over their emulators
+
+With ``--emulated`` the latency is injected per HTTP request inside each vendor emulator, so a
+vendor that needs dependent requests (NetSuite: the item first, then its transactions) costs
+several round trips; the figure to compare is then wall time against that vendor's chain.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from bot.engine import triage
 from tools.protocols import Stack
+from tools.sandbox.emulated import open_emulated_stack
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import load_library
 
@@ -86,6 +92,25 @@ async def measure(skus: list[str], runs: int, base: float) -> None:
     )
 
 
+async def measure_emulated(skus: list[str], runs: int, latency: float) -> None:
+    library = load_library()
+    walls: list[float] = []
+    for sku in skus:
+        scenario = library[sku]
+        for _ in range(runs):
+            async with open_emulated_stack(scenario, latency) as stack:
+                t0 = time.perf_counter()
+                await triage(sku, stack, now=scenario.clock)
+                walls.append(time.perf_counter() - t0)
+    walls.sort()
+    print(f"real adapters over emulators, {latency * 1e3:.0f} ms per HTTP request")
+    print(f"scenarios: {len(skus)}, runs each: {runs}, triages: {len(walls)}")
+    print(
+        f"wall: median {statistics.median(walls) * 1e3:.0f} ms ({statistics.median(walls) / latency:.2f} round trips), "
+        f"p95 {walls[int(0.95 * (len(walls) - 1))] * 1e3:.0f} ms, max {walls[-1] * 1e3:.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,9 +120,15 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=200.0, help="latency of the slowest system"
     )
+    parser.add_argument(
+        "--emulated", action="store_true", help="real vendor adapters over their emulators"
+    )
     args = parser.parse_args()
     skus = args.skus or sorted(load_library())
-    asyncio.run(measure(skus, args.runs, args.latency_ms / 1e3))
+    if args.emulated:
+        asyncio.run(measure_emulated(skus, args.runs, args.latency_ms / 1e3))
+    else:
+        asyncio.run(measure(skus, args.runs, args.latency_ms / 1e3))
 
 
 if __name__ == "__main__":

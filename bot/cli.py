@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.compose import Target, UnknownSku, sandbox_target
+from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import ConfigError, load_config
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
@@ -28,7 +28,6 @@ from bot.sku import InvalidSku, validate_sku
 from bot.slack.server import add_serve_parser, serve_main
 from bot.slack.settings import AccessPolicy
 from bot.store import StoreError, TriageStore
-from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
 
 log = logging.getLogger("oos")
@@ -48,7 +47,7 @@ def _sandbox(args: argparse.Namespace, sku: str) -> Target:
     scenario = load_scenario_file(Path(args.sandbox))
     if scenario.sku != sku:
         raise UsageError(f"{args.sandbox} describes {scenario.sku}, not {sku}")
-    return Target(stack=memory_stack(scenario, args.latency), clock=scenario.clock)
+    return scenario_target(scenario, args.latency)
 
 
 async def _triage(args: argparse.Namespace, sku: str) -> Report:
@@ -59,7 +58,10 @@ async def _triage(args: argparse.Namespace, sku: str) -> Report:
         async with open_stack(config) as stack:
             return await triage(sku, stack, thresholds=config.thresholds)
     target = _sandbox(args, sku)
-    return await triage(sku, target.stack, now=target.clock)
+    try:
+        return await triage(sku, target.stack, now=target.clock)
+    finally:
+        await target.aclose()
 
 
 def _cmd_triage(args: argparse.Namespace) -> int:
@@ -176,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    vendor_log = logging.getLogger("tools")
+    previous_level = vendor_log.level
+    if not args.verbose:
+        # Vendor faults are in the report already (as unknown checks with their reason); the
+        # adapters' retry warnings would only repeat them on stderr.
+        vendor_log.setLevel(logging.ERROR)
     try:
         return int(args.run(args))
     except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError, ConfigError) as exc:
@@ -188,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("internal error (ref %s)", ref)
         print(f"oos: internal error (ref {ref}); run with -v to see the details", file=sys.stderr)
         return 1
+    finally:
+        vendor_log.setLevel(previous_level)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@ connects to a network at import time."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from tools.protocols import Stack
-from tools.sandbox.memory import memory_stack
-from tools.sandbox.scenario import load_library
+from tools.sandbox.emulated import aclose_stack, emulated_stack
+from tools.sandbox.scenario import Scenario, load_library
 
 
 class UnknownSku(LookupError):
@@ -17,10 +19,23 @@ class UnknownSku(LookupError):
 
 @dataclass(frozen=True)
 class Target:
-    """What a triage runs against: the stack, and the clock its checks judge by (None: now)."""
+    """What a triage runs against: the stack, the clock its checks judge by (None: now), and
+    how to release the stack's HTTP clients once the triage is done (None: kept open)."""
 
     stack: Stack
     clock: datetime | None
+    close: Callable[[], Awaitable[None]] | None = None
+
+    async def aclose(self) -> None:
+        if self.close is not None:
+            await self.close()
+
+
+def scenario_target(scenario: Scenario, latency: float = 0.0) -> Target:
+    """A scenario's systems through the real vendor adapters over their emulators (in-memory
+    adapters for vendors that have no emulator yet), judged at the scenario's clock."""
+    stack = emulated_stack(scenario, latency)
+    return Target(stack=stack, clock=scenario.clock, close=partial(aclose_stack, stack))
 
 
 def sandbox_target(sku: str, latency: float = 0.0) -> Target:
@@ -32,4 +47,4 @@ def sandbox_target(sku: str, latency: float = 0.0) -> Target:
         raise UnknownSku(
             f"{sku} is not in the sandbox catalog (try {sample}…; `oos scenarios` lists all)"
         )
-    return Target(stack=memory_stack(scenario, latency), clock=scenario.clock)
+    return scenario_target(scenario, latency)

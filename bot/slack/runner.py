@@ -277,6 +277,8 @@ class TriageRunner:
                 )
         except TimeoutError:
             raise _TimedOut from None
+        finally:
+            await target.aclose()
         try:
             triage_id = self.store.save(
                 report,
