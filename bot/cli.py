@@ -16,11 +16,17 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from bot.agent.render import off_line, status_line
+from bot.agent.setup import open_agent
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
-from bot.config import ConfigError, load_config
+from bot.config import AgentConfig, ConfigError, load_config
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
+from bot.monitor.cli import add_monitor_parsers
+from bot.monitor.drift import add_drift_parser
+from bot.monitor.sources import Monitor
 from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
@@ -28,6 +34,8 @@ from bot.sku import InvalidSku, validate_sku
 from bot.slack.server import add_serve_parser, serve_main
 from bot.slack.settings import AccessPolicy
 from bot.store import StoreError, TriageStore
+from bot.tickets.cli import add_tickets_parser
+from tools.protocols import Stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
 
 log = logging.getLogger("oos")
@@ -50,16 +58,42 @@ def _sandbox(args: argparse.Namespace, sku: str) -> Target:
     return scenario_target(scenario, args.latency)
 
 
+async def _explain(
+    args: argparse.Namespace,
+    report: Report,
+    stack: Stack,
+    config: AgentConfig,
+    **when: Any,
+) -> Report:
+    """The agent's explanation when it is on; one line on stderr (never stdout, so ``--json``
+    stays clean) when it is off or could not help."""
+    if args.no_agent:
+        return report
+    agent, off = open_agent(config)
+    if agent is None:
+        print(f"oos: {off_line(off or 'unknown reason')}", file=sys.stderr)
+        return report
+    try:
+        report = await agent.explain(report, stack, **when)
+    finally:
+        await agent.aclose()
+    if (line := status_line(report.agent)) is not None:
+        print(f"oos: {line}", file=sys.stderr)
+    return report
+
+
 async def _triage(args: argparse.Namespace, sku: str) -> Report:
     if args.config and args.sandbox is not None:
         raise UsageError("choose either --sandbox or --config, not both")
     if args.config:
         config = load_config(Path(args.config))
         async with open_stack(config) as stack:
-            return await triage(sku, stack, thresholds=config.thresholds)
+            report = await triage(sku, stack, thresholds=config.thresholds)
+            return await _explain(args, report, stack, config.agent, thresholds=config.thresholds)
     target = _sandbox(args, sku)
     try:
-        return await triage(sku, target.stack, now=target.clock)
+        report = await triage(sku, target.stack, now=target.clock)
+        return await _explain(args, report, target.stack, AgentConfig(), now=target.clock)
     finally:
         await target.aclose()
 
@@ -107,6 +141,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         resolve=lambda _sku: Target(stack=stack, clock=None),
         engine=functools.partial(triage, thresholds=config.thresholds),
         access=access,
+        tickets=config.tickets,
+        agent_config=config.agent,
+        thresholds=config.thresholds,
+        monitor=functools.partial(Monitor.from_config, config),
     )
 
 
@@ -153,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the triage store (default: $OOS_DB or ~/.local/state/oos-triage/triage.db)",
     )
     p.add_argument("--no-save", action="store_true", help="do not save the report in the store")
+    p.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="no LLM explanation, even when OPENAI_API_KEY is set (the rules engine alone)",
+    )
     p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_triage)
 
@@ -171,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print sku, name and expected verdict as JSON"
     )
     p.set_defaults(run=_cmd_scenarios)
+
+    add_drift_parser(sub)
+    add_monitor_parsers(sub)
+    add_tickets_parser(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from bot.checks import CHECKS, Outcome, unknown
 from bot.escalation import escalation_for
 from bot.evidence import build_evidence
 from bot.facts import FactRef, Facts
+from bot.privacy import Masker
 from bot.report import CheckResult, Report, SystemRead
 from bot.settings import Thresholds
 from bot.sku import validate_sku
@@ -196,7 +197,7 @@ async def triage(
     evidence, evidence_facts = build_evidence(facts)
     for f in evidence_facts:
         cited.setdefault(f.id, f)
-    return Report(
+    report = Report(
         sku=sku,
         product=facts.erp.item.name if facts.erp else None,
         pattern=pattern,
@@ -222,3 +223,11 @@ async def triage(
         started_at=started_at,
         seconds=round(time.perf_counter() - t0, 4),
     )
+    return mask_report(report)
+
+
+def mask_report(report: Report, masker: Masker | None = None) -> Report:
+    """The report with personal data and secrets masked in every text: vendor free text
+    (connector errors, ERP memos, audit lines) is quoted as evidence and may carry either."""
+    masked = (masker or Masker()).mask_value(report.model_dump(mode="json"))
+    return Report.model_validate(masked)

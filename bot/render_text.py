@@ -54,6 +54,8 @@ def render_text(report: Report) -> str:
         lines.append(_field("Also", f"{s.cause} ({s.confidence}): {s.detail}"))
     if report.explanation:
         lines.append(_field("Explained", report.explanation))
+    if report.agent and report.agent.disagreement:
+        lines.append(_field("Disagrees", report.agent.disagreement))
 
     lines += ["", "Checks, in the order an operator works them"]
     for layer in LAYER_ORDER:

@@ -73,6 +73,41 @@ class SystemRead(BaseModel):
     seconds: float
 
 
+class AgentClaim(BaseModel):
+    """One sentence of the agent's answer and the ids it cites (facts, evidence, checks, tool
+    results). ``grounded`` is false when a cited id is unknown or a quote is not in the source."""
+
+    text: str
+    cites: list[str] = []
+    grounded: bool = True
+    problem: str | None = None
+
+
+class AgentUsage(BaseModel):
+    model: str
+    model_calls: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = Field(0.0, description="estimated from the configured prices per token")
+    seconds: float = 0.0
+
+
+class AgentRun(BaseModel):
+    """What the LLM agent added. It never changes the verdict: a different reading is a
+    ``disagreement`` for a person to look at."""
+
+    status: Literal["ok", "budget_exhausted", "fallback"]
+    reason: str | None = Field(None, description="why the explanation is missing or partial")
+    layer: LayerId | None = None
+    cause: str | None = None
+    summary: str | None = None
+    claims: list[AgentClaim] = []
+    disagreement: str | None = None
+    usage: AgentUsage | None = None
+
+
 class Report(BaseModel):
     sku: str
     product: str | None = Field(None, description="the product name from the ERP record")
@@ -89,3 +124,4 @@ class Report(BaseModel):
     started_at: datetime
     seconds: float
     explanation: str | None = None
+    agent: AgentRun | None = Field(None, description="the LLM agent's answer, usage and cost")

@@ -3,13 +3,19 @@
 Each save is one transaction in WAL mode, so a crash mid-write loses nothing already saved and
 leaves no half-written row. A database that cannot be opened or is corrupt raises
 ``StoreError`` with one line saying what to do.
+
+Schema versions (``PRAGMA user_version``), migrated forward on open, in one transaction:
+
+1. ``triages``: the report and who asked where.
+2. ``resolved_at`` (ISO 8601, UTC) and ``resolved_by`` (Slack user id): "Mark resolved".
+   Added with ``ALTER TABLE … ADD COLUMN``, so every existing row is kept (unresolved).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +23,16 @@ import sqlite_utils
 
 from bot.report import Report
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Columns added after version 1, in the order they were added (name → type), so a database
+# from any earlier version gets exactly the ones it lacks.
+_ADDED_COLUMNS: dict[str, type] = {"resolved_at": str, "resolved_by": str}
+
+_RECENT_COLUMNS = (
+    "id, sku, pattern, cause, layer, confidence, started_at, seconds, origin, user, channel, "
+    "thread_ts, resolved_at, resolved_by"
+)
 
 
 class StoreError(RuntimeError):
@@ -43,30 +58,53 @@ class TriageStore:
             ) from None
 
     def _migrate(self) -> None:
-        triages = self.db["triages"]
-        if not triages.exists():
-            self.db["triages"].create(  # type: ignore[union-attr]
-                {
-                    "id": str,
-                    "sku": str,
-                    "pattern": str,
-                    "cause": str,
-                    "layer": str,
-                    "confidence": str,
-                    "started_at": str,
-                    "seconds": float,
-                    "origin": str,
-                    "user": str,
-                    "channel": str,
-                    "thread_ts": str,
-                    "report": str,
-                },
-                pk="id",
-                not_null={"sku", "report", "started_at"},
-            )
-            self.db["triages"].create_index(["sku", "started_at"])  # type: ignore[union-attr]
-            self.db["triages"].create_index(["channel", "thread_ts"])  # type: ignore[union-attr]
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        """Create the schema, or bring an older database up to ``SCHEMA_VERSION`` in place.
+
+        ``BEGIN IMMEDIATE`` takes the write lock before looking, so two processes opening the
+        same old file at once migrate it once (the second waits, then finds nothing to do), and
+        a failure halfway leaves the file exactly as it was.
+        """
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            triages = self.db.table("triages")
+            if not triages.exists():
+                triages.create(
+                    {
+                        "id": str,
+                        "sku": str,
+                        "pattern": str,
+                        "cause": str,
+                        "layer": str,
+                        "confidence": str,
+                        "started_at": str,
+                        "seconds": float,
+                        "origin": str,
+                        "user": str,
+                        "channel": str,
+                        "thread_ts": str,
+                        "report": str,
+                        **_ADDED_COLUMNS,
+                    },
+                    pk="id",
+                    not_null={"sku", "report", "started_at"},
+                )
+                triages.create_index(["sku", "started_at"])
+                triages.create_index(["channel", "thread_ts"])
+            else:
+                have = set(triages.columns_dict)
+                for name, kind in _ADDED_COLUMNS.items():
+                    if name not in have:
+                        triages.add_column(name, kind)
+            if version < SCHEMA_VERSION:  # a newer file (a later release) is left as it is
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if conn.in_transaction:  # sqlite-utils 3 commits inside create(); 4 nests in ours
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def save(
         self,
@@ -119,7 +157,8 @@ class TriageStore:
     def recent(
         self, *, user: str | None = None, sku: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
-        """Newest first, without the report body."""
+        """Newest first, without the report body; ``resolved_at``/``resolved_by`` are None
+        until someone marks the triage resolved."""
         where, args = [], []
         if user:
             where.append("user = ?")
@@ -128,11 +167,24 @@ class TriageStore:
             where.append("sku = ?")
             args.append(sku)
         clause = f"where {' and '.join(where)}" if where else ""
-        sql = (
-            "select id, sku, pattern, cause, layer, confidence, started_at, seconds, origin, user, channel, thread_ts "
-            f"from triages {clause} order by started_at desc limit ?"
-        )
+        sql = f"select {_RECENT_COLUMNS} from triages {clause} order by started_at desc limit ?"
         return list(self.db.query(sql, [*args, limit]))
+
+    def mark_resolved(self, triage_id: str, user: str, *, at: datetime | None = None) -> bool:
+        """Record that ``user`` resolved the triage (at ``at``, default now). True if this call
+        resolved it; False if there is no such triage or it was already resolved, in which case
+        the first resolution stands (``get`` says by whom and when)."""
+        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        try:
+            with self.db.conn:
+                cursor = self.db.conn.execute(
+                    "update triages set resolved_at = ?, resolved_by = ? "
+                    "where id = ? and resolved_at is null",
+                    [when, user, triage_id],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not mark the triage resolved in {self.path}: {exc}") from None
+        return cursor.rowcount == 1
 
     def count(self) -> int:
         return int(self.db.execute("select count(*) from triages").fetchone()[0])

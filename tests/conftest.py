@@ -43,6 +43,13 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_model_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own OPENAI_API_KEY must not turn the agent on in tests that do not ask."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("OOS_DB", str(tmp_path / "triage.db"))
     yield

@@ -157,3 +157,27 @@ async def test_a_malformed_sku_is_refused_before_any_system_is_asked() -> None:
     with pytest.raises(InvalidSku):
         await triage("bad sku\n", stack)
     assert meet.started == 0
+
+
+async def test_vendor_free_text_reaches_the_report_with_personal_data_and_secrets_masked() -> None:
+    from tools.models import MiddlewareLogEntry
+
+    class LeakyMiddleware(Middleware):
+        async def read_activity(self, sku: str, since: datetime) -> MiddlewareSnapshot:
+            entry = MiddlewareLogEntry(
+                at=f.ago(hours=1),
+                flow_id="f1",
+                sku=f.SKU,
+                stage="error",
+                status_code=500,
+                message="retry failed: Authorization: Bearer sk-live-CANARY123456789 for jane.doe@example.com, call +44 20 7946 0958",
+            )
+            return f.middleware(log=[entry])
+
+    stack = Stack(storefront=Storefront(), middleware=LeakyMiddleware(), erp=Erp())
+    report = await triage(f.SKU, stack, now=f.NOW)
+    text = report.model_dump_json()
+    assert report.verdict.cause == "L3.event_not_forwarded"
+    assert "retry failed" in report.verdict.summary
+    for leaked in ("sk-live-CANARY123456789", "jane.doe@example.com", "7946 0958"):
+        assert leaked not in text

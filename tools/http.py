@@ -28,7 +28,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -117,6 +118,8 @@ class VendorClient:
         *,
         params: Params | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         cost: float = 1.0,
@@ -126,7 +129,9 @@ class VendorClient:
         """Send a request and return its 2xx response, or raise ``AdapterError``.
 
         ``idempotent`` defaults to True for GET/HEAD/OPTIONS only; pass True for a POST that only
-        reads. ``cost`` is what the limiter charges (Shopify: the expected query cost);
+        reads. ``content`` sends raw bytes, ``files`` a multipart form (name → (filename, bytes,
+        content type)), for uploads such as ticket attachments. ``cost`` is what the limiter
+        charges (Shopify: the expected query cost);
         ``retry`` and ``limiter`` override the client's for this call (e.g. a scan, or one
         SP-API operation's bucket).
         """
@@ -141,7 +146,13 @@ class VendorClient:
             await use_limiter.acquire(cost)
             try:
                 request = self._http.build_request(
-                    method, path, params=params, json=json, headers=headers
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    content=content,
+                    files=files,
+                    headers=headers,
                 )
                 await self._authorize(request)
                 started = self._clock()
@@ -189,6 +200,80 @@ class VendorClient:
         # its credential headers) is not chained onto the error.
         self._log.warning("%s", fault)
         raise fault
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """GET ``path`` and yield its 2xx response with the body unread, for bodies too large to
+        hold (a bulk export): iterate ``response.aiter_lines()`` inside the ``async with``.
+
+        Retried like ``request``'s GETs (transport errors, 429, 5xx) until a status line comes
+        back; an error status raises ``AdapterError``. A fault while the body streams is not
+        retried (the caller has used part of it) and becomes an ``AdapterError`` too.
+        """
+        endpoint = self.redactor.redact(f"GET {path}")
+        use_limiter = limiter or self.limiter
+
+        async def attempt() -> httpx.Response:
+            await use_limiter.acquire(1.0)
+            try:
+                request = self._http.build_request("GET", path, params=params, headers=headers)
+                await self._authorize(request)
+                response = await self._http.send(request, stream=True)
+                use_limiter.observe(response)
+            finally:
+                use_limiter.release()
+            if not response.is_success:
+                await response.aread()  # a short error body, for the retry and the message
+                await response.aclose()
+            return response
+
+        def log_retry(event: RetryEvent) -> None:
+            self._log.warning(
+                "%s %s: %s, attempt %d/%d failed, retrying in %.2fs",
+                self.system,
+                endpoint,
+                event.reason,
+                event.attempt,
+                event.max_attempts,
+                event.wait,
+            )
+
+        fault: AdapterError | None = None
+        try:
+            response = await send_with_retries(
+                attempt,
+                retry or self.retry,
+                idempotent=True,
+                sleep=self._sleep,
+                clock=self._clock,
+                jitter=self._jitter,
+                on_retry=log_retry,
+            )
+        except httpx.RequestError as exc:
+            fault = self._transport_fault(exc, endpoint)
+        else:
+            if not response.is_success:
+                fault = self._status_fault(response, endpoint)
+        if fault is None:
+            try:
+                yield response
+            except httpx.RequestError as exc:  # the body broke off midway
+                fault = self._transport_fault(exc, endpoint)
+            finally:
+                await response.aclose()
+        if fault is not None:
+            # Raised outside the except blocks: the httpx exception holds the request and its
+            # credential headers, and must not be chained onto the error.
+            self._log.warning("%s", fault)
+            raise fault
 
     async def get_json(
         self,

@@ -231,6 +231,37 @@ class MiddlewareSnapshot(Snapshot):
     changes: list[ChangeEvent] = []
 
 
+class FlowHealth(Snapshot):
+    """One connector flow over a window (weekly connector health): its status now, and how its
+    runs went since ``window_start``. Every flow of the account is reported; ``hop`` is None for
+    a flow the config does not name (not an inventory flow)."""
+
+    flow_id: str
+    name: str
+    hop: Hop | None = None
+    channel: str | None = None
+    status: Literal["active", "suspended", "disabled", "error"] = "active"
+    status_reason: str | None = None
+    status_since: datetime | None = None
+    trigger: Literal["event", "poll", "batch"] = "event"
+    interval_minutes: int | None = None
+    last_run_at: datetime | None = None
+    window_start: datetime
+    runs: int = 0
+    failed_runs: int = 0
+    records_ok: int = 0
+    records_failed: int = 0
+    records_ignored: int = 0  # filtered or skipped on purpose: not errors
+    open_errors: int = 0
+    complete: bool = True  # False: more runs than were read; the counts are a lower bound
+
+    @property
+    def error_rate(self) -> float | None:
+        """Failed records over records processed (ignored ones aside); None when none ran."""
+        processed = self.records_ok + self.records_failed
+        return self.records_failed / processed if processed else None
+
+
 # --- Layer 4: ERP ----------------------------------------------------------------------------
 
 
@@ -329,3 +360,44 @@ class WmsSnapshot(Snapshot):
     events: list[WmsEvent] = []
     batch_interval_minutes: int | None = None
     last_batch_at: datetime | None = None
+
+
+# --- monitoring: full-catalog scans ----------------------------------------------------------
+
+QuantityKind = Literal["available", "on_hand"]
+
+
+class CatalogStock(Snapshot):
+    """One SKU's stock from a full-catalog scan (daily drift): the figure a system shows for it,
+    which figure that is (``measure``), summed over the locations the scan asked for.
+
+    ``locations`` is the per-location breakdown when the source read one (None when it summed on
+    the vendor's side); ``record`` is the vendor's own id for the row (variant, item).
+    ``tracked``, ``inventory_policy`` and ``status`` are the storefront's selling state where
+    the source knows it: an untracked variant's quantity is no stock signal at all.
+    """
+
+    sku: str
+    quantity: int
+    measure: QuantityKind
+    locations: list[LocationQuantity] | None = None
+    record: str | None = None
+    tracked: bool = True
+    inventory_policy: Literal["deny", "continue"] | None = None
+    status: Literal["active", "draft", "archived"] | None = None
+
+
+class SellThrough(Snapshot):
+    """One SKU's stock and sales over a trailing window (low-stock monitoring): ``available``
+    now and ``sold``, the units sold over the last ``days`` days (gross: returns are not
+    subtracted, they do not slow the rate at which stock leaves)."""
+
+    sku: str
+    available: int
+    sold: int
+    days: float
+
+    @property
+    def daily(self) -> float:
+        """Average units sold per day over the window."""
+        return self.sold / self.days if self.days > 0 else 0.0

@@ -7,14 +7,19 @@ cannot be read. Adapters never decide anything: they report what the system show
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from tools.models import (
+    CatalogStock,
     ChannelListing,
     ErpSnapshot,
+    FlowHealth,
     MiddlewareSnapshot,
+    QuantityKind,
+    SellThrough,
     StorefrontSnapshot,
     WmsSnapshot,
 )
@@ -47,6 +52,11 @@ class MiddlewareAdapter(Protocol):
         """Flows, the SKU's log entries since ``since``, mappings and recent changes."""
         ...
 
+    async def flow_health(self, since: datetime) -> list[FlowHealth]:
+        """Every flow of the account: its status now, and its runs since ``since`` (runs,
+        failed runs, records succeeded / failed / ignored, open errors)."""
+        ...
+
 
 @runtime_checkable
 class ErpAdapter(Protocol):
@@ -65,6 +75,35 @@ class WmsAdapter(Protocol):
     async def read_sku(self, sku: str) -> WmsSnapshot:
         """On-hand quantity, recent events and the WMS→ERP batch schedule."""
         ...
+
+
+@runtime_checkable
+class CatalogSource(Protocol):
+    """A system that can read its whole catalog's stock in bulk (storefront or ERP), for
+    monitoring scans. Implemented beside the layer protocol by adapters with a bulk path.
+
+    ``catalog_stock`` is an async generator (hence ``def``, not ``async def``): rows arrive as
+    the vendor sends them, one page or file line at a time, so memory stays flat in catalog
+    size. ``measure`` is the quantity to report; ``locations`` the vendor location ids to sum
+    over (None: every location). The order of rows is the vendor's.
+    """
+
+    system: str
+
+    def catalog_stock(
+        self, *, measure: QuantityKind = "available", locations: Collection[str] | None = None
+    ) -> AsyncIterator[CatalogStock]: ...
+
+
+@runtime_checkable
+class SellThroughSource(Protocol):
+    """A system that knows both each SKU's stock and its recent sales (an ERP's item and
+    sales-line tables, say), for low-stock monitoring. Streams like ``CatalogSource``; rows of
+    SKUs that sold nothing in the window may be left out."""
+
+    system: str
+
+    def sell_through(self, *, days: int = 28) -> AsyncIterator[SellThrough]: ...
 
 
 @dataclass(frozen=True)

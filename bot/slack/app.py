@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -25,13 +26,21 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.agent.memory import ThreadMemory
 from bot.engine import triage
+from bot.monitor.posts import MonitorCommands, MonitorPoster
+from bot.monitor.sources import Monitor
 from bot.slack.access import AccessControl
 from bot.slack.listeners import register_all
 from bot.slack.runner import Engine, TargetResolver, TriageRunner, new_reference
 from bot.slack.services import Services
 from bot.slack.settings import SlackSettings
+from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
+from bot.tickets.service import TicketService
+
+if TYPE_CHECKING:
+    from bot.agent.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +144,21 @@ def build_app(
     resolve: TargetResolver,
     client: AsyncWebClient | None = None,
     engine: Engine = triage,
+    tickets: TicketService | None = None,
+    agent: Agent | None = None,
+    monitor: Monitor | None = None,
 ) -> tuple[AsyncApp, Services]:
-    """The Bolt app with every listener registered, and the services they share."""
+    """The Bolt app with every listener registered, and the services they share. ``tickets``
+    (the configured ticket system) turns on auto-open, Open ticket and resolving on Mark
+    resolved; its outcomes are posted in the threads they came from. ``agent`` (the LLM agent)
+    adds an explanation to each verdict and answers mentions in triage threads. ``monitor``
+    (``bot.monitor.sources``) answers ``/oos drift | health | map``."""
     client = client or build_client(settings)
     identity = BotIdentity(client)
+    after_verdict = None
+    if tickets is not None:
+        tickets.notify = SlackTicketNotifier(client, tickets.config.system)
+        after_verdict = after_verdict_hook(tickets, lambda: identity.url)
 
     async def authorize() -> AuthorizeResult:
         # A plain function: Bolt injects arguments by name and would trip over a bound ``self``.
@@ -157,7 +177,14 @@ def build_app(
     )
     access = AccessControl(settings.access, client)
     runner = TriageRunner(
-        client, store, resolve, access, engine=engine, timeout=settings.triage_timeout
+        client,
+        store,
+        resolve,
+        access,
+        engine=engine,
+        timeout=settings.triage_timeout,
+        after_verdict=after_verdict,
+        agent=agent,
     )
     services = Services(
         settings=settings,
@@ -166,6 +193,10 @@ def build_app(
         access=access,
         runner=runner,
         identity=identity,
+        tickets=tickets,
+        agent=agent,
+        memory=ThreadMemory(store.db),
+        monitoring=MonitorCommands(MonitorPoster(client, monitor)) if monitor else None,
     )
     register_all(app, services)
 

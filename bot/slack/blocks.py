@@ -15,12 +15,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from bot.report import CheckResult, EvidenceItem, Report
+from bot.agent.render import status_line
+from bot.monitor.health import HOP_WORDS, flow_summary, minutes, percent, trigger_words
+from bot.report import AgentClaim, CheckResult, EvidenceItem, Report
 from bot.slack.answers import Answer
 from bot.tree import LAYER_NAMES, LAYER_ORDER, Layer
+
+if TYPE_CHECKING:
+    from bot.monitor.drift import DriftItem, DriftResult
+    from bot.monitor.health import HealthReport
+    from bot.monitor.latency import LatencyAlert
+    from bot.monitor.lowstock import LowStock
+    from bot.monitor.map import TriggerMap
+    from bot.tickets.service import Outcome
+    from tools.ticketing.base import Ticket
 
 MAX_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
@@ -68,6 +79,18 @@ class Message:
 class Resolution:
     user: str
     at: datetime
+
+
+def resolution_of(row: Mapping[str, Any]) -> Resolution | None:
+    """The saved resolution of a store row (``resolved_by``/``resolved_at``), if it has one."""
+    user, at = row.get("resolved_by"), row.get("resolved_at")
+    if not user or not at:
+        return None
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError:
+        return None
+    return Resolution(user=str(user), at=when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,6 +441,7 @@ def verdict_message(
         b.section(f":point_right: *Next step:* {esc(v.next_step)}")
     proof = f" · proved by `{v.check}`" if v.check else ""
     b.context(f"Escalation: {esc(report.escalation.reason)}{proof}")
+    _agent_blocks(b, report)
 
     b.divider()
     b.section("*Evidence package*")
@@ -463,6 +487,35 @@ def verdict_message(
     return b.done(verdict_text(report), keep_tail=tail)
 
 
+def _cited(ids: Sequence[str]) -> str:
+    return f" _({', '.join(f'`{esc(c)}`' for c in ids[:6])})_" if ids else ""
+
+
+def _agent_blocks(b: _Blocks, report: Report) -> None:
+    """The LLM agent's explanation (grounded claims only), any disagreement, or why it has none."""
+    run = report.agent
+    if run is None:
+        return
+    if run.summary is not None:
+        model = f", {esc(run.usage.model)}" if run.usage else ""
+        lines = [
+            f":robot_face: *Explanation* _(LLM agent{model}; the verdict above is the rules')_"
+        ]
+        lines.append(esc(run.summary))
+        grounded = [c for c in run.claims if c.grounded]
+        lines += [f"• {esc(c.text)}{_cited(c.cites)}" for c in grounded[:6]]
+        held = len(run.claims) - len(grounded)
+        if held:
+            lines.append(f"_{held} uncited or mis-cited claim(s) held back._")
+        b.section("\n".join(lines))
+    if run.disagreement:
+        b.section(
+            f":warning: *The agent disagrees — for a person to check:* {esc(run.disagreement)}"
+        )
+    if (line := status_line(run)) is not None:
+        b.context(f":information_source: {esc(line)}")
+
+
 def _checks_summary(checks: Sequence[CheckResult]) -> str:
     lines = ["*Checks*"]
     for layer in LAYER_ORDER:
@@ -494,23 +547,118 @@ def resolved_notice(user: str, sku: str) -> Message:
     return b.done(f"{sku} marked resolved by <@{user}>")
 
 
+def already_resolved(resolution: Resolution, sku: str) -> Message:
+    """Ephemeral: someone pressed Mark resolved on a triage that was resolved already."""
+    return notice(
+        f":white_check_mark: *{esc(sku)}* was already marked resolved by <@{resolution.user}> "
+        f"{slack_date(resolution.at)}."
+    )
+
+
+def _ticket_link(ticket: Ticket | None) -> str:
+    if ticket is None:
+        return "the ticket"
+    return f"<{ticket.url}|{esc(ticket.key)}>"
+
+
+def ticket_notice(
+    outcome: Outcome,
+    *,
+    sku: str,
+    cause: str | None = None,
+    owner_name: str | None = None,
+    system: str = "ticket system",
+) -> Message:
+    """What became of a ticket action, posted in the triage's thread (``bot.tickets``)."""
+    link = _ticket_link(outcome.ticket)
+    cause = f" · `{cause}`" if cause else ""
+    kind = outcome.kind
+    if outcome.replayed and outcome.ticket is not None:
+        text = f":ticket: This triage was escalated already: {link}."
+    elif kind == "opened":
+        to = f" for the *{esc(owner_name)}*" if owner_name else ""
+        mention = f" <!subteam^{outcome.slack_group}>" if outcome.slack_group else ""
+        text = (
+            f":ticket: Opened {link}{to}{mention}: the evidence package, the checks that passed "
+            "and the report (JSON) are on it."
+        )
+    elif kind == "commented":
+        text = (
+            f":ticket: {link} is already open for *{esc(sku)}*{cause}: this triage's evidence "
+            "was added to it as a comment."
+        )
+    elif kind == "reopened":
+        text = f":ticket: {link} had been resolved and the cause is back: reopened with the new evidence."
+    elif kind == "linked":
+        text = (
+            f":ticket: {_ticket_link(outcome.previous)} had been resolved and the cause is back: "
+            f"opened {link} for the recurrence, linked to it."
+        )
+    elif kind == "resolved":
+        text = f":white_check_mark: {link} is resolved."
+    elif kind == "queued":
+        text = (
+            f":hourglass_flowing_sand: The {esc(system)} is not answering "
+            f"({esc(outcome.error or 'no detail')}). The ticket is kept in the outbox and "
+            "retried automatically; its link will be posted here."
+        )
+    elif kind == "failed":
+        text = (
+            f":warning: The ticket could not be written: {esc(outcome.error or 'no detail')}. "
+            "It is kept: fix the configuration or credentials, then run `oos tickets retry`."
+        )
+    elif kind == "busy":
+        text = (
+            f":ticket: A ticket for *{esc(sku)}*{cause} is being written right now; its link "
+            "will be posted in the thread that asked first."
+        )
+    else:
+        text = f":ticket: Nothing to escalate for *{esc(sku)}*: no ticket was opened."
+    return notice(text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Mentions and App Home
 
 
-def mention_reply(sku: str, answers: Sequence[Answer]) -> Message:
-    """The reply to a question in a triage thread, built from the saved report only."""
+def mention_reply(sku: str, answers: Sequence[Answer], *, note: str | None = None) -> Message:
+    """The reply to a question in a triage thread, built from the saved report only. ``note``
+    says why the agent did not answer (when it is on but could not)."""
     b = _Blocks()
     for answer in answers[:10]:
         body = "\n".join(esc(line) for line in answer.lines)
         cites = f"\n_from {', '.join(f'`{c}`' for c in answer.cites[:20])}_" if answer.cites else ""
         b.section(f"*{esc(answer.topic)}*\n{body}{cites}")
+    if note:
+        b.context(f":information_source: {esc(note)}")
     b.context(
         f"Answered from the saved report for {esc(sku)}. Ask about the evidence, the webhook log, "
         "the connector, recent changes, the owner, the next step, a layer, or a check id."
     )
     first = answers[0] if answers else None
     text = f"{first.topic}: {' '.join(first.lines)}" if first else f"About {sku}"
+    return b.done(text)
+
+
+def agent_reply(
+    sku: str,
+    text: str,
+    claims: Sequence[AgentClaim],
+    *,
+    model: str,
+    tool_calls: int = 0,
+    partial: str | None = None,
+) -> Message:
+    """The agent's answer to a thread question: its grounded claims, each with the ids it cites."""
+    b = _Blocks()
+    lines = [esc(text)] + [f"• {esc(c.text)}{_cited(c.cites)}" for c in claims[:8] if c.grounded]
+    b.section("\n".join(lines))
+    fresh = f" and {tool_calls} fresh tool call(s)" if tool_calls else ""
+    cut = f" Partial: {esc(partial)}." if partial else ""
+    b.context(
+        f":robot_face: Answered by the LLM agent ({esc(model)}) from the saved report for "
+        f"{esc(sku)}, this thread's earlier questions{fresh}. Every point cites its evidence.{cut}"
+    )
     return b.done(text)
 
 
@@ -531,7 +679,8 @@ def _thread_link(workspace_url: str | None, channel: str | None, thread_ts: str 
 
 
 def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = None) -> Block:
-    """The App Home tab: the user's recent triages, newest first, with their verdicts."""
+    """The App Home tab: the user's recent triages, newest first, with their verdicts; a
+    resolved one says so, and who resolved it when."""
     b = _Blocks()
     b.header("Your recent triages")
     if not rows:
@@ -552,8 +701,10 @@ def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = 
             if layer and layer != "hop"
             else (" · hop" if layer == "hop" else "")
         )
+        resolution = resolution_of(row)
+        state = " · :white_check_mark: *resolved*" if resolution else ""
         b.section(
-            f"*{esc(str(row['sku']))}* — {cause} ({row.get('confidence') or '?'}){layer_words}"
+            f"*{esc(str(row['sku']))}* — {cause} ({row.get('confidence') or '?'}){layer_words}{state}"
         )
         when = ""
         if row.get("started_at"):
@@ -561,12 +712,16 @@ def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = 
                 when = slack_date(datetime.fromisoformat(str(row["started_at"])))
             except ValueError:
                 when = esc(str(row["started_at"]))
+        resolved = (
+            f"resolved by <@{resolution.user}> {slack_date(resolution.at)}" if resolution else ""
+        )
         b.context(
             " · ".join(
                 x
                 for x in (
                     when,
                     _thread_link(workspace_url, row.get("channel"), row.get("thread_ts")),
+                    resolved,
                     f"triage `{row['id']}`",
                 )
                 if x
@@ -685,4 +840,242 @@ def evidence_files(report: Report, triage_id: str) -> EvidenceFiles:
         markdown_name=f"{stem}.md",
         markdown_text=evidence_markdown(report, triage_id),
         comment=f"Evidence for {report.sku} (triage {triage_id}): the full report as JSON and Markdown.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring: the daily drift post, the weekly health post, latency alerts, the map
+
+ACTION_MONITOR_TRIAGE = "oos_monitor_triage"
+
+_PROBLEM_ICON = {
+    "suspended": ":red_circle:",
+    "error": ":red_circle:",
+    "disabled": ":black_circle:",
+    "stalled": ":large_orange_circle:",
+    "error_rate": ":large_orange_circle:",
+}
+
+
+def _with_button(b: _Blocks, text: str, accessory: Block) -> None:
+    b.blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": b._fit(text, MAX_SECTION_TEXT)},
+            "accessory": accessory,
+        }
+    )
+
+
+def monitor_triage_button(sku: str) -> Block:
+    """Starts ``/oos SKU`` for the listed SKU, in the channel of the post."""
+    return button(":mag: Triage", ACTION_MONITOR_TRIAGE, sku)
+
+
+def _episode(item: DriftItem) -> str:
+    if item.status == "new":
+        return ":new: new"
+    days = "under a day" if item.days_open == 0 else f"{item.days_open} d"
+    return f"open {days} (since {slack_date(item.first_seen)})"
+
+
+def drift_post(
+    result: DriftResult,
+    *,
+    worst: int = 10,
+    low: LowStock | None = None,
+    csv_name: str | None = None,
+) -> Message:
+    """The daily drift post: how many compared and flagged, new / open / resolved, the worst
+    offenders with a Triage button each, low stock, and where the full list is."""
+    c = result.counts
+    b = _Blocks()
+    b.header(f"Catalog drift · {result.ran_at.astimezone(UTC):%Y-%m-%d}")
+    measure = "on hand" if result.measure == "on_hand" else "available"
+    units = "unit" if result.threshold == 1 else "units"
+    systems = f"{esc(result.storefront)} vs {esc(result.erp)}, {measure}"
+    if c.compared == 0:
+        b.section(
+            f":warning: *No SKU could be compared* ({systems}): nothing is known about drift "
+            "today. The CSV and the server log say what each system returned."
+        )
+        text = "Catalog drift: no SKU could be compared"
+    elif c.flagged == 0:
+        b.section(
+            f":large_green_circle: *{c.compared:,}* SKUs compared ({systems}): none disagrees "
+            f"by more than {result.threshold} {units}."
+        )
+        text = f"Catalog drift: {c.compared:,} SKUs compared, none over {result.threshold} {units}"
+    else:
+        b.section(
+            f":large_orange_circle: *{c.compared:,}* SKUs compared ({systems}): *{c.flagged:,}* "
+            f"disagree by more than {result.threshold} {units}."
+        )
+        text = (
+            f"Catalog drift: {c.flagged:,} of {c.compared:,} SKUs disagree by more than "
+            f"{result.threshold} {units} ({c.new} new, {c.open} still open, {c.resolved} resolved)"
+        )
+    nc = result.not_compared
+    skipped = nc.storefront_only + nc.erp_only + nc.untracked + nc.duplicate_skus
+    longest = max((i.days_open for i in result.flagged if i.status == "open"), default=None)
+    since = f"since {slack_date(result.previous_run_at)}" if result.previous_run_at else "first run"
+    fields = [
+        f"*New* ({since})\n{c.new:,}",
+        f"*Still open*\n{c.open:,}" + (f" (longest {longest} d)" if longest else ""),
+        f"*Resolved*\n{c.resolved:,}",
+        f"*Not compared*\n{skipped:,}"
+        + (
+            f" ({nc.storefront_only} storefront only, {nc.erp_only} ERP only, "
+            f"{nc.untracked} untracked, {nc.duplicate_skus} duplicate SKUs)"
+            if skipped
+            else ""
+        ),
+    ]
+    if result.unverified:
+        fields.append(f"*Open, not compared today*\n{len(result.unverified):,}")
+    b.fields(fields)
+    shown = result.worst(worst)
+    if shown:
+        more = f" (the {len(shown)} largest of {c.flagged:,})" if c.flagged > len(shown) else ""
+        b.section(f"*Largest gaps*{more}")
+        for item in shown:
+            _with_button(
+                b,
+                f"`{esc(item.sku)}` · storefront *{item.storefront}* · ERP *{item.erp}* · "
+                f"gap *{item.gap:+d}* · {_episode(item)}",
+                monitor_triage_button(item.sku),
+            )
+    if result.resolved:
+        names = ", ".join(f"`{esc(i.sku)}`" for i in result.resolved[:10])
+        rest = f" and {len(result.resolved) - 10:,} more" if len(result.resolved) > 10 else ""
+        b.section(f":white_check_mark: *Resolved since the last run:* {names}{rest}")
+    if low is not None:
+        b.section(_low_stock_text(low))
+    where = f"The full list is in `{esc(csv_name)}` in the thread. " if csv_name else ""
+    b.context(f"{where}Run `{result.run_id}` · {result.seconds:.1f} s")
+    return b.done(text)
+
+
+def _low_stock_text(low: LowStock) -> str:
+    factor = f"{low.factor:g}"
+    if low.low == 0:
+        return f":package: *Low stock:* none of {low.checked:,} SKUs is under {factor} × its daily sell-through."
+    lines = [
+        f":package: *Low stock:* {low.low:,} of {low.checked:,} SKUs are under {factor} × their "
+        "average daily sell-through"
+    ]
+    for item in low.worst[:5]:
+        lines.append(
+            f"• `{esc(item.sku)}` {item.available} available, sells {item.daily:g}/day "
+            f"({item.cover_days:g} days of cover)"
+        )
+    if low.low > 5:
+        lines.append(f"…and {low.low - 5:,} more in the CSV")
+    return "\n".join(lines)
+
+
+def health_post(report: HealthReport) -> Message:
+    """The weekly connector-health post: every flow's status, error rates against the bar,
+    stopped or erroring flows named with their reason."""
+    b = _Blocks()
+    b.header(f"Connector health · {esc(report.system)} · week to {report.checked_at:%Y-%m-%d}")
+    if report.error is not None:
+        b.section(
+            f":warning: *The connector could not be read*, so its health is unknown: "
+            f"{esc(report.error)}"
+        )
+        return b.done(f"Connector health: {report.system} could not be read")
+    flagged = report.flagged
+    rate = percent(report.error_rate)
+    total = report.records_ok + report.records_failed
+    if flagged:
+        b.section(
+            f":large_orange_circle: *{len(flagged)} of {len(report.flows)} flows need "
+            f"attention* · {total:,} records this week, {rate} failed (bar {percent(report.bar)})"
+        )
+        text = f"Connector health: {len(flagged)} of {len(report.flows)} flows need attention"
+    else:
+        b.section(
+            f":large_green_circle: *All {len(report.flows)} flows healthy* · {total:,} records "
+            f"this week, {rate} failed (bar {percent(report.bar)})"
+        )
+        text = f"Connector health: all {len(report.flows)} flows healthy"
+    for line in flagged[:20]:
+        icon = _PROBLEM_ICON[line.problems[0]]
+        said = "\n".join(f"• {esc(s)}" for s in flow_summary(line, report.bar))
+        b.section(
+            f"{icon} *{esc(line.name)}* (`{esc(line.flow_id)}`) · {esc(line.hop_words)} · "
+            f"{trigger_words(line)}\n{said}"
+        )
+    healthy = [f for f in report.flows if not f.flagged]
+    if healthy:
+        names = ", ".join(f"{esc(f.name)} ({percent(f.error_rate)})" for f in healthy[:15])
+        rest = f" and {len(healthy) - 15} more" if len(healthy) > 15 else ""
+        b.context(f":white_check_mark: Healthy: {names}{rest}")
+    return b.done(text)
+
+
+def _hop_words(hop: str, channel: str | None) -> str:
+    words = HOP_WORDS.get(hop, hop)
+    return f"{words} ({channel})" if channel else words
+
+
+def latency_post(alert: LatencyAlert) -> Message:
+    """One latency alert: a breach opened, its lag changed band, or it recovered."""
+    hop = _hop_words(alert.hop, alert.channel)
+    lag = minutes(timedelta(minutes=alert.lag_minutes))
+    over = f"over {alert.threshold_minutes} min"
+    b = _Blocks()
+    if alert.kind == "breach":
+        head = f":hourglass_flowing_sand: *Sync latency:* {hop} is *{lag}* behind ({over})"
+    elif alert.kind == "changed":
+        was = (
+            minutes(timedelta(minutes=alert.previous_lag_minutes))
+            if alert.previous_lag_minutes is not None
+            else "?"
+        )
+        head = f":arrows_counterclockwise: *Sync latency:* {hop} is now *{lag}* behind (was {was}, {over})"
+    else:
+        head = (
+            f":white_check_mark: *Sync latency:* {hop} is back within {alert.threshold_minutes} min"
+        )
+    detail = esc(alert.worst.detail)
+    via = f" · via {esc(alert.worst.via)}" if alert.worst.via else ""
+    body = f"{head}\n{detail}{via}" if alert.kind != "recovered" else head
+    if alert.worst.sku and alert.kind != "recovered":
+        _with_button(b, body, monitor_triage_button(alert.worst.sku))
+    else:
+        b.section(body)
+    b.context(f"Breach opened {slack_date(alert.opened_at)}")
+    plain = {
+        "breach": f"Sync latency: {hop} is {lag} behind",
+        "changed": f"Sync latency: {hop} is now {lag} behind",
+        "recovered": f"Sync latency: {hop} is back within {alert.threshold_minutes} min",
+    }[alert.kind]
+    return b.done(plain)
+
+
+def map_comment(m: TriggerMap) -> str:
+    """The text that goes with the map's PNG: one line per hop, for search and screen readers."""
+    lines = [f"Trigger chain · {m.name}"]
+    for h in m.hops:
+        reason = f" ({h.status_reason})" if h.status_reason else ""
+        lines.append(f"• {h.source} → {h.target}: {h.trigger_words()} · {h.lag_words()}{reason}")
+    lines += [f":warning: {n}" for n in m.notes]
+    return "\n".join(lines)
+
+
+def monitor_working(command: str) -> Message:
+    words = {
+        "drift": "Scanning the catalog for drift",
+        "health": "Reading the connector's flows",
+        "map": "Drawing the trigger-chain map",
+    }.get(command, "Working")
+    return notice(f":hourglass_flowing_sand: {words}… the result will be posted in this channel.")
+
+
+def monitor_failed(command: str, reference: str) -> Message:
+    return notice(
+        f":warning: `/oos {command}` could not finish. Reference `{reference}` "
+        "(the details are in the server log)."
     )

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,9 +31,13 @@ from bot.slack.errors import slack_error, status_of
 from bot.store import StoreError, TriageStore
 from bot.tree import Layer
 
+if TYPE_CHECKING:
+    from bot.agent.agent import Agent
+
 log = logging.getLogger(__name__)
 
 TargetResolver = Callable[[str], Target]
+AfterVerdict = Callable[[Report, str, str, str], Awaitable[None]]
 
 _NOT_IN_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
 
@@ -184,6 +188,8 @@ class TriageRunner:
         *,
         engine: Engine = triage,
         timeout: float = 120.0,
+        after_verdict: AfterVerdict | None = None,
+        agent: Agent | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -191,6 +197,10 @@ class TriageRunner:
         self.access = access
         self.engine = engine
         self.timeout = timeout
+        # Called with (report, triage id, channel, thread ts) once the verdict is posted:
+        # ticket escalation (bot.slack.tickets). It reports in the thread and never raises.
+        self.after_verdict = after_verdict
+        self.agent = agent  # the LLM agent (bot.agent): explains each verdict when configured
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -275,6 +285,10 @@ class TriageRunner:
                 report = await self.engine(
                     request.sku, target.stack, now=target.clock, progress=progress.on_layer
                 )
+            if self.agent is not None:
+                # Bounded by the agent's own budgets; it never raises and never touches the
+                # verdict: at worst the report says in one line why it has no explanation.
+                report = await self.agent.explain(report, target.stack, now=target.clock)
         except TimeoutError:
             raise _TimedOut from None
         finally:
@@ -297,6 +311,8 @@ class TriageRunner:
         await self._post_verdict(request, thread.ts, report, triage_id)
         if thread.root_ts:
             await self._update_root(request, thread.root_ts, blocks.root_outcome(report))
+        if self.after_verdict is not None and not triage_id.startswith("unsaved-"):
+            await self.after_verdict(report, triage_id, request.channel, thread.ts)
 
     async def _open_thread(self, request: TriageRequest, thread: _Thread) -> bool:
         channel = request.channel

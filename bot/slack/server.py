@@ -20,6 +20,7 @@ import functools
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +31,20 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.agent.render import off_line
+from bot.agent.setup import open_agent
 from bot.compose import sandbox_target
+from bot.config import AgentConfig
 from bot.engine import triage
-from bot.settings import default_store_path
+from bot.monitor.posts import start_schedules
+from bot.monitor.sources import Monitor
+from bot.settings import Thresholds, default_store_path
 from bot.slack.app import build_app, build_client
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
 from bot.store import StoreError, TriageStore
+from bot.tickets.config import TicketsConfig
+from bot.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +103,19 @@ async def serve(
     resolve: TargetResolver,
     stop: asyncio.Event | None = None,
     engine: Engine | None = None,
+    tickets: TicketService | None = None,
+    agent_config: AgentConfig | None = None,
+    thresholds: Thresholds | None = None,
+    monitor: Monitor | None = None,
 ) -> int:
-    """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code."""
+    """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code.
+
+    With ``monitor``, ``/oos drift | health | map`` answer, and the scheduled posts its
+    ``[monitoring]`` table names run in the background (leases in the store's file).
+
+    With ``tickets``, the ticket outbox is drained in the background while the app serves.
+    With ``OPENAI_API_KEY`` set, the LLM agent (``agent_config``: the config's ``[agent]``)
+    explains each verdict and answers mentions; without it the log says once that it is off."""
     client = build_client(settings)
     try:
         auth = await client.auth_test()
@@ -115,11 +134,23 @@ async def serve(
         )
         return 2
 
+    agent, off = open_agent(agent_config or AgentConfig(), thresholds=thresholds)
+    if agent is None:
+        log.info("oos serve: %s", off_line(off or "unknown reason"))
     app, services = build_app(
-        settings, store=store, resolve=resolve, client=client, engine=engine or triage
+        settings,
+        store=store,
+        resolve=resolve,
+        client=client,
+        engine=engine or triage,
+        tickets=tickets,
+        agent=agent,
+        monitor=monitor,
     )
     services.identity.seed(auth)
     stop = stop or asyncio.Event()
+    outbox = asyncio.create_task(tickets.run(stop)) if tickets is not None else None
+    schedules = start_schedules(services.monitoring, store.path, stop)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -148,6 +179,17 @@ async def serve(
                 await server.stop()
     finally:
         await services.runner.shutdown()
+        if outbox is not None and tickets is not None:
+            stop.set()
+            await outbox
+            await tickets.aclose()
+        if agent is not None:
+            await agent.aclose()
+        if schedules is not None:
+            stop.set()
+            await schedules
+        if services.monitoring is not None:
+            await services.monitoring.shutdown()
     return 0
 
 
@@ -187,8 +229,21 @@ def serve_main(
     resolve: TargetResolver | None = None,
     engine: Engine | None = None,
     access: AccessPolicy | None = None,
+    tickets: TicketsConfig | None = None,
+    agent_config: AgentConfig | None = None,
+    thresholds: Thresholds | None = None,
+    monitor: Callable[[Path], Monitor] | None = None,
 ) -> int:
     """Entry point of ``oos serve``.
+
+    ``monitor`` builds the stack's monitoring on the store's file (``Monitor.from_config``);
+    ``--sandbox`` monitors the generated sandbox catalog.
+
+    ``agent_config`` (the config's ``[agent]`` table) sets the LLM agent's model, endpoint and
+    budgets; ``thresholds`` are the ones its checks judge by.
+
+    ``tickets`` (the config's ``[tickets]`` table) connects the ticket system, on the same
+    database file as the triage store.
 
     ``resolve`` (SKU → Target) plugs in a configured stack; ``engine`` a configured triage
     (e.g. ``functools.partial(triage, thresholds=config.thresholds)``). ``--sandbox`` needs
@@ -216,6 +271,7 @@ def serve_main(
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
+        monitor = monitor or Monitor.sandbox
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
@@ -229,7 +285,26 @@ def serve_main(
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(serve(settings, store=store, resolve=resolve, engine=engine))
+        ticket_service = (
+            TicketService.from_config(tickets, store.path) if tickets is not None else None
+        )
+    except (StoreError, ValueError) as exc:
+        store.close()
+        print(f"oos serve: [tickets]: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(
+            serve(
+                settings,
+                store=store,
+                resolve=resolve,
+                engine=engine,
+                tickets=ticket_service,
+                agent_config=agent_config,
+                thresholds=thresholds,
+                monitor=monitor(store.path) if monitor is not None else None,
+            )
+        )
     except KeyboardInterrupt:
         return 0
     finally:

@@ -13,7 +13,11 @@ from bot.slack.settings import SlackSettings
 from bot.store import TriageStore
 
 if TYPE_CHECKING:
+    from bot.agent.agent import Agent
+    from bot.agent.memory import ThreadMemory
+    from bot.monitor.posts import MonitorCommands
     from bot.slack.app import BotIdentity
+    from bot.tickets.service import TicketService
 
 
 @dataclass
@@ -24,6 +28,10 @@ class Services:
     access: AccessControl
     runner: TriageRunner
     identity: BotIdentity
+    tickets: TicketService | None = None  # None: no [tickets] configured
+    agent: Agent | None = None  # None: no OPENAI_API_KEY (mentions get the rules' answers)
+    memory: ThreadMemory | None = None  # each triage thread's questions and answers
+    monitoring: MonitorCommands | None = None  # None: /oos drift | health | map not configured
 
     @property
     def workspace_url(self) -> str | None:

@@ -3,8 +3,10 @@ emulator, pagination, every fault kind, and a credential canary."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +46,8 @@ from tools.retry import RetryPolicy
 from tools.sandbox.emulators.celigo import CeligoEmulator, flow_mappings_for
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.scenario import Scenario, load_library
+
+from .rounds import LockStep
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "celigo"
 TOKEN_ENV = "CELIGO_TEST_TOKEN"
@@ -570,6 +574,53 @@ async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None
     }
 
 
+async def _lockstep_read(
+    monkeypatch: pytest.MonkeyPatch, emulator: CeligoEmulator
+) -> tuple[MiddlewareSnapshot, LockStep]:
+    monkeypatch.setenv(TOKEN_ENV, emulator.token)
+    rounds = LockStep(emulator)
+    state = emulator.state
+    adapter = CeligoMiddleware(
+        flow_mappings_for(state),
+        token_env=TOKEN_ENV,
+        transport=rounds,
+        retry=POLICY,
+        sleep=Sleeps(),
+        clock=lambda: state.read_at,
+    )
+    return await adapter.read_activity("SKU-B", _since(state)), rounds
+
+
+async def test_only_requests_that_need_an_answer_wait_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Flow ids come from the config, so every flow's latest job, runs and error summary go out
+    # with the account's lists; the execution logs (need a job id), the open step errors (need
+    # the summary) and the resolved errors (need the flow's steps) follow in one more round.
+    _, state = _busy()
+    whole = CeligoEmulator(state, page_size=1000, error_page_size=1000)
+    snapshot, rounds = await _lockstep_read(monkeypatch, whole)
+    first = sorted(r.url.path.removeprefix("/v1/") for r in rounds.rounds[0])
+    flows = [f.id for f in state.flows]
+    per_flow = [f"flows/{f}/{end}" for f in flows for end in ("errors", "jobs/latest")]
+    lists = ["audit", "connections", "exports", "flows", "imports"]
+    assert first == sorted([*lists, *per_flow, *["jobs"] * len(flows)])
+    later = [r.url.path for r in rounds.rounds[1]]
+    assert any(p.endswith("/logs") for p in later) and any(p.endswith("/resolved") for p in later)
+    assert any(p.endswith("/errors") and p.count("/") == 5 for p in later)  # a step's open errors
+    assert len(rounds.rounds) == 2
+    # A page waits for the one before it, and nothing else does: at one item per page the read
+    # costs as many round trips as its longest list has pages (here the connections, which
+    # nothing waits on; the flows, runs and errors, and what follows them, are shorter).
+    paged, rounds = await _lockstep_read(
+        monkeypatch, CeligoEmulator(state, page_size=1, error_page_size=1)
+    )
+    assert paged.model_dump(exclude={"raw"}) == snapshot.model_dump(exclude={"raw"})
+    sent = itertools.chain(*rounds.rounds)
+    pages = Counter((r.url.path, r.url.params.get("_flowId")) for r in sent)  # per list
+    assert len(rounds.rounds) == pages["/v1/connections", None] == max(pages.values())
+
+
 async def test_follows_link_and_next_page_url_one_item_per_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -621,6 +672,12 @@ async def _read(
         return emulator, error
 
 
+def _first_wave() -> int:
+    """Requests a read sends before any answer: the five account lists, and per configured flow
+    its latest job, its runs and its error summary."""
+    return 5 + 3 * len(_scenario("SKU-3101")[1].flows)
+
+
 async def _baseline_calls(monkeypatch: pytest.MonkeyPatch) -> int:
     emulator, result = await _read(monkeypatch, Faults())
     assert isinstance(result, MiddlewareSnapshot)
@@ -645,7 +702,7 @@ async def test_persistent_server_errors_give_up_within_budget(
     assert isinstance(result, AdapterError)
     assert (result.kind, result.status) == ("server_error", 503)
     assert "integrator.io is temporarily unavailable" in result.message
-    assert len(emulator.calls) <= 5 * POLICY.max_attempts  # five first-wave reads, three tries each
+    assert len(emulator.calls) <= _first_wave() * POLICY.max_attempts  # three tries each
 
 
 async def test_persistent_429_is_rate_limited_with_the_vendor_message(
@@ -655,13 +712,13 @@ async def test_persistent_429_is_rate_limited_with_the_vendor_message(
     assert isinstance(result, AdapterError)
     assert (result.kind, result.status) == ("rate_limited", 429)
     assert "Rate limit exceeded" in result.message
-    assert len(emulator.calls) <= 5 * POLICY.max_attempts
+    assert len(emulator.calls) <= _first_wave() * POLICY.max_attempts
 
 
 async def test_timeouts_are_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     emulator, result = await _read(monkeypatch, Faults(timeout=True))
     assert isinstance(result, AdapterError) and result.kind == "timeout"
-    assert POLICY.max_attempts <= len(emulator.calls) <= 5 * POLICY.max_attempts
+    assert POLICY.max_attempts <= len(emulator.calls) <= _first_wave() * POLICY.max_attempts
 
 
 async def test_expired_token_is_an_auth_error_and_not_retried(
@@ -671,7 +728,7 @@ async def test_expired_token_is_an_auth_error_and_not_retried(
     assert isinstance(result, AdapterError)
     assert (result.kind, result.status) == ("auth", 401)
     assert "expired" in result.message
-    assert len(emulator.calls) <= 5  # each first-wave read tried once
+    assert len(emulator.calls) <= _first_wave()  # each first-wave read tried once
 
 
 async def test_wrong_token_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -699,7 +756,7 @@ async def test_malformed_body_is_bad_payload(monkeypatch: pytest.MonkeyPatch) ->
     emulator, result = await _read(monkeypatch, Faults(malformed=True))
     assert isinstance(result, AdapterError) and result.kind == "bad_payload"
     assert "invalid JSON" in result.message
-    assert len(emulator.calls) <= 5  # a 200 that is not JSON is not retried
+    assert len(emulator.calls) <= _first_wave()  # a 200 that is not JSON is not retried
 
 
 async def test_latency_is_injected_through_the_emulators_sleep(

@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,15 @@ from tools.models import (
 from tools.ratelimit import ConcurrencySlots
 from tools.retry import RetryPolicy
 from tools.sandbox.emulators.faults import Faults, Scripted
-from tools.sandbox.emulators.netsuite import NetSuiteEmulator, listener_scripts, sandbox_environ
+from tools.sandbox.emulators.netsuite import (
+    NetSuiteEmulator,
+    QueryError,
+    listener_scripts,
+    sandbox_environ,
+)
 from tools.sandbox.scenario import Scenario, load_library
+
+from .rounds import LockStep
 
 NOTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "netsuite" / "NOTES.md"
 
@@ -223,6 +231,12 @@ async def read(adapter: NetSuiteErp, sku: str = SKU, since: datetime = SINCE) ->
         return await adapter.read_item(sku, since)
 
 
+def attempts(emulator: NetSuiteEmulator) -> Counter[str]:
+    """How often each statement was sent (the statements of a read go out together, so a fault
+    reaches several of them; retries are counted per statement)."""
+    return Counter(json.loads(r.content)["q"] for r in emulator.requests)
+
+
 # --- TBA signing -------------------------------------------------------------------------------
 
 
@@ -317,7 +331,7 @@ async def test_wrong_secret_is_refused_with_netsuites_login_error_and_not_retrie
     assert caught.value.kind == "auth"
     assert caught.value.status == 401
     assert caught.value.message.startswith("INVALID_LOGIN_ATTEMPT: Invalid login attempt.")
-    assert len(emulator.requests) == 1
+    assert set(attempts(emulator).values()) == {1}  # no statement sent twice
 
 
 async def test_missing_credential_names_the_variable_and_sends_nothing() -> None:
@@ -374,18 +388,16 @@ async def test_sends_exactly_these_suiteql_statements() -> None:
     tr = "customrecord_oos_trigger_rule"
     assert sorted(emulator.queries) == sorted(
         [
-            "SELECT item.id, item.itemid, item.displayname, item.itemtype, item.isinactive, item.custitem_do_not_stock AS donotstock, item.custitem_available_to_fulfil AS availabletofulfil FROM item WHERE item.itemid = 'SKU-NS1'",
-            "SELECT iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable, iil.quantityonhand, iil.quantitycommitted FROM inventoryitemlocations iil WHERE iil.item = 4417 ORDER BY iil.location",
-            f"SELECT t.id, t.tranid, t.type, TO_CHAR(t.createddate, 'YYYY-MM-DD HH24:MI:SS') AS createdat, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.externalid, t.memo, t.approvalstatus, tl.quantity, tl.location, t.custbody_origin AS origin FROM transaction t JOIN transactionline tl ON tl.transaction = t.id WHERE tl.item = 4417 AND t.createddate >= {ts} ORDER BY t.createddate, t.id, tl.id",
-            "SELECT TO_CHAR(MAX(t.createddate), 'YYYY-MM-DD HH24:MI:SS') AS lastupdate FROM transaction t JOIN transactionline tl ON tl.transaction = t.id WHERE tl.item = 4417 AND tl.isinventoryaffecting = 'T'",
+            # No statement waits for the item's internal id: each names the item by its SKU.
+            "SELECT item.id, item.itemid, item.displayname, item.itemtype, item.isinactive, item.custitem_do_not_stock AS donotstock, item.custitem_available_to_fulfil AS availabletofulfil, iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable, iil.quantityonhand, iil.quantitycommitted FROM item LEFT OUTER JOIN inventoryitemlocations iil ON iil.item = item.id WHERE item.itemid = 'SKU-NS1' ORDER BY iil.location",
+            f"SELECT t.id, t.tranid, t.type, TO_CHAR(t.createddate, 'YYYY-MM-DD HH24:MI:SS') AS createdat, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.externalid, t.memo, t.approvalstatus, tl.quantity, tl.location, t.custbody_origin AS origin FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND t.createddate >= {ts} ORDER BY t.createddate, t.id, tl.id",
+            "SELECT TO_CHAR(MAX(t.createddate), 'YYYY-MM-DD HH24:MI:SS') AS lastupdate FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND tl.isinventoryaffecting = 'T'",
             "SELECT scriptdeployment.id, scriptdeployment.scriptid, scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script, script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script WHERE script.scriptid IN ('customscript_inv_sync') ORDER BY scriptdeployment.id",
             f"SELECT {tr}.id, {tr}.name, {tr}.isinactive, {tr}.custrecord_oos_min_delta AS mindelta FROM {tr} ORDER BY {tr}.id",
             f"SELECT {wh}.id, TO_CHAR({wh}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {wh}.custrecord_oos_sku AS sku, {wh}.custrecord_oos_status_code AS statuscode, {wh}.custrecord_oos_message AS message, {wh}.custrecord_oos_source_id AS sourceid FROM {wh} WHERE {wh}.created >= {ts} AND ({wh}.custrecord_oos_sku = 'SKU-NS1' OR {wh}.custrecord_oos_sku IS NULL) ORDER BY {wh}.created, {wh}.id",
             f"SELECT {ob}.id, TO_CHAR({ob}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {ob}.custrecord_oos_kind AS kind, {ob}.custrecord_oos_sku AS sku, {ob}.custrecord_oos_target AS target FROM {ob} WHERE {ob}.created >= {ts} AND {ob}.custrecord_oos_sku = 'SKU-NS1' ORDER BY {ob}.created, {ob}.id",
-            "SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess FROM employee WHERE employee.entityid = 'celigo-integration'",
-            "SELECT role.id, role.name, role.isinactive FROM role WHERE role.name = 'Celigo Integration'",
-            "SELECT rolepermissions.permkey, rolepermissions.permlevel FROM rolepermissions WHERE rolepermissions.role = 1000 AND rolepermissions.permkey IN ('TRAN_INVADJST')",
-            f"SELECT TO_CHAR(loginaudit.date, 'YYYY-MM-DD HH24:MI:SS') AS at, loginaudit.status, loginaudit.detail FROM loginaudit WHERE loginaudit.user = 2000 AND loginaudit.status = 'Failure' AND loginaudit.date >= {ts} ORDER BY loginaudit.date DESC",
+            f"SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess, TO_CHAR(loginaudit.date, 'YYYY-MM-DD HH24:MI:SS') AS at, loginaudit.status, loginaudit.detail FROM employee LEFT OUTER JOIN loginaudit ON loginaudit.user = employee.id AND loginaudit.status = 'Failure' AND loginaudit.date >= {ts} WHERE employee.entityid = 'celigo-integration' ORDER BY loginaudit.date DESC",
+            "SELECT role.id, role.name, role.isinactive, rolepermissions.permkey, rolepermissions.permlevel FROM role LEFT OUTER JOIN rolepermissions ON rolepermissions.role = role.id AND rolepermissions.permkey IN ('TRAN_INVADJST') WHERE role.name = 'Celigo Integration'",
         ]
     )
 
@@ -440,8 +452,11 @@ async def test_a_sku_with_a_quote_is_one_literal_in_every_statement() -> None:
     got = await read(adapter, sku)
     assert got.item.sku == sku
     assert [w.sku for w in got.webhook_log] == [sku]
-    assert "item.itemid = 'O''Brien-CAP'" in emulator.queries[0]
-    assert sum("'O''Brien-CAP'" in q for q in emulator.queries) == 3  # item, webhook log, outbound
+    assert [t.at for t in got.transactions] == [at(5), at(3), at(2), at(1)]
+    assert got.locations and got.last_inventory_update_at == at(2)
+    assert sum("item.itemid = 'O''Brien-CAP'" in q for q in emulator.queries) == 3  # item, tx, last
+    # … and webhook log, outbound events; nowhere unescaped
+    assert sum("'O''Brien-CAP'" in q for q in emulator.queries) == 5
 
 
 async def test_an_injection_looking_sku_matches_nothing() -> None:
@@ -449,9 +464,10 @@ async def test_an_injection_looking_sku_matches_nothing() -> None:
     with pytest.raises(AdapterError) as caught:
         await read(adapter, "x' OR '1'='1")
     assert caught.value.kind == "not_found"
-    assert emulator.queries == [
-        "SELECT item.id, item.itemid, item.displayname, item.itemtype, item.isinactive, item.custitem_do_not_stock AS donotstock, item.custitem_available_to_fulfil AS availabletofulfil FROM item WHERE item.itemid = 'x'' OR ''1''=''1'"
-    ]
+    # Every statement that names the SKU names it as one literal, which matches no item.
+    naming = [q for q in emulator.queries if "OR ''1''" in q]
+    assert any(q.startswith("SELECT item.id") for q in naming)
+    assert all("'x'' OR ''1''=''1'" in q for q in naming)
 
 
 @pytest.mark.parametrize(
@@ -552,6 +568,34 @@ async def test_unconfigured_facts_are_not_visible_with_where_to_look() -> None:
     assert not any(
         "custitem" in q or "customrecord" in q or "employee" in q for q in emulator.queries
     )
+
+
+async def test_a_refused_login_audit_trail_leaves_the_user_readable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The role may read employees but not the login audit trail: the joined statement is
+    # refused, the employee is read again on its own, and only the trail is not visible.
+    adapter, emulator = build(snapshot())
+
+    def refuse(*_: Any) -> list[Any]:
+        raise QueryError("Search error occurred: Record 'loginaudit' was not found.")
+
+    monkeypatch.setattr(emulator, "_login_failures", refuse)
+    got = await read(adapter)
+    [note] = got.not_visible
+    assert note.startswith(
+        "login_audit: NetSuite did not show the login audit trail (netsuite returned an answer we could not read (HTTP 400"
+    )
+    assert note.endswith("look in Setup > Users/Roles > User Management > View Login Audit Trail")
+    assert got.integration_user == IntegrationUser(
+        name="celigo-integration",
+        role="Celigo Integration",
+        can_write_inventory=False,
+        auth_errors=[],
+        last_auth_error_at=None,
+    )
+    employee = [q for q in emulator.queries if "FROM employee" in q]
+    assert [("loginaudit" in q) for q in employee] == [True, False]
 
 
 async def test_an_optional_record_netsuite_refuses_becomes_not_visible() -> None:
@@ -754,14 +798,14 @@ async def test_5xx_is_retried_then_succeeds() -> None:
 
 
 async def test_5xx_gives_up_within_the_budget_with_netsuites_message() -> None:
-    adapter, emulator = build(snapshot(), faults=Faults(statuses=[Scripted(503)] * 5))
+    adapter, emulator = build(snapshot(), faults=Faults(statuses=[Scripted(503)] * 100))
     with pytest.raises(AdapterError) as caught:
         await read(adapter)
     assert (caught.value.kind, caught.value.status) == ("server_error", 503)
     assert (
         caught.value.message == "UNEXPECTED_ERROR: An unexpected error occurred. Error ID: emulated"
     )
-    assert len(emulator.requests) == 3
+    assert max(attempts(emulator).values()) == 3
 
 
 async def test_429_honours_retry_after() -> None:
@@ -776,13 +820,13 @@ async def test_429_honours_retry_after() -> None:
 
 async def test_429_that_persists_is_rate_limited() -> None:
     adapter, emulator = build(
-        snapshot(), faults=Faults(statuses=[Scripted(429, retry_after=1)] * 3)
+        snapshot(), faults=Faults(statuses=[Scripted(429, retry_after=1)] * 100)
     )
     with pytest.raises(AdapterError) as caught:
         await read(adapter)
     assert (caught.value.kind, caught.value.status) == ("rate_limited", 429)
     assert "CONCURRENCY_LIMIT_EXCEEDED" in caught.value.message
-    assert len(emulator.requests) == 3
+    assert max(attempts(emulator).values()) == 3
 
 
 async def test_timeouts_are_retried_then_reported() -> None:
@@ -790,7 +834,7 @@ async def test_timeouts_are_retried_then_reported() -> None:
     with pytest.raises(AdapterError) as caught:
         await read(adapter)
     assert caught.value.kind == "timeout"
-    assert len(emulator.requests) == 3
+    assert max(attempts(emulator).values()) == 3
 
 
 async def test_malformed_body_is_bad_payload_and_not_retried() -> None:
@@ -799,7 +843,7 @@ async def test_malformed_body_is_bad_payload_and_not_retried() -> None:
         await read(adapter)
     assert caught.value.kind == "bad_payload"
     assert "invalid JSON" in caught.value.message
-    assert len(emulator.requests) == 1
+    assert set(attempts(emulator).values()) == {1}
 
 
 async def test_expired_token_is_auth() -> None:
@@ -808,7 +852,7 @@ async def test_expired_token_is_auth() -> None:
         await read(adapter)
     assert (caught.value.kind, caught.value.status) == ("auth", 401)
     assert "INVALID_LOGIN_ATTEMPT" in caught.value.message
-    assert len(emulator.requests) == 1
+    assert set(attempts(emulator).values()) == {1}
 
 
 async def test_latency_is_slept_inside_the_transport() -> None:
@@ -823,6 +867,37 @@ async def test_latency_is_slept_inside_the_transport() -> None:
 
 
 # --- concurrency -------------------------------------------------------------------------------
+
+
+async def lockstep_read(config: NetSuiteConfig, slots: int) -> LockStep:
+    emulator = NetSuiteEmulator(snapshot(), config=config, credentials=CANARY, concurrency=slots)
+    rounds = LockStep(emulator)
+    adapter = NetSuiteErp(
+        config, transport=rounds, environ=ENVIRON, limiter=ConcurrencySlots(slots)
+    )
+    got = await read(adapter)
+    assert got.not_visible == [] or config != full_config()
+    assert len(emulator.requests) == sum(rounds.sizes)  # nothing refused or retried
+    return rounds
+
+
+async def test_no_statement_waits_for_another_only_for_a_slot() -> None:
+    # Nine statements, none needing another's answer: with the default five slots the read
+    # costs two round trips (five, then four), with nine slots one, and unconfigured (item,
+    # transactions, last update) one.
+    assert (await lockstep_read(full_config(), 5)).sizes == [5, 4]
+    assert (await lockstep_read(full_config(), 9)).sizes == [9]
+    assert (await lockstep_read(NetSuiteConfig(account_id="1234567"), 5)).sizes == [3]
+
+
+async def test_a_paged_answer_adds_only_its_own_pages() -> None:
+    # Page size 2: the item (two locations) fits, the four transactions take two pages, the
+    # second sent after the first's answer; nothing else waits.
+    rounds = await lockstep_read(full_config(page_size=2), 9)
+    assert rounds.sizes == [9, 1]
+    [second] = rounds.rounds[1]
+    assert "FROM transaction t JOIN" in json.loads(second.content)["q"]
+    assert second.url.params["offset"] == "2"
 
 
 async def _linger(_: float) -> None:

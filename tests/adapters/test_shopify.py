@@ -749,9 +749,9 @@ async def test_bulk_catalog_read_over_thousands_of_variants() -> None:
     shop = adapter(emulator, clock=clock)
     items = [item async for item in shop.catalog_stock(poll_interval=2.0)]
     assert len(items) == 3000
-    assert {i.sku: i.available for i in items} == {s.sku: s.available for s in catalog}
+    assert {i.sku: i.quantity for i in items} == {s.sku: s.available for s in catalog}
     assert sum(i.inventory_policy == "continue" for i in items) == 60
-    assert items[0].variant_id == "gid://shopify/ProductVariant/1"
+    assert items[0].record == "gid://shopify/ProductVariant/1"
     assert clock.sleeps.count(2.0) == 3
     assert emulator.graphql_calls == 1 + 4  # start, then three RUNNING polls and COMPLETED
 

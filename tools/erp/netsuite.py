@@ -8,6 +8,15 @@ build every statement the adapter sends, so tests can see them whole. Requests a
 ``tools.erp.netsuite_auth`` (OAuth 1.0a, HMAC-SHA256, ``realm`` = account id) and paced by
 ``ConcurrencySlots`` (NetSuite limits concurrent requests per account, not requests per minute).
 
+``read_item`` costs ⌈statements / ``concurrency``⌉ round trips, not one per statement: every
+statement names the item by its SKU (``item.itemid``, joined to item where the table holds an
+item id), so none waits for another's answer, and all go out at once. There are at most nine:
+item ⋈ locations, transactions, last update, listeners, the three custom records, employee ⋈
+failed logins and role ⋈ permissions, so two rounds with the default five slots (the slots are
+shared with every other integration of the account, the one being triaged included, so the
+default stays at the lowest tier's; an account with more can set ``concurrency``). A paged
+answer adds its pages' round trips to its own statement.
+
 Where each normalized field comes from (UNVERIFIED column names are marked ``?``; confirm them in
 the account's Records Catalog):
 
@@ -51,6 +60,15 @@ the account's Records Catalog):
                                   loginaudit rows with status Failure since ``since`` (plus an
                                   inactive employee or role, or an employee without access)
 
+``NetSuiteErp.catalog_stock()`` (``tools.protocols.CatalogSource``, for monitoring scans) reads
+every active inventory item (itemtype InvtPart or Assembly, isinactive F) with its quantities
+summed over the wanted locations in SuiteQL (``catalog_query``: item LEFT JOIN
+inventoryitemlocations, GROUP BY item): sku = itemid, record = id, quantity =
+SUM(quantityavailable) or SUM(quantityonhand), 0 for an item with no row at those locations.
+SuiteQL returns at most 100,000 rows per statement, so pages are keyed on the internal id
+(``item.id > last id ORDER BY item.id``, offset 0) rather than offset: one request per
+``page_size`` items, however large the catalog.
+
 Datetimes: SuiteQL shows and compares them in the integration user's time-zone preference, so
 every datetime is read through ``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')`` and every bound written
 with ``TO_TIMESTAMP``, both in ``timezone`` (set it to that preference). String literals are
@@ -64,7 +82,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -78,6 +104,7 @@ from tools.erp.netsuite_auth import TbaEnv, TbaSigner
 from tools.errors import AdapterError
 from tools.http import VendorClient
 from tools.models import (
+    CatalogStock,
     ErpItem,
     ErpListener,
     ErpSnapshot,
@@ -86,6 +113,7 @@ from tools.models import (
     InventoryTransaction,
     LocationQuantity,
     OutboundEvent,
+    QuantityKind,
     Source,
     TriggerRule,
     WebhookLogEntry,
@@ -306,23 +334,28 @@ def _as_text(column: str) -> str:
 
 
 def item_query(sku: str, config: NetSuiteConfig) -> str:
+    """The item with its quantities per location: one row per location (item columns repeated),
+    or one row without the location columns for an item stocked nowhere."""
     columns = ["item.id", "item.itemid", "item.displayname", "item.itemtype", "item.isinactive"]
     if config.do_not_stock_field:
         columns.append(f"item.{config.do_not_stock_field} AS donotstock")
     if config.available_to_fulfil_field:
         columns.append(f"item.{config.available_to_fulfil_field} AS availabletofulfil")
-    return f"SELECT {', '.join(columns)} FROM item WHERE item.itemid = {literal(sku)}"
-
-
-def locations_query(item_id: str) -> str:
+    columns += [
+        "iil.location",
+        "BUILTIN.DF(iil.location) AS locationname",
+        "iil.quantityavailable",
+        "iil.quantityonhand",
+        "iil.quantitycommitted",
+    ]
     return (
-        "SELECT iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable,"
-        " iil.quantityonhand, iil.quantitycommitted FROM inventoryitemlocations iil"
-        f" WHERE iil.item = {id_literal(item_id)} ORDER BY iil.location"
+        f"SELECT {', '.join(columns)} FROM item"
+        " LEFT OUTER JOIN inventoryitemlocations iil ON iil.item = item.id"
+        f" WHERE item.itemid = {literal(sku)} ORDER BY iil.location"
     )
 
 
-def transactions_query(item_id: str, since: datetime, config: NetSuiteConfig) -> str:
+def transactions_query(sku: str, since: datetime, config: NetSuiteConfig) -> str:
     columns = [
         "t.id",
         "t.tranid",
@@ -339,18 +372,18 @@ def transactions_query(item_id: str, since: datetime, config: NetSuiteConfig) ->
         columns.append(f"t.{config.origin_field} AS origin")
     return (
         f"SELECT {', '.join(columns)} FROM transaction t"
-        " JOIN transactionline tl ON tl.transaction = t.id"
-        f" WHERE tl.item = {id_literal(item_id)}"
+        " JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item"
+        f" WHERE item.itemid = {literal(sku)}"
         f" AND t.createddate >= {timestamp_literal(since, config.zone)}"
         " ORDER BY t.createddate, t.id, tl.id"
     )
 
 
-def last_update_query(item_id: str) -> str:
+def last_update_query(sku: str) -> str:
     return (
         f"SELECT {_as_text('MAX(t.createddate)')} AS lastupdate FROM transaction t"
-        " JOIN transactionline tl ON tl.transaction = t.id"
-        f" WHERE tl.item = {id_literal(item_id)} AND tl.isinventoryaffecting = 'T'"
+        " JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item"
+        f" WHERE item.itemid = {literal(sku)} AND tl.isinventoryaffecting = 'T'"
     )
 
 
@@ -372,25 +405,28 @@ def employee_query(entity_id: str) -> str:
     )
 
 
-def role_query(name: str) -> str:
-    return f"SELECT role.id, role.name, role.isinactive FROM role WHERE role.name = {literal(name)}"
-
-
-def permissions_query(role_id: str, keys: tuple[str, ...]) -> str:
-    wanted = ", ".join(literal(k) for k in keys)
+def employee_logins_query(entity_id: str, since: datetime, zone: ZoneInfo) -> str:
+    """The employee with its failed logins since ``since``: one row per failure (employee
+    columns repeated), or one row without the login columns."""
     return (
-        "SELECT rolepermissions.permkey, rolepermissions.permlevel FROM rolepermissions"
-        f" WHERE rolepermissions.role = {id_literal(role_id)}"
-        f" AND rolepermissions.permkey IN ({wanted})"
+        "SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess,"
+        f" {_as_text('loginaudit.date')} AS at, loginaudit.status, loginaudit.detail"
+        " FROM employee LEFT OUTER JOIN loginaudit ON loginaudit.user = employee.id"
+        " AND loginaudit.status = 'Failure'"
+        f" AND loginaudit.date >= {timestamp_literal(since, zone)}"
+        f" WHERE employee.entityid = {literal(entity_id)} ORDER BY loginaudit.date DESC"
     )
 
 
-def login_audit_query(user_id: str, since: datetime, zone: ZoneInfo) -> str:
+def role_query(name: str, keys: tuple[str, ...]) -> str:
+    """The role with its level on each of ``keys``: one row per permission it has (role columns
+    repeated), or one row without the permission columns."""
+    wanted = ", ".join(literal(k) for k in keys)
     return (
-        f"SELECT {_as_text('loginaudit.date')} AS at, loginaudit.status, loginaudit.detail"
-        f" FROM loginaudit WHERE loginaudit.user = {id_literal(user_id)}"
-        f" AND loginaudit.status = 'Failure' AND loginaudit.date >= {timestamp_literal(since, zone)}"
-        " ORDER BY loginaudit.date DESC"
+        "SELECT role.id, role.name, role.isinactive, rolepermissions.permkey,"
+        " rolepermissions.permlevel FROM role LEFT OUTER JOIN rolepermissions"
+        f" ON rolepermissions.role = role.id AND rolepermissions.permkey IN ({wanted})"
+        f" WHERE role.name = {literal(name)}"
     )
 
 
@@ -423,6 +459,24 @@ def outbound_events_query(
         f" {r}.{rec.sku} AS sku, {r}.{rec.target} AS target FROM {r}"
         f" WHERE {r}.created >= {timestamp_literal(since, zone)} AND {r}.{rec.sku} = {literal(sku)}"
         f" ORDER BY {r}.created, {r}.id"
+    )
+
+
+def catalog_query(after: int, locations: Collection[str] | None = None) -> str:
+    """One keyset page of the catalog scan: active inventory items with id above ``after``,
+    their available and on-hand quantities summed over ``locations`` (None: every location)."""
+    on = "iil.item = item.id"
+    if locations is not None:
+        if not locations:
+            raise ValueError("locations is None (every location) or names at least one")
+        on += f" AND iil.location IN ({', '.join(id_literal(x) for x in sorted(locations))})"
+    types = ", ".join(literal(t) for t, kind in ITEM_TYPES.items() if kind == "inventory")
+    return (
+        "SELECT item.id, item.itemid, SUM(iil.quantityavailable) AS available,"
+        " SUM(iil.quantityonhand) AS onhand"
+        f" FROM item LEFT OUTER JOIN inventoryitemlocations iil ON {on}"
+        f" WHERE item.id > {after} AND item.isinactive = 'F' AND item.itemtype IN ({types})"
+        " GROUP BY item.id, item.itemid ORDER BY item.id"
     )
 
 
@@ -519,6 +573,7 @@ class _Parts:
     """What the concurrent reads fill in, each its own field."""
 
     raw: dict[str, Any] = field(default_factory=dict)
+    item: ErpItem | None = None
     locations: list[LocationQuantity] = field(default_factory=list)
     transactions: list[InventoryTransaction] = field(default_factory=list)
     last_update: datetime | None = None
@@ -619,6 +674,57 @@ class NetSuiteErp:
             offset += limit  # NetSuite wants offsets that are multiples of the limit
         return rows, pages
 
+    async def catalog_stock(
+        self,
+        *,
+        measure: QuantityKind = "available",
+        locations: Collection[str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncIterator[CatalogStock]:
+        """Every active inventory item's ``measure`` summed over ``locations`` (internal ids;
+        None: every location), page by page as NetSuite sends them (see ``catalog_query``)."""
+        policy = retry or RetryPolicy.scan()
+        column = "available" if measure == "available" else "onhand"
+        scope = "every location" if locations is None else f"locations {sorted(locations)}"
+        source = Source(system=SYSTEM, endpoint=ENDPOINT, record=f"catalog, {measure} at {scope}")
+        after = 0
+        while True:
+            body = await self._client.post_json(
+                SUITEQL_PATH,
+                {"q": catalog_query(after, locations)},
+                params={"limit": self.config.page_size, "offset": 0},
+                headers={"Prefer": "transient"},
+                idempotent=True,
+                retry=policy,
+            )
+            rows, has_more = _page_items(body)
+            read_at = self._now()
+            for row in rows:
+                item_id, sku = _text(row, "id"), _text(row, "itemid")
+                if item_id is None or not item_id.isdigit() or sku is None:
+                    raise AdapterError(
+                        SYSTEM,
+                        "bad_payload",
+                        f"catalog row without id or itemid: {row}",
+                        endpoint=ENDPOINT,
+                    )
+                yield CatalogStock(
+                    source=source,
+                    read_at=read_at,
+                    sku=sku,
+                    quantity=_number(row, column) or 0,
+                    measure=measure,
+                    record=item_id,
+                )
+            if not has_more or not rows:
+                return
+            last = int(_text(rows[-1], "id") or 0)
+            if last <= after:  # the next page would repeat this one
+                raise AdapterError(
+                    SYSTEM, "bad_payload", "catalog page not ordered by item id", endpoint=ENDPOINT
+                )
+            after = last
+
     async def _rows(self, parts: _Parts, name: str, q: str) -> list[Row]:
         rows, pages = await self.suiteql(q)
         parts.raw[name] = {"q": q, "pages": pages}
@@ -627,43 +733,32 @@ class NetSuiteErp:
     async def read_item(self, sku: str, since: datetime) -> ErpSnapshot:
         parts = _Parts()
         cfg = self.config
-        items = await self._rows(parts, "item", item_query(sku, cfg))
-        if not items:
-            raise AdapterError(
-                SYSTEM, "not_found", f"no item with itemid {sku!r}", endpoint=ENDPOINT
-            )
-        row = items[0]
-        item_id = _text(row, "id") or ""
-        id_literal(item_id)
-        item_type_raw = _text(row, "itemtype")
-        item = ErpItem(
-            item_id=item_id,
-            sku=_text(row, "itemid") or sku,
-            name=_text(row, "displayname") or _text(row, "itemid") or sku,
-            item_type=ITEM_TYPES.get(item_type_raw or "", "other"),
-            item_type_raw=item_type_raw,
-            do_not_stock=_flag(row, "donotstock"),
-            available_to_fulfil=_flag(row, "availabletofulfil", default=True),
-        )
         if not (cfg.do_not_stock_field or cfg.available_to_fulfil_field):
             parts.not_visible["item_flags"] = NOT_VISIBLE["item_flags"]
-
-        reads: list[Awaitable[None]] = [
-            self._locations(parts, item_id),
-            self._transactions(parts, item_id, since),
-            self._last_update(parts, item_id),
-            self._optional(parts, "listeners", self._listeners(parts)),
-            self._optional(parts, "trigger_rules", self._trigger_rules(parts)),
-            self._optional(parts, "webhook_log", self._webhook_log(parts, sku, since)),
-            self._optional(parts, "outbound_events", self._outbound_events(parts, sku, since)),
-            self._optional(parts, "integration_user", self._integration_user(parts, since)),
-        ]
-        for outcome in await asyncio.gather(*reads, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
+        # Every statement names the item by its SKU (joined to item where it needs the item), so
+        # none waits for another's answer: all go out at once, queued only by the account's
+        # concurrency slots, required facts first. The first failure cancels the rest.
+        await _all(
+            [
+                self._item(parts, sku),
+                self._transactions(parts, sku, since),
+                self._last_update(parts, sku),
+                self._optional(parts, "listeners", lambda: self._listeners(parts)),
+                self._optional(parts, "trigger_rules", lambda: self._trigger_rules(parts)),
+                self._optional(parts, "webhook_log", lambda: self._webhook_log(parts, sku, since)),
+                self._optional(
+                    parts, "outbound_events", lambda: self._outbound_events(parts, sku, since)
+                ),
+                self._optional(
+                    parts, "integration_user", lambda: self._integration_user(parts, since)
+                ),
+            ]
+        )
+        item = parts.item
+        assert item is not None  # _item raised otherwise
 
         return ErpSnapshot(
-            source=Source(system=SYSTEM, endpoint=ENDPOINT, record=f"item {item_id}"),
+            source=Source(system=SYSTEM, endpoint=ENDPOINT, record=f"item {item.item_id}"),
             read_at=self._now(),
             raw=parts.raw,
             vendor=SYSTEM,
@@ -682,19 +777,42 @@ class NetSuiteErp:
             ],
         )
 
-    async def _optional(self, parts: _Parts, topic: str, read: Awaitable[None]) -> None:
-        """Optional facts never sink the whole read: a refusal becomes a not_visible line."""
+    async def _optional(
+        self, parts: _Parts, topic: str, read: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Optional facts never sink the whole read: a refusal becomes a not_visible line.
+        (``read`` is called here, so a read cancelled before it starts leaves no coroutine.)"""
         try:
-            await read
+            await read()
         except AdapterError as exc:
             parts.not_visible[topic] = (
                 f"{topic}: NetSuite did not show it ({exc.describe()}); "
                 + NOT_VISIBLE[topic].partition("; ")[2]
             )
 
-    async def _locations(self, parts: _Parts, item_id: str) -> None:
-        for row in await self._rows(parts, "locations", locations_query(item_id)):
-            location_id = _text(row, "location") or ""
+    async def _item(self, parts: _Parts, sku: str) -> None:
+        rows = await self._rows(parts, "item", item_query(sku, self.config))
+        if not rows:
+            raise AdapterError(
+                SYSTEM, "not_found", f"no item with itemid {sku!r}", endpoint=ENDPOINT
+            )
+        row = rows[0]
+        item_id = _text(row, "id") or ""
+        id_literal(item_id)
+        item_type_raw = _text(row, "itemtype")
+        parts.item = ErpItem(
+            item_id=item_id,
+            sku=_text(row, "itemid") or sku,
+            name=_text(row, "displayname") or _text(row, "itemid") or sku,
+            item_type=ITEM_TYPES.get(item_type_raw or "", "other"),
+            item_type_raw=item_type_raw,
+            do_not_stock=_flag(row, "donotstock"),
+            available_to_fulfil=_flag(row, "availabletofulfil", default=True),
+        )
+        for row in rows:
+            location_id = _text(row, "location")
+            if location_id is None or _text(row, "id") != item_id:
+                continue  # an item stocked nowhere: the outer join's row without a location
             parts.locations.append(
                 LocationQuantity(
                     location_id=location_id,
@@ -706,9 +824,9 @@ class NetSuiteErp:
                 )
             )
 
-    async def _transactions(self, parts: _Parts, item_id: str, since: datetime) -> None:
+    async def _transactions(self, parts: _Parts, sku: str, since: datetime) -> None:
         zone = self.config.zone
-        q = transactions_query(item_id, since, self.config)
+        q = transactions_query(sku, since, self.config)
         for row in await self._rows(parts, "transactions", q):
             parts.transactions.append(
                 InventoryTransaction(
@@ -723,8 +841,8 @@ class NetSuiteErp:
                 )
             )
 
-    async def _last_update(self, parts: _Parts, item_id: str) -> None:
-        rows = await self._rows(parts, "last_update", last_update_query(item_id))
+    async def _last_update(self, parts: _Parts, sku: str) -> None:
+        rows = await self._rows(parts, "last_update", last_update_query(sku))
         parts.last_update = _time(rows[0], "lastupdate", self.config.zone) if rows else None
 
     async def _listeners(self, parts: _Parts) -> None:
@@ -810,9 +928,13 @@ class NetSuiteErp:
         if not (cfg.integration_user and cfg.integration_role):
             parts.not_visible["integration_user"] = NOT_VISIBLE["integration_user"]
             return
-        employees, roles = await asyncio.gather(
-            self._rows(parts, "employee", employee_query(cfg.integration_user)),
-            self._rows(parts, "role", role_query(cfg.integration_role)),
+        employees, roles = await _all(
+            [
+                self._employee(parts, cfg.integration_user, since),
+                self._rows(
+                    parts, "role", role_query(cfg.integration_role, cfg.inventory_permissions)
+                ),
+            ]
         )
         missing = [
             f"no {what} {name!r}"
@@ -828,11 +950,10 @@ class NetSuiteErp:
             )
             return
         employee, role = employees[0], roles[0]
-        permissions = await self._rows(
-            parts,
-            "permissions",
-            permissions_query(_text(role, "id") or "", cfg.inventory_permissions),
-        )
+        # The outer joins repeat the employee (role) on each failed login (permission) row.
+        permissions = [
+            p for p in roles if _text(p, "id") == _text(role, "id") and _text(p, "permkey")
+        ]
         level = max((_permission_level(_text(p, "permlevel")) for p in permissions), default=0)
         errors: list[str] = []
         if _flag(employee, "isinactive") or not _flag(employee, "giveaccess", default=True):
@@ -840,22 +961,13 @@ class NetSuiteErp:
         if _flag(role, "isinactive"):
             errors.append(f"role {cfg.integration_role} is inactive")
         last_error: datetime | None = None
-        try:
-            failures = await self._rows(
-                parts,
-                "login_audit",
-                login_audit_query(_text(employee, "id") or "", since, cfg.zone),
-            )
-        except AdapterError as exc:
-            parts.not_visible["login_audit"] = (
-                f"login_audit: NetSuite did not show the login audit trail ({exc.describe()}); look in Setup > Users/Roles > User Management > View Login Audit Trail"
-            )
-        else:
-            for failure in failures:
-                errors.append(_text(failure, "detail") or _text(failure, "status") or "Failure")
-                at = _time(failure, "at", cfg.zone)
-                if at is not None and (last_error is None or at > last_error):
-                    last_error = at
+        for failure in employees:
+            if _text(failure, "id") != _text(employee, "id") or not _text(failure, "status"):
+                continue  # the outer join's row for an employee without failed logins
+            errors.append(_text(failure, "detail") or _text(failure, "status") or "Failure")
+            at = _time(failure, "at", cfg.zone)
+            if at is not None and (last_error is None or at > last_error):
+                last_error = at
         parts.user = IntegrationUser(
             name=_text(employee, "entityid") or cfg.integration_user,
             role=_text(role, "name") or cfg.integration_role,
@@ -863,3 +975,40 @@ class NetSuiteErp:
             auth_errors=errors,
             last_auth_error_at=last_error,
         )
+
+    async def _employee(self, parts: _Parts, entity_id: str, since: datetime) -> list[Row]:
+        """The employee's rows with its failed logins. A role may see employees but not the login
+        audit trail: when NetSuite refuses the joined statement (400 or 403), the employee alone
+        is read again and the trail is listed as not visible (one more request, only then)."""
+        try:
+            q = employee_logins_query(entity_id, since, self.config.zone)
+            return await self._rows(parts, "employee", q)
+        except AdapterError as exc:
+            if exc.status not in (400, 403):
+                raise
+            rows = await self._rows(parts, "employee", employee_query(entity_id))
+            parts.not_visible["login_audit"] = (
+                f"login_audit: NetSuite did not show the login audit trail ({exc.describe()}); look in Setup > Users/Roles > User Management > View Login Audit Trail"
+            )
+            return rows
+
+
+async def _all(reads: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """Run ``reads`` together and return their results in order. The first failure cancels the
+    others (a queued statement whose answer no longer matters is never sent) and is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(read) for read in reads]
+    except BaseExceptionGroup as failures:
+        raise _first(failures) from None
+    return [task.result() for task in tasks]
+
+
+def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first ``AdapterError`` in a (nested) exception group, else its first exception."""
+    for exc in failures.exceptions:
+        found = _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(found, AdapterError):
+            return found
+    first = failures.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

@@ -7,10 +7,14 @@ pacing follows Celigo's published leaky bucket (1000 requests, draining 300/s). 
 page with an RFC 8288 ``Link: <…>; rel="next"`` header; the flow error endpoints page with a
 ``nextPageURL`` in the body. Both are followed up to ``MAX_PAGES``.
 
-Requests per triage: ``GET /flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit``,
-then per configured flow ``GET /flows/{id}/jobs/latest``, ``/jobs?_flowId=…&type=flow``,
-``/flows/{id}/errors`` (summary), ``/flows/{id}/{stepId}/errors`` and ``…/resolved``, and
-``/flows/{id}/jobs/{jobId}/logs`` (execution log rows) for each run in the window.
+Requests per triage, in two round trips when no list pages: at once ``GET /flows``,
+``/exports``, ``/imports``, ``/connections``, ``/audit`` and, per configured flow (its id is in
+the config), ``GET /flows/{id}/jobs/latest``, ``/jobs?_flowId=…&type=flow`` and
+``/flows/{id}/errors`` (summary); then, each as soon as the answer it needs is in,
+``/flows/{id}/jobs/{jobId}/logs`` (execution log rows) for each run in the window (after the
+runs), ``/flows/{id}/{stepId}/errors`` for each step the summary names (after the summary) and
+``…/resolved`` for each step of the flow (after the flow list). A next page waits for its
+previous page only.
 
 What comes from Celigo and what from the adapter's config (``flows`` = flow ``_id`` →
 ``FlowMapping``; flows not named there are not inventory flows and are not reported):
@@ -78,6 +82,19 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
                              Edits to exports, imports and flows that no configured flow uses
                              are left out.
 
+Connector health (``flow_health(since)``, the weekly monitor) reads ``GET /flows``, ``/exports``,
+``/imports``, ``/connections``, then per flow of the account ``/flows/{id}/jobs/latest``,
+``/jobs?_flowId=…&type=flow&createdAt_gte=since`` and ``/flows/{id}/errors``, and the open step
+errors only of a flow that is suspended or in error (for its reason):
+
+    FlowHealth.status, …     as Flow above (status, reason, since, trigger, interval, last run)
+    hop, channel             config; None for a flow the config does not name
+    runs, failed_runs        flow jobs created since ``since``; ``status: failed``
+    records_ok / _failed /   the jobs' ``numSuccess`` / ``numError`` / ``numIgnore``, summed
+      _ignored
+    open_errors              the error summary's ``numError``, summed over the flow's steps
+    complete                 False when the jobs ran past ``MAX_PAGES`` pages (a lower bound)
+
 The snapshot's ``raw`` holds the payloads read, with connection documents cut down to id, name,
 type, assistant, offline and base URI, and audit entries without their old and new values.
 """
@@ -103,6 +120,7 @@ from tools.models import (
     ChangeEvent,
     EventKind,
     Flow,
+    FlowHealth,
     Hop,
     LocationMapping,
     MiddlewareLogEntry,
@@ -609,6 +627,10 @@ class _FlowRead:
     raw: dict[str, Any]
 
 
+# The account's flows by id, once ``GET /flows`` has answered (``read_activity``).
+_Listed = asyncio.Future[dict[str, dict[str, Any]]]
+
+
 class CeligoMiddleware:
     """``MiddlewareAdapter`` over the integrator.io REST API v1."""
 
@@ -740,18 +762,25 @@ class CeligoMiddleware:
         self, path: str, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Every item of a list endpoint, following ``Link: rel="next"``."""
+        items, _complete = await self._list_pages(path, params)
+        return items
+
+    async def _list_pages(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The items of up to ``MAX_PAGES`` pages, and whether that was all of them."""
         items: list[dict[str, Any]] = []
         request: tuple[str, Mapping[str, str] | None] | None = (path, params)
         for _ in range(MAX_PAGES):
             if request is None:
-                return items
+                return items, True
             response = await self._get(*request)
             body = self._json(response, f"GET /{path}")
             if body is None:
-                return items
+                return items, True
             items.extend(self._records(body, path))
             request = self._next(response.headers.get("Link"))
-        return items
+        return items, request is None
 
     async def _error_list(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every error of a step endpoint (``{"errors": […], "nextPageURL": …}``)."""
@@ -786,28 +815,24 @@ class CeligoMiddleware:
         now = self._clock()
         log_from = max(since, now - self.retention)
         changes_from = min(since, now - CHANGE_WINDOW)
-        flows, exports, imports, connections, audit = await _all(
+        # The flow ids are in the config: each flow's reads start with the account's lists, and
+        # a request waits only for the answer it needs (module docstring).
+        listed: _Listed = asyncio.get_running_loop().create_future()
+        # A failed list is raised by its own task; no waiter need retrieve it from the future.
+        listed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        by_id, exports, imports, connections, audit, *reads = await _all(
             [
-                self._list("flows"),
+                self._configured_flows(listed),
                 self._list("exports"),
                 self._list("imports"),
                 self._list("connections"),
                 self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+                *(self._read_flow(fid, listed, log_from) for fid in self.flows),
             ]
         )
-        by_id = {str(f.get("_id")): f for f in flows}
-        missing = [fid for fid in self.flows if fid not in by_id]
-        if missing:
-            raise AdapterError(
-                SYSTEM,
-                "not_found",
-                f"flow(s) {', '.join(missing)} named in the config are not in this account",
-                endpoint="GET /flows",
-            )
         export_docs = {str(e.get("_id")): e for e in exports}
         import_docs = {str(i.get("_id")): i for i in imports}
         connection_docs = {str(c.get("_id")): c for c in connections}
-        reads = await _all([self._read_flow(by_id[fid], log_from) for fid in self.flows])
         model_flows: list[Flow] = []
         log: list[MiddlewareLogEntry] = []
         window_start = log_from if log_from > since else None
@@ -862,29 +887,56 @@ class CeligoMiddleware:
                     ids.append(step)
         return ids
 
-    async def _read_flow(self, doc: dict[str, Any], log_from: datetime) -> _FlowRead:
-        fid = str(doc.get("_id"))
-        steps = flow_steps(doc)
+    async def _configured_flows(self, listed: _Listed) -> dict[str, dict[str, Any]]:
+        """The account's flows by id, also handed to ``listed`` for the flow reads that need a
+        flow document; not_found when a flow the config names is not among them. ``listed``
+        always ends as this does (result, error or cancellation): a read must never wait on it
+        forever, even one whose own cancellation a task group turned into its error."""
+        try:
+            by_id = {str(f.get("_id")): f for f in await self._list("flows")}
+            missing = [fid for fid in self.flows if fid not in by_id]
+            if missing:
+                raise AdapterError(
+                    SYSTEM,
+                    "not_found",
+                    f"flow(s) {', '.join(missing)} named in the config are not in this account",
+                    endpoint="GET /flows",
+                )
+        except asyncio.CancelledError:
+            listed.cancel()
+            raise
+        except Exception as exc:
+            listed.set_exception(exc)
+            raise
+        listed.set_result(by_id)
+        return by_id
+
+    async def _read_flow(self, fid: str, listed: _Listed, log_from: datetime) -> _FlowRead:
+        """One configured flow, as three chains that each wait only for their own answer: its
+        runs then their execution logs, its error summary then the open errors of the steps it
+        names, the flow document (from the flow list) then its steps' resolved errors; and the
+        latest job alongside."""
         jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(log_from)}
-        latest_body, jobs, summary = await _all(
-            [self._latest(fid), self._list("jobs", jobs_query), self._summary(fid)]
-        )
-        open_steps = [
-            str(s.get("_expOrImpId"))
-            for s in summary
-            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
-        ]
-        all_steps = [*steps.exports, *steps.imports]
-        lists = await _all(
-            [
-                *(self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps),
-                *(self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps),
-                *(self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs),
-            ]
-        )
-        open_lists = lists[: len(open_steps)]
-        resolved_lists = lists[len(open_steps) : len(open_steps) + len(all_steps)]
-        job_rows = lists[len(open_steps) + len(all_steps) :]
+        try:
+            (
+                latest_body,
+                (jobs, job_rows),
+                (summary, open_steps, open_lists),
+                (doc, all_steps, resolved_lists),
+            ) = await _all(
+                [
+                    self._latest(fid),
+                    self._runs(fid, jobs_query),
+                    self._open_errors(fid),
+                    self._resolved(fid, listed),
+                ]
+            )
+        except AdapterError as exc:
+            if exc.kind == "not_found":
+                # A flow missing from the account 404s here before the flow list is in; the
+                # list's error names it, so wait for the list (raising its error, if any).
+                await asyncio.shield(listed)
+            raise
         errors = [
             parse_error(e, step)
             for step, found in zip(open_steps, open_lists, strict=True)
@@ -917,6 +969,40 @@ class CeligoMiddleware:
                 },
             },
         )
+
+    async def _runs(
+        self, fid: str, query: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+        """The flow's runs (``GET /jobs``), and each run's execution log rows."""
+        jobs = await self._list("jobs", query)
+        rows = await _all([self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs])
+        return jobs, rows
+
+    async def _open_errors(
+        self, fid: str
+    ) -> tuple[list[dict[str, Any]], list[str], list[list[dict[str, Any]]]]:
+        """The flow's error summary, the steps it names with open errors, and their errors."""
+        summary = await self._summary(fid)
+        steps = [
+            str(s.get("_expOrImpId"))
+            for s in summary
+            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
+        ]
+        lists = await _all([self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in steps])
+        return summary, steps, lists
+
+    async def _resolved(
+        self, fid: str, listed: _Listed
+    ) -> tuple[dict[str, Any], list[str], list[list[dict[str, Any]]]]:
+        """The flow document (once the flow list is in), its steps, and their resolved errors."""
+        # Shielded: a read cancelled while waiting must not cancel the list for the others.
+        doc = (await asyncio.shield(listed))[fid]
+        steps = flow_steps(doc)
+        all_steps = [*steps.exports, *steps.imports]
+        lists = await _all(
+            [self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps]
+        )
+        return doc, all_steps, lists
 
     async def _latest(self, fid: str) -> list[dict[str, Any]]:
         path = f"flows/{fid}/jobs/latest"
@@ -998,6 +1084,112 @@ class CeligoMiddleware:
             if change is not None and change.at >= changes_from:
                 changes.append(change)
         return changes
+
+    # --- connector health ----------------------------------------------------------------------
+
+    async def flow_health(self, since: datetime) -> list[FlowHealth]:
+        """Every flow of the account: status now, runs since ``since`` (module docstring)."""
+        now = self._clock()
+        flows, exports, imports, connections = await _all(
+            [
+                self._list("flows"),
+                self._list("exports"),
+                self._list("imports"),
+                self._list("connections"),
+            ]
+        )
+        known = {str(f.get("_id")) for f in flows}
+        missing = [fid for fid in self.flows if fid not in known]
+        if missing:
+            raise AdapterError(
+                SYSTEM,
+                "not_found",
+                f"flow(s) {', '.join(missing)} named in the config are not in this account",
+                endpoint="GET /flows",
+            )
+        docs = _Docs(
+            exports={str(e.get("_id")): e for e in exports},
+            imports={str(i.get("_id")): i for i in imports},
+            connections={str(c.get("_id")): c for c in connections},
+        )
+        healths = await _all([self._flow_health(doc, docs, since, now) for doc in flows])
+        return cast(list[FlowHealth], healths)
+
+    async def _flow_health(
+        self, doc: dict[str, Any], docs: _Docs, since: datetime, now: datetime
+    ) -> FlowHealth:
+        fid = str(doc.get("_id"))
+        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(since)}
+        latest_body, (job_docs, complete), summary = await _all(
+            [self._latest(fid), self._list_pages("jobs", jobs_query), self._summary(fid)]
+        )
+        latest = parse_job(latest_body[0]) if latest_body else None
+        mapping = self.flows.get(fid)
+
+        def parse(errors: Sequence[StepError]) -> Flow:
+            return parse_flow(
+                doc,
+                mapping or _UNMAPPED,
+                exports=docs.exports,
+                imports=docs.imports,
+                connections=docs.connections,
+                latest=latest,
+                errors=errors,
+            )
+
+        flow = parse(())
+        open_steps = [
+            str(s.get("_expOrImpId"))
+            for s in summary
+            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
+        ]
+        if flow.status in ("suspended", "error") and open_steps:
+            # The reason is in the open errors: read them only for a flow that needs one.
+            lists = await _all(
+                [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps]
+            )
+            flow = parse(
+                [
+                    parse_error(e, step)
+                    for step, found in zip(open_steps, lists, strict=True)
+                    for e in found
+                ]
+            )
+        jobs = [parse_job(j) for j in job_docs]
+        return FlowHealth(
+            source=Source(system=SYSTEM, endpoint="GET /v1/jobs", record=fid),
+            read_at=now,
+            raw={"flow": doc, "latestJob": latest_body[0] if latest_body else None},
+            flow_id=flow.id,
+            name=flow.name,
+            hop=mapping.hop if mapping else None,
+            channel=mapping.channel if mapping else None,
+            status=flow.status,
+            status_reason=flow.status_reason,
+            status_since=flow.status_since,
+            trigger=flow.trigger,
+            interval_minutes=flow.interval_minutes,
+            last_run_at=flow.last_run_at,
+            window_start=since,
+            runs=len(jobs),
+            failed_runs=sum(j.status == "failed" for j in jobs),
+            records_ok=sum(j.num_success for j in jobs),
+            records_failed=sum(j.num_error for j in jobs),
+            records_ignored=sum(j.num_ignore for j in jobs),
+            open_errors=sum(_int(s.get("numError")) for s in summary),
+            complete=complete,
+        )
+
+
+# A flow the config does not name still has a status and a trigger; its hop is reported as None.
+_UNMAPPED = FlowMapping(hop="storefront_to_erp")
+
+
+@dataclass(frozen=True)
+class _Docs:
+    exports: Mapping[str, Mapping[str, Any]]
+    imports: Mapping[str, Mapping[str, Any]]
+    connections: Mapping[str, Mapping[str, Any]]
 
 
 async def _all(calls: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:

@@ -2,11 +2,15 @@
 
 Each adapter answers with the scenario's snapshot for its system (or raises the scenario's
 error), after an optional injected latency so benchmarks can measure the engine's fan-out.
+
+The middleware also answers ``flow_health``: the ``health`` it was given, or else what its
+snapshot shows (``health_from_snapshot``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -14,6 +18,7 @@ from tools.errors import AdapterError
 from tools.models import (
     ChannelListing,
     ErpSnapshot,
+    FlowHealth,
     MiddlewareSnapshot,
     StorefrontSnapshot,
     WmsSnapshot,
@@ -65,8 +70,64 @@ class MemoryMarketplace(_Memory[ChannelListing]):
 
 
 class MemoryMiddleware(_Memory[MiddlewareSnapshot]):
+    def __init__(
+        self,
+        system: str,
+        state: MiddlewareSnapshot | Unreadable,
+        sku: str,
+        latency: float,
+        health: Sequence[FlowHealth] | None = None,
+    ) -> None:
+        super().__init__(system, state, sku, latency)
+        self._health = list(health) if health is not None else None
+
     async def read_activity(self, sku: str, since: datetime) -> MiddlewareSnapshot:
         return await self._answer(sku)
+
+    async def flow_health(self, since: datetime) -> list[FlowHealth]:
+        if self._latency:
+            await asyncio.sleep(self._latency)
+        if isinstance(self._state, Unreadable):
+            raise AdapterError(
+                self.system, self._state.kind, self._state.message, status=self._state.status
+            )
+        if self._health is not None:
+            return list(self._health)
+        return health_from_snapshot(self._state, since)
+
+
+def health_from_snapshot(state: MiddlewareSnapshot, since: datetime) -> list[FlowHealth]:
+    """Each flow of ``state`` with its log since ``since`` counted the way the Celigo emulator
+    renders it: one run per upstream event (``source_id``), delivered entries succeeded, error
+    and rate-limited entries failed (and stay open), filtered and dropped ones ignored."""
+    healths: list[FlowHealth] = []
+    for flow in state.flows:
+        entries = [e for e in state.log if e.flow_id == flow.id and e.at >= since]
+        failed = sum(e.stage in ("error", "rate_limited") for e in entries)
+        healths.append(
+            FlowHealth(
+                source=state.source,
+                read_at=state.read_at,
+                flow_id=flow.id,
+                name=flow.name,
+                hop=flow.hop,
+                channel=flow.channel,
+                status=flow.status,
+                status_reason=flow.status_reason,
+                status_since=flow.status_since,
+                trigger=flow.trigger,
+                interval_minutes=flow.interval_minutes,
+                last_run_at=flow.last_run_at,
+                window_start=since,
+                runs=len({e.source_id or e.at.isoformat() for e in entries}),
+                failed_runs=int(flow.status == "error"),
+                records_ok=sum(e.stage == "delivered" for e in entries),
+                records_failed=failed,
+                records_ignored=sum(e.stage in ("filtered", "dropped") for e in entries),
+                open_errors=failed,
+            )
+        )
+    return healths
 
 
 class MemoryErp(_Memory[ErpSnapshot]):

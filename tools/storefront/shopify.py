@@ -47,7 +47,19 @@ reads the namespace ``oos_triage`` when present and leaves the model's defaults 
 The GraphQL documents, their cost and the answers' shapes are in ``shopify_graphql``.
 ``ShopifyStorefront.catalog_stock()`` reads the whole catalog with a bulk operation
 (``bulkOperationRunQuery`` → poll ``currentBulkOperation`` → download the JSONL file) for
-monitoring. The download goes to Shopify's storage host without the access token.
+monitoring, and implements ``tools.protocols.CatalogSource``. The file is streamed and parsed
+line by line, never held whole. The download goes to Shopify's storage host without the access
+token. Where its ``CatalogStock`` fields come from:
+
+    sku, record                ProductVariant.sku, ProductVariant.id (variants without a SKU
+                               are left out)
+    quantity (available, every ProductVariant.inventoryQuantity: one line per variant
+    location)
+    quantity (on_hand, or a    the sum of InventoryLevel.quantities(names: ["available",
+    subset of locations)       "on_hand"]) over the wanted Location.ids; each level is a line
+                               of its own with ``__parentId``, after its variant's line
+    tracked, inventory_policy, InventoryItem.tracked, ProductVariant.inventoryPolicy,
+    status                     Product.status
 """
 
 from __future__ import annotations
@@ -56,7 +68,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -66,11 +78,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from tools.errors import AdapterError, ErrorKind
 from tools.http import VendorClient
-from tools.models import LocationQuantity, Source, StorefrontSnapshot, WebhookSubscription
+from tools.models import (
+    CatalogStock,
+    LocationQuantity,
+    QuantityKind,
+    Source,
+    StorefrontSnapshot,
+    WebhookSubscription,
+)
 from tools.ratelimit import ShopifyCostThrottle
 from tools.retry import Clock, RetryPolicy, Sleep
 from tools.storefront.shopify_graphql import (
     CATALOG_BULK_QUERY,
+    CATALOG_LEVELS_BULK_QUERY,
     CURRENT_BULK_OPERATION,
     HISTORY,
     HOLDS,
@@ -81,6 +101,7 @@ from tools.storefront.shopify_graphql import (
     SYNC,
     VARIANTS_PAGE,
     WEBHOOKS_PAGE,
+    BulkLevelLine,
     BulkLine,
     BulkOperation,
     BulkPoll,
@@ -114,18 +135,6 @@ MAX_VARIANT_PAGES = 10  # near matches to wade through before calling the SKU no
 _log = logging.getLogger(__name__)
 
 # --- the adapter -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CatalogStock:
-    """One variant of a full-catalog read: enough for monitoring to spot stock-outs."""
-
-    sku: str
-    available: int
-    inventory_policy: Literal["deny", "continue"]
-    tracked: bool
-    status: Literal["active", "draft", "archived"]
-    variant_id: str
 
 
 @dataclass(frozen=True)
@@ -395,20 +404,26 @@ class ShopifyStorefront:
     async def catalog_stock(
         self,
         *,
+        measure: QuantityKind = "available",
+        locations: Collection[str] | None = None,
         poll_interval: float = 5.0,
-        max_wait: float = 900.0,
+        max_wait: float = 3600.0,  # a million-variant export can take many minutes
         retry: RetryPolicy | None = None,
     ) -> AsyncIterator[CatalogStock]:
         """Every variant with a SKU, from one bulk operation (for monitoring scans).
 
         Starts ``bulkOperationRunQuery``, polls ``currentBulkOperation`` every
-        ``poll_interval`` seconds for at most ``max_wait``, then downloads the JSONL result.
+        ``poll_interval`` seconds for at most ``max_wait``, then streams the JSONL result.
+        ``measure`` "available" over every location (``locations`` None) needs one line per
+        variant; otherwise each variant's inventory levels are read too and ``measure`` is
+        summed over the levels at ``locations`` (Location gids).
         """
         policy = retry or RetryPolicy.scan()
+        by_level = measure != "available" or locations is not None
         started = await self._query(
             RUN_CATALOG_BULK_QUERY,
             "RunCatalogBulkQuery",
-            {"query": CATALOG_BULK_QUERY},
+            {"query": CATALOG_LEVELS_BULK_QUERY if by_level else CATALOG_BULK_QUERY},
             BulkRunPayload,
             10,
             idempotent=False,
@@ -426,7 +441,8 @@ class ShopifyStorefront:
         operation = await self._wait_for(run.bulk_operation.id, poll_interval, max_wait, policy)
         if operation.url is None:  # COMPLETED with no objects: Shopify gives no file
             return
-        async for item in self._download(operation.url, policy):
+        wanted = None if locations is None else frozenset(locations)
+        async for item in self._download(operation.url, policy, measure, by_level, wanted):
             yield item
 
     async def _wait_for(
@@ -459,7 +475,14 @@ class ShopifyStorefront:
                 )
             await self._sleep(poll_interval)
 
-    async def _download(self, url: str, policy: RetryPolicy) -> AsyncIterator[CatalogStock]:
+    async def _download(
+        self,
+        url: str,
+        policy: RetryPolicy,
+        measure: QuantityKind,
+        by_level: bool,
+        wanted: frozenset[str] | None,
+    ) -> AsyncIterator[CatalogStock]:
         # A separate client without the auth hook: the file is on Shopify's storage host, and
         # the signed URL is itself a credential, so it is masked in logs and errors.
         storage = VendorClient(
@@ -472,24 +495,76 @@ class ShopifyStorefront:
             clock=self._clock,
         )
         storage.redactor.add(url, httpx.URL(url).query.decode())
-        async with storage:
-            response = await storage.request("GET", url)
-        for number, line in enumerate(response.text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = BulkLine.model_validate_json(line)
-            except ValidationError as exc:
-                raise self._bad(f"bulk result line {number}: {exc.errors()[0]['msg']}") from None
-            if row.sku:
-                yield CatalogStock(
-                    sku=row.sku,
-                    available=row.inventory_quantity or 0,
-                    inventory_policy="continue" if row.inventory_policy == "CONTINUE" else "deny",
-                    tracked=row.inventory_item.tracked,
-                    status=_lower_status(row.product.status),
-                    variant_id=row.id,
+        source = Source(system=SYSTEM, endpoint="bulkOperationRunQuery (productVariants JSONL)")
+        read_at = self._now()
+        variant: BulkLine | None = None
+        levels: list[BulkLevelLine] = []
+        async with storage, storage.stream(url) as response:
+            number = 0
+            async for line in response.aiter_lines():
+                number += 1
+                if not line.strip():
+                    continue
+                if by_level and '"__parentId"' in line:
+                    level = self._bulk_line(BulkLevelLine, line, number)
+                    if variant is None or level.parent_id != variant.id:
+                        raise self._bad(
+                            f"bulk result line {number}: an inventory level of "
+                            f"{level.parent_id} that does not follow its variant's line"
+                        )
+                    levels.append(level)
+                    continue
+                if variant is not None and variant.sku:
+                    yield self._stock(variant, levels, source, read_at, measure, by_level, wanted)
+                variant, levels = self._bulk_line(BulkLine, line, number), []
+        if variant is not None and variant.sku:
+            yield self._stock(variant, levels, source, read_at, measure, by_level, wanted)
+
+    def _bulk_line(self, shape: type[_M], line: str, number: int) -> _M:
+        try:
+            return shape.model_validate_json(line)
+        except ValidationError as exc:
+            raise self._bad(f"bulk result line {number}: {exc.errors()[0]['msg']}") from None
+
+    @staticmethod
+    def _stock(
+        row: BulkLine,
+        levels: list[BulkLevelLine],
+        source: Source,
+        read_at: datetime,
+        measure: QuantityKind,
+        by_level: bool,
+        wanted: frozenset[str] | None,
+    ) -> CatalogStock:
+        breakdown = None
+        if by_level:
+            breakdown = [
+                LocationQuantity(
+                    location_id=level.location.id,
+                    name=level.location.name,
+                    available=level.quantity("available") or 0,
+                    on_hand=level.quantity("on_hand"),
                 )
+                for level in levels
+                if wanted is None or level.location.id in wanted
+            ]
+            quantity = sum(
+                (loc.available if measure == "available" else loc.on_hand) or 0 for loc in breakdown
+            )
+        else:
+            quantity = row.inventory_quantity or 0
+        return CatalogStock(
+            source=source,
+            read_at=read_at,
+            sku=row.sku or "",
+            quantity=quantity,
+            measure=measure,
+            locations=breakdown,
+            record=row.id,
+            tracked=row.inventory_item.tracked,
+            inventory_policy="continue" if row.inventory_policy == "CONTINUE" else "deny",
+            status=_lower_status(row.product.status),
+        )
 
     # --- GraphQL plumbing ------------------------------------------------------------------------
 

@@ -160,6 +160,36 @@ CATALOG_BULK_QUERY = """
 }
 """
 
+# The same with every inventory level, for scans that compare on-hand quantities or sum a subset
+# of locations. Shopify writes each level as its own line after its variant's line (objects are
+# grouped under their parent), carrying the variant's id as ``__parentId``.
+CATALOG_LEVELS_BULK_QUERY = """
+{
+  productVariants {
+    edges {
+      node {
+        id
+        sku
+        inventoryQuantity
+        inventoryPolicy
+        inventoryItem {
+          tracked
+          inventoryLevels {
+            edges {
+              node {
+                location { id name }
+                quantities(names: ["available", "on_hand"]) { name quantity }
+              }
+            }
+          }
+        }
+        product { status }
+      }
+    }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "StorefrontSku": STOREFRONT_SKU,
     "VariantsPage": VARIANTS_PAGE,
@@ -333,6 +363,21 @@ class BulkLine(Wire):
     inventory_policy: Literal["DENY", "CONTINUE"] = Field(alias="inventoryPolicy")
     inventory_item: _Tracked = Field(alias="inventoryItem")
     product: _Status
+
+
+class BulkLevelLine(Wire):
+    """An inventory level's line in a ``CATALOG_LEVELS_BULK_QUERY`` result."""
+
+    class _Location(Wire):
+        id: str
+        name: str
+
+    parent_id: str = Field(alias="__parentId")
+    location: _Location
+    quantities: list[Quantity]
+
+    def quantity(self, name: str) -> int | None:
+        return next((q.quantity for q in self.quantities if q.name == name), None)
 
 
 # --- metafield conventions ---------------------------------------------------------------------

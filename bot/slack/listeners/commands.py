@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.sku import InvalidSku, validate_sku
 from bot.slack import blocks
@@ -72,16 +72,43 @@ def malformed_message(text: str, reason: str) -> blocks.Message:
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    async def monitoring(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, name: str
+    ) -> None:
+        """``/oos drift | health | map``: acked at once, run in the background, posted in the
+        channel (``bot.monitor.posts``)."""
+        commands = services.monitoring
+        if commands is None:
+            await ack(**ephemeral(blocks.monitoring_not_configured(name)))
+            return
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        refusal = services.access.quick_refusal(user, channel)
+        if refusal is not None:
+            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+            return
+        await ack(**ephemeral(blocks.monitor_working(name)))
+
+        async def tell(message: blocks.Message) -> None:
+            await respond(**ephemeral(message), replace_original=False)
+
+        async def admitted() -> bool:
+            late = await services.access.check(user, channel)
+            if late is not None:
+                await tell(blocks.refusal(late.reason))
+            return late is None
+
+        commands.start(name, channel=channel, on_error=tell, admitted=admitted)
+
     @app.command(COMMAND)
     @at_the_edge("/oos")
-    async def oos(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def oos(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         text = str(command.get("text") or "")
         parsed = parse_command(text)
         if isinstance(parsed, Help):
             await ack(**ephemeral(blocks.usage_message()))
             return
         if isinstance(parsed, Monitoring):
-            await ack(**ephemeral(blocks.monitoring_not_configured(parsed.name)))
+            await monitoring(ack, command, respond, parsed.name)
             return
         if isinstance(parsed, Malformed):
             await ack(**ephemeral(malformed_message(text, parsed.reason)))

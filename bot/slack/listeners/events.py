@@ -1,5 +1,6 @@
-"""Mentions of the bot. In a triage thread, the question is answered from the saved report
-(which evidence item or check answers it, by keyword); elsewhere, a pointer to ``/oos``."""
+"""Mentions of the bot. In a triage thread, the question is answered by the agent when it is
+on (``bot.slack.followup``), else from the saved report (which evidence item or check answers
+it, by keyword); elsewhere, a pointer to ``/oos``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
-from bot.slack.answers import answer_question
+from bot.slack.followup import answer_mention
 from bot.slack.runner import new_reference
 from bot.slack.services import Services
 
@@ -28,9 +29,14 @@ def register(app: AsyncApp, services: Services) -> None:
             if found is None:
                 message = blocks.not_a_triage_thread()
             else:
-                _row, report = found
-                message = blocks.mention_reply(
-                    report.sku, answer_question(report, str(event.get("text") or ""))
+                row, report = found
+                message = await answer_mention(
+                    services,
+                    row,
+                    report,
+                    str(event.get("text") or ""),
+                    channel=channel,
+                    thread_ts=str(thread_ts),
                 )
         except Exception:
             ref = new_reference()

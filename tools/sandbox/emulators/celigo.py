@@ -18,6 +18,13 @@ conventions written in that module's docstring (the adapter reads back what this
     sku / location maps  static lookups on the first storefront→ERP flow's import
     changes              audit entries on connections (credential kinds, connector version) or
                          the integration (version, settings)
+    runs (optional)      ``FlowHealth`` per flow: its ``runs`` as completed flow jobs spread over
+                         the window, the first ``failed_runs`` of them failed, the records split
+                         over them (``numSuccess`` / ``numError`` / ``numIgnore``), and
+                         ``open_errors`` record-level errors on the import step. Those jobs carry
+                         no execution-log rows, so a triage over the same emulator sees its log
+                         window start after them (as it would in Celigo): give runs only to an
+                         emulator that serves connector health.
 
 It enforces the bearer token (401 with Celigo's error body otherwise), pages list endpoints
 with ``Link: rel="next"`` and error lists with ``nextPageURL``, throttles with a leaky bucket
@@ -30,7 +37,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +52,7 @@ from tools.middleware.celigo import (
     iso,
     parse_time,
 )
-from tools.models import ChangeEvent, Flow, MiddlewareLogEntry, MiddlewareSnapshot
+from tools.models import ChangeEvent, Flow, FlowHealth, MiddlewareLogEntry, MiddlewareSnapshot
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
 
@@ -99,13 +106,15 @@ class Account:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
 
-def render(state: MiddlewareSnapshot) -> Account:
-    """``state`` as the documents of a Celigo account."""
+def render(state: MiddlewareSnapshot, runs: Sequence[FlowHealth] = ()) -> Account:
+    """``state`` (and optionally each flow's ``runs``) as the documents of a Celigo account."""
     account = Account()
     created = state.read_at - timedelta(days=400)
     for flow in state.flows:
         _render_flow(account, flow, state.read_at, created)
     _render_log(account, state)
+    for health in runs:
+        _render_runs(account, health)
     _render_lookups(account, state)
     for n, change in enumerate(state.changes):
         _render_change(account, change, n)
@@ -293,6 +302,51 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
                 )
 
 
+def _render_runs(account: Account, health: FlowHealth) -> None:
+    """A flow's runs over its window: failed ones first, so a completed run stays the latest."""
+    fid, n = health.flow_id, health.runs
+    if n <= 0:
+        return
+    span = (health.read_at - health.window_start) / (n + 1)
+
+    def share(total: int, i: int) -> int:
+        return total // n + (1 if i < total % n else 0)
+
+    for i in range(n):
+        start = health.window_start + span * (i + 1)
+        failed = i < health.failed_runs
+        job = _job(
+            f"job-{fid}-run-{i}",
+            fid,
+            start,
+            start + min(span / 2, timedelta(minutes=5)),
+            "failed" if failed else "completed",
+            success=share(health.records_ok, i),
+            errors=share(health.records_failed, i),
+            ignored=share(health.records_ignored, i),
+        )
+        account.jobs.append(job)
+        current = account.latest.get(fid)
+        # The run that makes the flow's status "error" stays the latest; otherwise the newest.
+        if current is None or (
+            current["_id"] != f"job-{fid}-failed" and current["createdAt"] < job["createdAt"]
+        ):
+            account.latest[fid] = job
+    for i in range(health.open_errors):
+        at = health.window_start + span * (1 + i % n)
+        _add_error(
+            account,
+            fid,
+            f"imp-{fid}",
+            at,
+            "Record failed validation in the target system",
+            "application",
+            422,
+            f"record-{i}",
+            f"job-{fid}-run-{i % n}",
+        )
+
+
 def _row(entry: MiddlewareLogEntry, job_id: str, n: int) -> dict[str, Any]:
     filtered = entry.stage in ("filtered", "dropped")
     step = f"imp-{entry.flow_id}" if entry.stage == "delivered" else f"exp-{entry.flow_id}"
@@ -402,6 +456,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         state: MiddlewareSnapshot,
         faults: Faults | None = None,
         *,
+        runs: Sequence[FlowHealth] = (),
         token: str = DEFAULT_TOKEN,
         base_url: str = US_BASE_URL,
         page_size: int = 3,
@@ -414,7 +469,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         self.state = state
         self.faults = faults or Faults()
         self.token = token
-        self.account = render(state)
+        self.account = render(state, runs)
         self.calls: list[str] = []
         self._base_path = urlsplit(base_url).path.rstrip("/")
         self._page_size = page_size

@@ -8,9 +8,18 @@ in multiples of it, pages of ``{links, count, hasMore, items, offset, totalResul
 strings, ``T``/``F`` flags and null columns left out of rows. More requests in flight than the
 account's concurrency slots answer 429 (error code ``CONCURRENCY_LIMIT_EXCEEDED``, UNVERIFIED).
 
+``catalog=`` (any ``ItemCatalog``, e.g. ``tools.sandbox.catalog``) serves the catalog scan's
+statement (``tools.erp.netsuite.catalog_query``: items joined to their locations, summed per
+item, keyed on ``item.id >``) lazily, one page of items generated per request; without one, the
+snapshots answer it. Offsets from 100,000 on are refused, as SuiteQL returns no more rows than
+that per statement.
+
 It is not a SQL engine: it reads the statement's select list (columns, aliases, ``BUILTIN.DF``,
 ``TO_CHAR``, ``MAX``) and the ``FROM`` table, pulls the filter values it needs out of the
-``WHERE`` clause, and refuses what NetSuite would refuse — an unterminated string literal, an
+``WHERE`` clause (an item named by SKU through ``JOIN item ON item.id = tl.item`` as well as by
+internal id), knows the adapter's outer joins (item ⋈ inventoryitemlocations, employee ⋈
+loginaudit, role ⋈ rolepermissions: the left row once per joined row, or once alone) and
+refuses any other join of those tables, and refuses what NetSuite would refuse — an unterminated string literal, an
 unknown table or custom field — with NetSuite's 400 body. The account's customization (custom
 fields and records, listener scripts, integration user and role) is the same ``NetSuiteConfig``
 the adapter is built from; ``listener_scripts(snapshots)`` names the scripts listeners are
@@ -29,15 +38,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from tools.erp.netsuite import ITEM_TYPES, SUITEQL_PATH, NetSuiteConfig
+from tools.erp.netsuite import ITEM_TYPES, MAX_RESULTS, SUITEQL_PATH, NetSuiteConfig
 from tools.erp.netsuite_auth import (
     SIGNATURE_METHOD,
     TbaCredentials,
@@ -92,6 +101,10 @@ LOGIN_DETAIL = (
     " Setup > Users/Roles > User Management > View Login Audit Trail."
 )
 _PY_TIME = "%Y-%m-%d %H:%M:%S"
+_LOCATION_COLUMNS = frozenset(
+    {"location", "quantityavailable", "quantityonhand", "quantitycommitted"}
+)
+_LOGIN_COLUMNS = frozenset({"date", "status", "detail"})
 
 Row = dict[str, Any]
 
@@ -121,6 +134,43 @@ def error_body(status: int, detail: str, code: str | None = None) -> dict[str, A
             {"detail": detail, "o:errorCode": code or _STATUS_CODES.get(status, "UNEXPECTED_ERROR")}
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogItem:
+    """One item of a generated catalog: internal id, SKU, and (location id, available, on hand)
+    per location it is stocked at."""
+
+    item_id: int
+    sku: str
+    stock: tuple[tuple[str, int, int], ...] = ()
+    item_type: str = "InvtPart"
+    inactive: bool = False
+
+
+class ItemCatalog(Protocol):
+    """A catalog the emulator pages through lazily."""
+
+    def items_after(self, item_id: int) -> Iterator[CatalogItem]:
+        """Items with an internal id above ``item_id``, in id order."""
+        ...
+
+    def count_after(self, item_id: int, keep: Callable[[CatalogItem], bool]) -> int:
+        """How many items above ``item_id`` ``keep`` accepts (for ``totalResults``)."""
+        ...
+
+
+class _ListCatalog:
+    """An ``ItemCatalog`` over a few items held in a list (the snapshots)."""
+
+    def __init__(self, items: Iterable[CatalogItem]) -> None:
+        self.items = sorted(items, key=lambda x: x.item_id)
+
+    def items_after(self, item_id: int) -> Iterator[CatalogItem]:
+        return (x for x in self.items if x.item_id > item_id)
+
+    def count_after(self, item_id: int, keep: Callable[[CatalogItem], bool]) -> int:
+        return sum(1 for x in self.items_after(item_id) if keep(x))
 
 
 class QueryError(Exception):
@@ -179,6 +229,10 @@ def _split_top(text: str) -> list[str]:
 _SELECT = re.compile(
     r"^\s*SELECT\s+(?P<columns>.+?)\s+FROM\s+(?P<table>\w+)(?P<rest>.*)$", re.I | re.S
 )
+_CATALOG = re.compile(
+    r"^\s*SELECT\s.+?\sFROM\s+item\s+LEFT OUTER JOIN\s+inventoryitemlocations\s.+\sGROUP BY\s",
+    re.I | re.S,
+)
 _ALIAS = re.compile(r"^(?P<expr>.+?)\s+AS\s+(?P<alias>\w+)$", re.I | re.S)
 _FUNCTION = re.compile(r"^(?P<name>[\w.]+)\((?P<args>.*)\)$", re.S)
 
@@ -234,7 +288,7 @@ class _Projection:
         inner = self._eval(args[0], row)
         if name == "BUILTIN.DF":
             return row.get(args[0].lower().rsplit(".", 1)[-1] + ":display", inner)
-        if name == "MAX":
+        if name in ("MAX", "SUM"):  # aggregates arrive computed in the row
             return inner
         if name == "TO_CHAR" and len(args) == 2:
             fmt = self._literals[int(args[1].strip().lstrip("?"))]
@@ -258,9 +312,11 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         config: NetSuiteConfig | None = None,
         credentials: TbaCredentials = SANDBOX_CREDENTIALS,
         concurrency: int = 5,
+        catalog: ItemCatalog | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.snapshots = [state] if isinstance(state, ErpSnapshot) else list(state)
+        self.catalog = catalog
         self.faults = faults or Faults()
         self.config = config or NetSuiteConfig(account_id="1234567")
         self.credentials = credentials
@@ -349,8 +405,19 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                     "INVALID_PARAMETER",
                 ),
             )
+        if offset >= MAX_RESULTS:
+            return _reply(
+                400,
+                error_body(
+                    400,
+                    f"Invalid offset {offset}: a SuiteQL query returns at most {MAX_RESULTS} results.",
+                    "INVALID_PARAMETER",
+                ),
+            )
         self.queries.append(q)
         try:
+            if _CATALOG.match(mask_literals(q)[0]):
+                return _reply(200, self._catalog_page(request.url, q, limit, offset))
             rows = self.run(q)
         except QueryError as exc:
             return _reply(
@@ -363,6 +430,91 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 },
             )
         return _reply(200, self._page(request.url, rows, limit, offset))
+
+    def _catalog_page(self, url: httpx.URL, q: str, limit: int, offset: int) -> dict[str, Any]:
+        """One page of the catalog scan, generated for this request only."""
+        masked, literals = mask_literals(q)
+        match = _SELECT.match(masked)
+        assert match is not None  # _CATALOG matched
+        where = match["rest"]
+        after = int(re.search(r"\bitem\.id > (\d+)", where)[1])  # type: ignore[index]
+        wanted = re.search(r"\biil\.location IN \(([^)]*)\)", where)
+        locations = {x.strip() for x in wanted[1].split(",")} if wanted else None
+        types = set(self._in_literals(where, "item.itemtype", literals)) or None
+        active_only = self._equals_literal(where, "item.isinactive", literals) == "F"
+
+        def keep(item: CatalogItem) -> bool:
+            return (types is None or item.item_type in types) and not (
+                active_only and item.inactive
+            )
+
+        catalog = self.catalog or _ListCatalog(self._snapshot_items())
+        page: list[CatalogItem] = []
+        skipped, more = 0, False
+        for item in catalog.items_after(after):
+            if not keep(item):
+                continue
+            if skipped < offset:
+                skipped += 1
+            elif len(page) < limit:
+                page.append(item)
+            else:
+                more = True
+                break
+        table = _Table(
+            frozenset({"id", "itemid", "item", "location", "quantityavailable", "quantityonhand"}),
+            [],
+        )
+        projections = [
+            _Projection(e, literals, table, self._zone) for e in _split_top(match["columns"])
+        ]
+        items = []
+        for item in page:
+            counted = [s for s in item.stock if locations is None or s[0] in locations]
+            row: Row = {
+                "id": item.item_id,
+                "itemid": item.sku,
+                # SUM over no rows is null, and NetSuite leaves null columns out
+                "quantityavailable": sum(s[1] for s in counted) if counted else None,
+                "quantityonhand": sum(s[2] for s in counted) if counted else None,
+            }
+            rendered = {p.name: _as_text(p.value(row)) for p in projections}
+            items.append({"links": [], **{k: v for k, v in rendered.items() if v is not None}})
+        last = page[-1].item_id if page else after
+        total = offset + len(page) + (catalog.count_after(last, keep) if more else 0)
+
+        def link(rel: str, at: int) -> dict[str, str]:
+            return {"rel": rel, "href": str(url.copy_merge_params({"limit": limit, "offset": at}))}
+
+        return {
+            "links": [
+                link("first", 0),
+                *([link("next", offset + limit)] if more else []),
+                link("last", max(0, (total - 1) // limit * limit)),
+                link("self", offset),
+            ],
+            "count": len(page),
+            "hasMore": more,
+            "items": items,
+            "offset": offset,
+            "totalResults": total,
+        }
+
+    def _snapshot_items(self) -> Iterator[CatalogItem]:
+        for snap in self.snapshots:
+            item = snap.item
+            raw_type = item.item_type_raw
+            if raw_type is None or ITEM_TYPES.get(raw_type, "other") != item.item_type:
+                raw_type = _CANONICAL_ITEM_TYPES[item.item_type]
+            yield CatalogItem(
+                item_id=int(self.internal_id(item.item_id)),
+                sku=item.sku,
+                stock=tuple(
+                    (loc.location_id, loc.available, loc.on_hand or loc.available)
+                    for loc in snap.locations
+                ),
+                item_type=raw_type,
+            )
 
     def _authorized(self, request: httpx.Request) -> bool:
         params = parse_authorization(request.headers.get("Authorization", ""))
@@ -504,12 +656,37 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 return snap
         return None
 
+    def _item_snapshot(self, where: str, literals: list[str], column: str) -> ErpSnapshot | None:
+        """The snapshot a statement on another table is about: named by internal id
+        (``tl.item = 4417``) or by SKU through a join to item (``JOIN item ON item.id = tl.item
+        … WHERE item.itemid = 'SKU'``)."""
+        sku = self._equals_literal(where, "item.itemid", literals)
+        if sku is None:
+            return self._snapshot(self._equals_number(where, column))
+        if not re.search(rf"\bJOIN item ON item\.id = {re.escape(column)}\b", where):
+            raise QueryError(
+                "Search error occurred: Field 'itemid' was not found. Reason: item is not joined"
+            )
+        return next((s for s in self.snapshots if s.item.sku == sku), None)
+
+    @staticmethod
+    def _outer_join(where: str, table: str, on: str) -> bool:
+        """Whether the statement outer-joins ``table`` ``ON <on>``; any other join of it is
+        refused, so a statement the emulator would misread fails loudly."""
+        if not re.search(rf"\bJOIN {table}\b", where):
+            return False
+        if not re.search(rf"\bLEFT OUTER JOIN {table}(?: \w+)? ON {re.escape(on)}\b", where):
+            raise QueryError(f"Search error occurred: unsupported join of {table}")
+        return True
+
     # --- tables --------------------------------------------------------------------------------
 
     def _item_table(self, where: str, literals: list[str]) -> _Table:
         cfg = self.config
         custom = {f for f in (cfg.do_not_stock_field, cfg.available_to_fulfil_field) if f}
         sku = self._equals_literal(where, "itemid", literals)
+        # item LEFT OUTER JOIN inventoryitemlocations: the item once per location (or once).
+        located = self._outer_join(where, "inventoryitemlocations", "iil.item = item.id")
         rows = []
         for snap in self.snapshots:
             item = snap.item
@@ -529,14 +706,18 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 row[cfg.do_not_stock_field] = item.do_not_stock
             if cfg.available_to_fulfil_field:
                 row[cfg.available_to_fulfil_field] = item.available_to_fulfil
-            rows.append(row)
-        return _Table(
-            frozenset({"id", "itemid", "displayname", "itemtype", "isinactive", *custom}), rows
-        )
+            stock = self._location_rows(snap) if located else []
+            rows.extend([{**row, **loc} for loc in stock] or [row])
+        columns = {"id", "itemid", "displayname", "itemtype", "isinactive", *custom}
+        return _Table(frozenset(columns | (_LOCATION_COLUMNS if located else set())), rows)
 
     def _locations_table(self, where: str) -> _Table:
         snap = self._snapshot(self._equals_number(where, "item"))
-        rows = [
+        return _Table(_LOCATION_COLUMNS | {"item"}, self._location_rows(snap))
+
+    @staticmethod
+    def _location_rows(snap: ErpSnapshot | None) -> list[Row]:
+        return [
             {
                 "location": loc.location_id,
                 "location:display": loc.name,
@@ -546,12 +727,6 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             }
             for loc in (snap.locations if snap else [])
         ]
-        return _Table(
-            frozenset(
-                {"item", "location", "quantityavailable", "quantityonhand", "quantitycommitted"}
-            ),
-            rows,
-        )
 
     def _transactions_table(self, columns: str, where: str, literals: list[str]) -> _Table:
         origin = self.config.origin_field
@@ -570,7 +745,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 *([origin] if origin else []),
             }
         )
-        snap = self._snapshot(self._equals_number(where, "tl.item"))
+        snap = self._item_snapshot(where, literals, "tl.item")
         if re.search(r"\bMAX\(", columns, re.I):
             last = snap.last_inventory_update_at if snap else None
             return _Table(known, [{"createddate": last}])
@@ -656,57 +831,70 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
 
     def _employee_table(self, where: str, literals: list[str]) -> _Table:
         name = self._equals_literal(where, "entityid", literals)
-        rows = []
+        # employee LEFT OUTER JOIN loginaudit: the employee once per failed login (or once).
+        logins = self._outer_join(where, "loginaudit", "loginaudit.user = employee.id")
+        since = self._since(where, literals)
+        rows: list[Row] = []
         for n, snap in self._users():
             assert snap.integration_user is not None
             if snap.integration_user.name == name:
-                rows.append(
-                    {
-                        "id": str(2_000 + n),
-                        "entityid": name,
-                        "isinactive": False,
-                        "giveaccess": True,
-                    }
-                )
+                row: Row = {
+                    "id": str(2_000 + n),
+                    "entityid": name,
+                    "isinactive": False,
+                    "giveaccess": True,
+                }
+                failures = self._login_failures(row["id"], since) if logins else []
+                rows.extend([{**row, **f} for f in failures] or [row])
                 break
-        return _Table(frozenset({"id", "entityid", "isinactive", "giveaccess"}), rows)
+        columns = {"id", "entityid", "isinactive", "giveaccess"}
+        return _Table(frozenset(columns | (_LOGIN_COLUMNS if logins else set())), rows)
 
     def _role_table(self, where: str, literals: list[str]) -> _Table:
         name = self._equals_literal(where, "name", literals)
-        rows = []
+        # role LEFT OUTER JOIN rolepermissions: the role once per permission asked for (or once).
+        permissions = self._outer_join(where, "rolepermissions", "rolepermissions.role = role.id")
+        keys = self._in_literals(where, "permkey", literals)
+        rows: list[Row] = []
         for n, snap in self._users():
             assert snap.integration_user is not None
             if snap.integration_user.role == name:
-                rows.append({"id": str(1_000 + n), "name": name, "isinactive": False})
+                row: Row = {"id": str(1_000 + n), "name": name, "isinactive": False}
+                levels = self._permissions(row["id"], keys) if permissions else []
+                rows.extend([{**row, **level} for level in levels] or [row])
                 break
-        return _Table(frozenset({"id", "name", "isinactive"}), rows)
+        columns = {"id", "name", "isinactive", *(("permkey", "permlevel") if permissions else ())}
+        return _Table(frozenset(columns), rows)
 
     def _permissions_table(self, where: str, literals: list[str]) -> _Table:
         role = self._equals_number(where, "role")
         keys = self._in_literals(where, "permkey", literals)
-        rows = []
+        return _Table(frozenset({"role", "permkey", "permlevel"}), self._permissions(role, keys))
+
+    def _permissions(self, role_id: str | None, keys: list[str]) -> list[Row]:
         for n, snap in self._users():
             assert snap.integration_user is not None
-            if str(1_000 + n) == role:
+            if str(1_000 + n) == role_id:
                 level = "4" if snap.integration_user.can_write_inventory else "1"
-                rows = [{"permkey": key, "permlevel": level} for key in keys]
-                break
-        return _Table(frozenset({"role", "permkey", "permlevel"}), rows)
+                return [{"permkey": key, "permlevel": level} for key in keys]
+        return []
 
     def _login_audit_table(self, where: str, literals: list[str]) -> _Table:
         user = self._equals_number(where, "user")
         since = self._since(where, literals)
-        rows = []
+        return _Table(_LOGIN_COLUMNS | {"user"}, self._login_failures(user, since))
+
+    def _login_failures(self, user_id: str | None, since: datetime | None) -> list[Row]:
         for n, snap in self._users():
             u = snap.integration_user
             assert u is not None
-            if str(2_000 + n) != user:
+            if str(2_000 + n) != user_id:
                 continue
             at = u.last_auth_error_at or snap.read_at
             if since is None or at >= since:
-                rows = [{"date": at, "status": "Failure", "detail": e} for e in u.auth_errors]
+                return [{"date": at, "status": "Failure", "detail": e} for e in u.auth_errors]
             break
-        return _Table(frozenset({"user", "date", "status", "detail"}), rows)
+        return []
 
     def _trigger_rules_table(self) -> _Table:
         rec = self.config.trigger_rule_record

@@ -11,7 +11,13 @@ schema, so the emulator does not parse GraphQL):
     WebhooksPage                   webhookSubscriptions, cursor-paginated
     RunCatalogBulkQuery            bulkOperationRunQuery: one bulk query at a time per app
     CurrentBulkOperation           RUNNING for ``bulk_polls`` polls, then COMPLETED with a signed
-                                   storage URL that this transport also serves (JSONL)
+                                   storage URL that this transport also serves (JSONL, streamed
+                                   in chunks; a query that selects ``inventoryLevels`` gets one
+                                   line per level after its variant's, with ``__parentId``)
+
+``catalog=`` adds a generated catalog (any ``VariantCatalog``, e.g. ``tools.sandbox.catalog``)
+to what bulk operations export: its variants are rendered one at a time as the file streams, so
+a million-variant shop never exists in memory. Single-SKU reads serve the snapshots only.
 
 It enforces ``X-Shopify-Access-Token`` (401 with Shopify's body otherwise) and the cost-based
 throttle: a bucket of ``maximum`` points restoring ``restore_rate`` per second on an injectable
@@ -37,9 +43,10 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -63,6 +70,41 @@ _STATUS_BODIES: dict[int, Any] = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+_BULK_CHUNK = 2000  # JSONL lines per streamed chunk
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogLevel:
+    """A generated variant's stock at one location (``location_id`` is a Location gid)."""
+
+    location_id: str
+    name: str
+    available: int
+    on_hand: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogVariant:
+    """One variant of a generated catalog, rendered as ``gid://shopify/ProductVariant/{number}``."""
+
+    number: int
+    sku: str | None
+    available: int  # inventoryQuantity
+    levels: tuple[CatalogLevel, ...] = ()
+    inventory_policy: str = "deny"
+    tracked: bool = True
+    status: str = "active"
+
+
+class VariantCatalog(Protocol):
+    """A catalog the emulator pages through lazily (numbers must not collide with snapshots':
+    start them above the snapshot count)."""
+
+    def __len__(self) -> int: ...
+
+    def variants(self) -> Iterator[CatalogVariant]: ...
+
+
 _SKU_QUERY = re.compile(r'^sku:(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>\S+))$')
 
 
@@ -220,6 +262,48 @@ class _Variant:
             "product": {"status": s.status.upper()},
         }
 
+    def bulk_level_lines(self) -> list[dict[str, Any]]:
+        return [
+            _level_line(
+                self.id,
+                level["location"]["id"],
+                level["location"]["name"],
+                level["quantities"][0]["quantity"],
+                level["quantities"][1]["quantity"],
+            )
+            for level in self.levels
+        ]
+
+
+def _level_line(
+    parent: str, location: str, name: str, available: int, on_hand: int
+) -> dict[str, Any]:
+    return {
+        "location": {"id": location, "name": name},
+        "quantities": [
+            {"name": "available", "quantity": available},
+            {"name": "on_hand", "quantity": on_hand},
+        ],
+        "__parentId": parent,
+    }
+
+
+def _catalog_lines(v: CatalogVariant, levels: bool) -> list[dict[str, Any]]:
+    gid = f"gid://shopify/ProductVariant/{v.number}"
+    lines: list[dict[str, Any]] = [
+        {
+            "id": gid,
+            "sku": v.sku,
+            "inventoryQuantity": v.available,
+            "inventoryPolicy": v.inventory_policy.upper(),
+            "inventoryItem": {"tracked": v.tracked},
+            "product": {"status": v.status.upper()},
+        }
+    ]
+    if levels:
+        lines += [_level_line(gid, x.location_id, x.name, x.available, x.on_hand) for x in v.levels]
+    return lines
+
 
 def _public(level: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in level.items() if not k.startswith("_")}
@@ -261,10 +345,12 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         bulk_error: str | None = None,
         down: Scripted | None = None,
         unreachable: bool = False,
+        catalog: VariantCatalog | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         snapshots = [state] if isinstance(state, StorefrontSnapshot) else list(state)
+        self.catalog = catalog
         if not all(isinstance(s, StorefrontSnapshot) for s in snapshots):
             raise TypeError("ShopifyEmulator serves StorefrontSnapshots; see emulator_for()")
         self.faults = faults or Faults()
@@ -493,6 +579,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
                 "id": f"gid://shopify/BulkOperation/{self._bulk_count}",
                 "status": "CREATED",
                 "polls": self.bulk_polls,
+                "levels": "inventoryLevels" in str(query),
             }
             operation = {"id": self._bulk["id"], "status": "CREATED"}
         payload = {"bulkOperationRunQuery": {"bulkOperation": operation, "userErrors": errors}}
@@ -509,7 +596,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             else:
                 bulk["status"] = "FAILED" if self.bulk_error else "COMPLETED"
         done = bulk["status"] == "COMPLETED"
-        count = len(self._variants) if done else 0
+        count = len(self._variants) + len(self.catalog or ()) if done else 0
         node = {
             "id": bulk["id"],
             "status": bulk["status"],
@@ -539,8 +626,25 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             return httpx.Response(403, text=xml, headers={"Content-Type": "application/xml"})
         if self._bulk is None or not request.url.path.startswith(STORAGE_PREFIX):
             return httpx.Response(404, text="<Error><Code>NoSuchKey</Code></Error>")
-        lines = "".join(json.dumps(v.bulk_line()) + "\n" for v in self._variants)
-        return httpx.Response(200, text=lines, headers={"Content-Type": "application/jsonl"})
+        return httpx.Response(
+            200,
+            content=self._bulk_file(bool(self._bulk["levels"])),
+            headers={"Content-Type": "application/jsonl"},
+        )
+
+    async def _bulk_file(self, levels: bool) -> AsyncIterator[bytes]:
+        """The result file in chunks, rendered as it is read: snapshots, then the catalog."""
+        chunk: list[str] = []
+        for v in self._variants:
+            lines = [v.bulk_line(), *(v.bulk_level_lines() if levels else [])]
+            chunk += [json.dumps(line) for line in lines]
+        for variant in self.catalog.variants() if self.catalog is not None else ():
+            chunk += [json.dumps(line) for line in _catalog_lines(variant, levels)]
+            if len(chunk) >= _BULK_CHUNK:
+                yield ("\n".join(chunk) + "\n").encode()
+                chunk = []
+        if chunk:
+            yield ("\n".join(chunk) + "\n").encode()
 
 
 def emulator_for(state: StorefrontSnapshot | Unreadable, **options: Any) -> ShopifyEmulator:

@@ -1,0 +1,328 @@
+"""Monitoring in Slack: signed requests to the real endpoint, the fake Web API recording what
+was posted — the daily drift post (counts, worst offenders with Triage buttons, the CSV in its
+thread), the weekly health post, the map's PNG, the Triage button, and the schedules posting
+once across two instances."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from PIL import Image
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.compose import sandbox_target
+from bot.config import load_config
+from bot.monitor.drift import CSV_COLUMNS, DriftResult
+from bot.monitor.lease import LeaseStore
+from bot.monitor.posts import MonitorPoster
+from bot.monitor.schedule import Scheduler
+from bot.monitor.sources import Monitor
+from bot.slack import blocks
+from bot.slack.app import build_app
+from bot.slack.server import start_http
+from bot.slack.settings import AccessPolicy, SlackSettings
+from bot.store import TriageStore
+from tests.slack.conftest import SIGNING_SECRET, Harness, verdict_of
+from tests.slack.fake_slack import BOT_TOKEN, FakeSlack, Posted
+from tools.sandbox.catalog import GeneratedCatalog
+
+NOW = datetime(2026, 11, 20, 6, 0, 20, tzinfo=UTC)  # 07:00:20 in Berlin
+SIZE = 10_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def endpoint(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    started: list[Harness] = []
+
+    async def make(*, access: AccessPolicy | None = None, clock: Clock | None = None) -> Harness:
+        settings = SlackSettings(
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            api_url=slack.api_url,
+            host="127.0.0.1",
+            port=0,
+            access=access or AccessPolicy(),
+        )
+        store = TriageStore(tmp_path / f"triage-{len(started)}.db")
+        monitor = Monitor.sandbox(store.path, size=SIZE, clock=clock or Clock(NOW))
+        app, services = build_app(settings, store=store, resolve=sandbox_target, monitor=monitor)
+        server = await start_http(app, "127.0.0.1", 0)
+        harness = Harness(slack, server, services, store, aiohttp.ClientSession())
+        started.append(harness)
+        return harness
+
+    yield make
+    for h in started:
+        if h.services.monitoring is not None:
+            await h.services.monitoring.shutdown(grace=5)
+        await h.services.runner.shutdown(grace=5)
+        await h.server.stop()
+        await h.session.close()
+        h.store.close()
+
+
+def channel_posts(fake: FakeSlack, channel: str = "C1") -> list[Posted]:
+    return [m for m in fake.messages.values() if m.channel == channel and m.thread_ts is None]
+
+
+def triage_buttons(message: Posted) -> list[str]:
+    return [
+        b["accessory"]["value"]
+        for b in message.blocks
+        if b.get("accessory", {}).get("action_id") == blocks.ACTION_MONITOR_TRIAGE
+    ]
+
+
+def uploaded(fake: FakeSlack) -> list[tuple[dict[str, Any], bytes]]:
+    """Each completed upload's call parameters and its bytes."""
+    out = []
+    for call in fake.calls_to("files.completeUploadExternal"):
+        for f in call.params["files"]:
+            out.append((call.params, fake.uploads[f["id"]]))
+    return out
+
+
+# --- /oos drift ----------------------------------------------------------------------------------
+
+
+async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint()
+    reply = await harness.command("drift")
+    assert reply.status == 200 and "Scanning the catalog" in reply.json()["text"]
+
+    post = await slack.wait_for(lambda: next(iter(channel_posts(slack)), None), "the drift post")
+    await slack.wait_for(lambda: uploaded(slack), "the CSV")
+    catalog = GeneratedCatalog(SIZE, 7)
+    expected = catalog.expected_gaps(catalog.day(NOW))
+    assert len(expected) >= 2
+
+    assert post.blocks[0]["type"] == "header" and "Catalog drift" in post.blocks[0]["text"]["text"]
+    assert f"{len(expected):,} of" in post.text and "disagree by more than 5 units" in post.text
+    assert len(post.blocks) <= blocks.MAX_BLOCKS
+    buttons = triage_buttons(post)
+    assert set(buttons) == set(expected), "one Triage button per listed SKU"
+    gaps = sorted(expected.values(), key=lambda g: (-abs(g.gap), g.sku))
+    assert buttons == [g.sku for g in gaps], "largest gap first"
+    assert f"gap *{gaps[0].gap:+d}*" in post.everything
+
+    ((params, body),) = uploaded(slack)
+    assert params["channel_id"] == "C1" and params["thread_ts"] == post.ts
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    by_sku = {r[0]: r for r in rows[1:]}
+    assert set(by_sku) == set(expected)
+    for sku, gap in expected.items():
+        assert by_sku[sku][1:5] == ["new", str(gap.storefront), str(gap.erp), str(gap.gap)]
+    assert "in the thread" in post.everything
+
+
+async def test_the_next_days_post_says_what_is_new_open_and_resolved(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    clock = Clock(NOW)
+    harness: Harness = await endpoint(clock=clock)
+    catalog = GeneratedCatalog(SIZE, 7)
+    # Two consecutive days whose gaps differ (each gap comes and goes on its own cycle).
+    day = catalog.day(NOW)
+    while True:
+        first, second = catalog.expected_gaps(day), catalog.expected_gaps(day + 1)
+        if set(first) & set(second) and set(first) - set(second) and first:
+            break
+        day += 1
+    clock.at = NOW + timedelta(days=day - catalog.day(NOW))
+    poster = harness.services.monitoring
+    assert poster is not None
+    await poster.poster.drift("C2")
+    clock.at += timedelta(days=1)
+    await poster.poster.drift("C2")
+
+    latest = channel_posts(slack, "C2")[-1]
+    opened = set(second) & set(first)
+    resolved = set(first) - set(second)
+    new = set(second) - set(first)
+    fields = next(b for b in latest.blocks if "fields" in b)["fields"]
+    values = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in fields}
+    assert values["*Still open*"].startswith(f"{len(opened)}")
+    assert values["*Resolved*"] == str(len(resolved))
+    assert next(v for k, v in values.items() if k.startswith("*New*")) == str(len(new))
+    assert set(triage_buttons(latest)) == set(second)
+    assert all(f"`{sku}`" in latest.everything for sku in resolved)
+    assert "Low stock" in latest.everything
+
+
+def test_a_drift_run_that_compared_nothing_is_no_all_clear() -> None:
+    result = DriftResult(
+        run_id="r1",
+        scope="s",
+        ran_at=NOW,
+        previous_run_at=None,
+        seconds=1.0,
+        storefront="shopify",
+        erp="netsuite",
+        measure="available",
+        threshold=5,
+        storefront_locations=None,
+        erp_locations=None,
+        compared=0,
+        flagged=[],
+        resolved=[],
+    )
+    message = blocks.drift_post(result)
+    assert "No SKU could be compared" in message.text + str(message.blocks)
+    assert ":large_green_circle:" not in str(message.blocks)
+    clean = blocks.drift_post(result.model_copy(update={"compared": 1200}))
+    assert ":large_green_circle:" in str(clean.blocks) and "none over 5 units" in clean.text
+
+
+async def test_a_drift_check_that_cannot_run_says_so_in_the_channel(
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHOPIFY_ADMIN_TOKEN", raising=False)
+    config = load_config(ROOT / "examples" / "stack.toml")
+    poster = MonitorPoster(
+        AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        Monitor.from_config(config, tmp_path / "t.db"),
+    )
+    detail = await poster.drift("C1")
+    (post,) = channel_posts(slack)
+    assert (
+        "could not run" in post.text + post.everything and "SHOPIFY_ADMIN_TOKEN" in post.everything
+    )
+    assert detail.startswith("not run")
+
+
+# --- /oos health and /oos map --------------------------------------------------------------------
+
+
+async def test_oos_health_posts_every_flow_and_names_the_stopped_one(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint()
+    assert (await harness.command("health")).status == 200
+    post = await slack.wait_for(lambda: next(iter(channel_posts(slack)), None), "the health post")
+    catalog = GeneratedCatalog(SIZE, 7)
+    stopped = [f for f in catalog.flows(NOW) if f.status != "active"]
+    assert "need attention" in post.text
+    for flow in stopped:
+        assert flow.name in post.everything and (flow.status_reason or "") in post.everything
+    assert "0.50 %" in post.everything
+
+
+async def test_oos_map_uploads_a_png_with_a_text_summary(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint()
+    assert (await harness.command("map")).status == 200
+    await slack.wait_for(lambda: uploaded(slack), "the map upload")
+    ((params, body),) = uploaded(slack)
+    assert params["channel_id"] == "C1"
+    assert "Trigger chain" in params["initial_comment"] and "poll" in params["initial_comment"]
+    (ask,) = slack.calls_to("files.getUploadURLExternal")
+    assert str(ask.params["filename"]).endswith(".png")
+    image = Image.open(io.BytesIO(body))
+    assert image.format == "PNG" and image.mode == "RGB" and image.size[0] >= 1000
+
+
+async def test_monitoring_commands_follow_the_channel_rule(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint(access=AccessPolicy(channels=frozenset({"C9"})))
+    reply = await harness.command("health", channel="C1")
+    assert reply.status == 200 and ":no_entry:" in str(reply.json())
+    assert harness.services.monitoring is not None
+    await harness.services.monitoring.drain()
+    assert channel_posts(slack) == []
+
+
+# --- the Triage button ---------------------------------------------------------------------------
+
+
+async def test_the_triage_button_starts_oos_for_the_sku(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint()
+    reply = await harness.click(
+        blocks.ACTION_MONITOR_TRIAGE, "SKU-3101", message_ts="1.1", thread_ts="1.1"
+    )
+    assert reply.status == 200
+    root = await slack.wait_for(
+        lambda: next((m for m in channel_posts(slack) if "SKU-3101" in m.text), None), "the root"
+    )
+    assert root.text.startswith("Triage for SKU-3101 started by <@U1>")
+    await slack.wait_for(
+        lambda: any(verdict_of(m) for m in slack.thread("C1", root.ts)), "the verdict"
+    )
+    await harness.services.runner.drain()
+
+
+async def test_a_forged_triage_button_is_refused(
+    endpoint: Callable[..., Any], slack: FakeSlack
+) -> None:
+    harness: Harness = await endpoint()
+    await harness.click(
+        blocks.ACTION_MONITOR_TRIAGE, "SKU 1 <!channel>", message_ts="1.1", thread_ts="1.1"
+    )
+    answer = await slack.wait_for(lambda: next(iter(slack.responses), None), "the refusal")
+    assert "may contain only" in answer["text"] and ":no_entry:" in str(answer["blocks"])
+    assert channel_posts(slack) == []
+
+
+# --- the schedules -------------------------------------------------------------------------------
+
+
+async def test_two_instances_post_the_daily_drift_once(slack: FakeSlack, tmp_path: Path) -> None:
+    from bot.config import MonitoringConfig
+
+    store = TriageStore(tmp_path / "triage.db")
+    settings = MonitoringConfig(channel="C7", timezone="Europe/Berlin")
+    clock = Clock(NOW)
+
+    def instance(owner: str) -> Scheduler:
+        monitor = Monitor.sandbox(store.path, size=SIZE, settings=settings, clock=clock)
+        poster = MonitorPoster(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url), monitor)
+        return Scheduler(
+            poster.jobs(), LeaseStore(store.path, owner=owner, clock=clock), clock=clock
+        )
+
+    a, b = instance("a"), instance("b")
+    assert [j.name for j in a.jobs] == ["daily_drift", "weekly_health", "latency_check"]
+    daily = [j for j in a.jobs if j.name == "daily_drift"]
+    a.jobs, b.jobs = daily, [j for j in b.jobs if j.name == "daily_drift"]
+
+    ran = await asyncio.gather(a.tick(), b.tick())
+
+    assert sorted(ran) == [[], ["daily_drift"]]
+    posts = channel_posts(slack, "C7")
+    assert len(posts) == 1 and "Catalog drift" in posts[0].text
+    assert len(uploaded(slack)) == 1
+    clock.at += timedelta(minutes=30)
+    assert await asyncio.gather(a.tick(), b.tick()) == [[], []], "the slot is done"
+    assert len(channel_posts(slack, "C7")) == 1
+    store.close()

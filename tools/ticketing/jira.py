@@ -1,0 +1,335 @@
+"""Jira Cloud (REST API v3) as a ``TicketSystem``.
+
+Requests (all under ``{base_url}/rest/api/3``, the site URL such as
+``https://your-domain.atlassian.net``):
+
+    get       GET  /issue/{key}?fields=status,labels                           (retried)
+    find      POST /search/jql        {"jql": 'labels = "oos-fp-…" ORDER BY created DESC',
+                                       "fields": [...], "maxResults": 5}   (a read: retried)
+    create    POST /issue             {"fields": {project, issuetype, summary, description (ADF),
+                                       labels, components?, assignee?}}
+    attach    POST /issue/{key}/attachments   multipart, part "file", X-Atlassian-Token: no-check
+    comment   POST /issue/{key}/comment       {"body": ADF}
+    resolve   GET /issue/{key}/transitions, then POST the same path {"transition": {"id": …}}
+    reopen    as resolve, towards a status whose category is not "done"
+
+Auth: HTTP Basic with the account's email and an API token, both read from the environment
+variables the config names (roles ``email`` and ``api_token``) at every request, so a rotated
+token is picked up without a restart. Descriptions and comments are Atlassian Document Format
+(``to_adf``): v3 refuses a plain string there.
+
+A ticket is "resolved" when its status category is ``done``. The resolve and reopen
+transitions are found by the category of the status they lead to, or by name when the config
+says (``resolve_transition``, ``reopen_transition``), since workflows differ per project.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from tools.errors import AdapterError
+from tools.http import VendorClient
+from tools.ratelimit import RateLimiter, TokenBucket
+from tools.retry import RetryPolicy, Sleep
+from tools.ticketing.base import (
+    Attachment,
+    Bullets,
+    Doc,
+    Heading,
+    Paragraph,
+    Run,
+    Ticket,
+    TicketDraft,
+)
+
+SYSTEM = "jira"
+API = "/rest/api/3"
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+SUMMARY_LIMIT = 255
+# Jira Cloud's limits are cost-based and unpublished per tenant; pace gently and let 429s with
+# Retry-After (honoured on reads) do the rest.
+RATE = 10.0
+BURST = 20.0
+_FIND_FIELDS = ["summary", "status", "labels", "created"]
+
+
+# --- Atlassian Document Format -----------------------------------------------------------------
+
+
+def _text_nodes(runs: tuple[Run, ...]) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    for run in runs:
+        if not run.text:  # ADF refuses empty text nodes
+            continue
+        node: dict[str, Any] = {"type": "text", "text": run.text}
+        marks: list[dict[str, Any]] = []
+        if run.code:
+            marks.append({"type": "code"})
+        elif run.bold:
+            marks.append({"type": "strong"})
+        if run.link:
+            marks.append({"type": "link", "attrs": {"href": run.link}})
+        if marks:
+            node["marks"] = marks
+        nodes.append(node)
+    return nodes
+
+
+def _paragraph(runs: tuple[Run, ...]) -> dict[str, Any]:
+    content = _text_nodes(runs)
+    return {"type": "paragraph", "content": content} if content else {"type": "paragraph"}
+
+
+def to_adf(doc: Doc) -> dict[str, Any]:
+    """``doc`` as an Atlassian Document Format document (version 1)."""
+    content: list[dict[str, Any]] = []
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            level = min(max(block.level, 1), 6)
+            content.append(
+                {
+                    "type": "heading",
+                    "attrs": {"level": level},
+                    "content": _text_nodes((Run(block.text),)),
+                }
+            )
+        elif isinstance(block, Paragraph):
+            content.append(_paragraph(block.runs))
+        elif isinstance(block, Bullets) and block.items:
+            content.append(
+                {
+                    "type": "bulletList",
+                    "content": [
+                        {"type": "listItem", "content": [_paragraph(item)]} for item in block.items
+                    ],
+                }
+            )
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def jql_string(value: str) -> str:
+    """A JQL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- the adapter -------------------------------------------------------------------------------
+
+
+class JiraTickets:
+    """Tickets in one Jira Cloud site."""
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        email_env: str,
+        token_env: str,
+        issue_type: str = "Task",
+        resolve_transition: str | None = None,
+        reopen_transition: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if not base_url.startswith(("https://", "http://")):
+            raise ValueError(
+                "base_url must be the site URL, like https://your-domain.atlassian.net"
+            )
+        self.site = base_url.rstrip("/")
+        self._email_env = email_env
+        self._token_env = token_env
+        self.issue_type = issue_type
+        self.resolve_transition = resolve_transition
+        self.reopen_transition = reopen_transition
+        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+        self._http = VendorClient(
+            SYSTEM,
+            self.site,
+            timeout=TIMEOUT,
+            auth=self._authorize,
+            limiter=limiter or TokenBucket(RATE, BURST, **extra),
+            retry=retry,
+            transport=transport,
+            headers={"Accept": "application/json"},
+            **extra,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        base_url: str | None = None,
+        credentials: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
+    ) -> JiraTickets:
+        credentials = credentials or {}
+        options = options or {}
+        if not base_url:
+            raise ValueError("base_url is required (https://your-domain.atlassian.net)")
+        missing = [role for role in ("email", "api_token") if role not in credentials]
+        if missing:
+            raise ValueError(f"credentials.{missing[0]} must name an environment variable")
+        unknown = set(options) - {"issue_type", "resolve_transition", "reopen_transition"}
+        if unknown:
+            raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
+        return cls(
+            base_url,
+            email_env=credentials["email"],
+            token_env=credentials["api_token"],
+            issue_type=str(options.get("issue_type", "Task")),
+            resolve_transition=options.get("resolve_transition"),
+            reopen_transition=options.get("reopen_transition"),
+            transport=transport,
+            retry=retry,
+            sleep=sleep,
+        )
+
+    async def _authorize(self, request: httpx.Request) -> None:
+        email = os.environ.get(self._email_env, "")
+        token = os.environ.get(self._token_env, "")
+        if not email or not token:
+            name = self._email_env if not email else self._token_env
+            raise AdapterError(SYSTEM, "auth", f"environment variable {name} is not set")
+        pair = base64.b64encode(f"{email}:{token}".encode()).decode()
+        request.headers["Authorization"] = f"Basic {pair}"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def url(self, key: str) -> str:
+        return f"{self.site}/browse/{key}"
+
+    def _ticket(self, issue: Mapping[str, Any]) -> Ticket:
+        try:
+            key = str(issue["key"])
+            fields = issue.get("fields") or {}
+            status = fields.get("status") or {}
+            category = (status.get("statusCategory") or {}).get("key")
+        except (KeyError, TypeError, AttributeError):
+            raise AdapterError(SYSTEM, "bad_payload", "an issue without a key") from None
+        return Ticket(
+            system=SYSTEM,
+            id=key,
+            key=key,
+            url=self.url(key),
+            state="resolved" if category == "done" else "open",
+            status=str(status.get("name") or "unknown"),
+        )
+
+    async def find(self, fingerprint: str) -> Ticket | None:
+        body = {
+            "jql": f"labels = {jql_string(fingerprint)} ORDER BY created DESC",
+            "fields": _FIND_FIELDS,
+            "maxResults": 5,
+        }
+        found = await self._http.post_json(f"{API}/search/jql", body, idempotent=True)
+        issues = (found or {}).get("issues") if isinstance(found, dict) else None
+        if not isinstance(issues, list):
+            raise AdapterError(SYSTEM, "bad_payload", "search answer without an issues list")
+        return self._ticket(issues[0]) if issues else None
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        try:
+            issue = await self._http.get_json(
+                f"{API}/issue/{ticket_id}", params={"fields": "status,labels"}
+            )
+        except AdapterError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+        if not isinstance(issue, dict):
+            raise AdapterError(SYSTEM, "bad_payload", "an issue answer that is not an object")
+        return self._ticket(issue)
+
+    async def create(self, draft: TicketDraft) -> Ticket:
+        route = draft.routing
+        if not route.project:
+            raise AdapterError(SYSTEM, "bad_payload", "no Jira project configured for this owner")
+        fields: dict[str, Any] = {
+            "project": {"key": route.project},
+            "issuetype": {"name": self.issue_type},
+            "summary": draft.summary[:SUMMARY_LIMIT],
+            "description": to_adf(draft.body),
+            "labels": list(dict.fromkeys([draft.fingerprint, *draft.labels])),
+        }
+        if route.component:
+            fields["components"] = [{"name": route.component}]
+        if route.assignee:
+            fields["assignee"] = {"accountId": route.assignee}
+        created = await self._http.post_json(f"{API}/issue", {"fields": fields})
+        if not isinstance(created, dict) or not created.get("key"):
+            raise AdapterError(SYSTEM, "bad_payload", "create answered without an issue key")
+        key = str(created["key"])
+        return Ticket(SYSTEM, key, key, self.url(key), "open", "created")
+
+    async def attach(self, ticket: Ticket, attachment: Attachment) -> None:
+        await self._http.request(
+            "POST",
+            f"{API}/issue/{ticket.id}/attachments",
+            files={"file": (attachment.filename, attachment.content, attachment.content_type)},
+            # Jira refuses multipart uploads without it (its XSRF check).
+            headers={"X-Atlassian-Token": "no-check"},
+        )
+
+    async def comment(self, ticket: Ticket, body: Doc) -> None:
+        await self._http.post_json(f"{API}/issue/{ticket.id}/comment", {"body": to_adf(body)})
+
+    async def resolve(self, ticket: Ticket, note: Doc) -> Ticket:
+        return await self._move(ticket, note, done=True, name=self.resolve_transition)
+
+    async def reopen(self, ticket: Ticket, note: Doc) -> Ticket:
+        return await self._move(ticket, note, done=False, name=self.reopen_transition)
+
+    async def _move(self, ticket: Ticket, note: Doc, *, done: bool, name: str | None) -> Ticket:
+        path = f"{API}/issue/{ticket.id}/transitions"
+        listing = await self._http.get_json(path)
+        transitions = (listing or {}).get("transitions") if isinstance(listing, dict) else None
+        if not isinstance(transitions, list):
+            raise AdapterError(SYSTEM, "bad_payload", "transitions answer without a list")
+        chosen = _pick_transition(transitions, done=done, name=name)
+        if chosen is None:
+            target = "done" if done else "open"
+            named = f" named {name!r}" if name else ""
+            raise AdapterError(
+                SYSTEM,
+                "bad_payload",
+                f"{ticket.key} offers no transition{named} to a {target} status "
+                f"(status now: {ticket.status}); set the transition name in [tickets.options]",
+            )
+        await self.comment(ticket, note)
+        await self._http.post_json(path, {"transition": {"id": str(chosen["id"])}})
+        to = chosen.get("to") or {}
+        return Ticket(
+            SYSTEM,
+            ticket.id,
+            ticket.key,
+            ticket.url,
+            "resolved" if done else "open",
+            str(to.get("name") or ("Done" if done else "Reopened")),
+        )
+
+
+def _pick_transition(
+    transitions: list[Any], *, done: bool, name: str | None
+) -> dict[str, Any] | None:
+    usable = [t for t in transitions if isinstance(t, dict) and t.get("id") is not None]
+    usable = [t for t in usable if t.get("isAvailable", True)]
+    if name:
+        wanted = name.casefold()
+        return next((t for t in usable if str(t.get("name", "")).casefold() == wanted), None)
+    for t in usable:
+        category = ((t.get("to") or {}).get("statusCategory") or {}).get("key")
+        if (category == "done") == done and category is not None:
+            return t
+    return None
