@@ -100,7 +100,8 @@ class DriftResult(_Frozen):
     first; ``resolved`` the SKUs flagged before that agree now. ``unverified`` lists open SKUs
     this run could not compare (gone from one system, untracked): neither flagged nor resolved,
     they stay open. ``scope`` keeps state apart per stack (the config's ``name``, or the
-    sandbox catalog's).
+    sandbox catalog's). The scan itself is flat in catalog size; this result holds the flagged
+    and resolved SKUs, so it grows with the drift found, not with the catalog.
     """
 
     run_id: str

@@ -20,6 +20,7 @@ is still held (``LeaseLost`` otherwise), so an instance that lost its slot posts
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import logging
 import secrets
@@ -34,6 +35,7 @@ from bot.config import ConfigError
 from bot.monitor.drift import DriftError, write_csv
 from bot.monitor.latency import LatencyState
 from bot.monitor.lease import Lease, LeaseStore
+from bot.monitor.lowstock import LowStock
 from bot.monitor.map import render_png
 from bot.monitor.schedule import Cron, ScheduledJob, Scheduler
 from bot.monitor.sources import Monitor
@@ -48,6 +50,18 @@ _OnError = Callable[[blocks.Message], Awaitable[None]]
 
 class _Run(Protocol):
     async def __call__(self, channel: str, *, lease: Lease | None = None) -> str: ...
+
+
+def low_stock_csv(low: LowStock) -> str:
+    """The low-stock SKUs, least cover first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("sku", "available", "sold", "days", "daily", "cover_days"))
+    for item in low.worst:
+        writer.writerow(
+            (item.sku, item.available, item.sold, item.days, item.daily, item.cover_days)
+        )
+    return out.getvalue()
 
 
 class LeaseLost(RuntimeError):
@@ -91,19 +105,24 @@ class MonitorPoster:
             )
             return f"not run: {exc}"
         low = await self.monitor.low_stock()
-        name = f"drift-{result.ran_at:%Y-%m-%d}-{result.run_id}.csv"
+        day = f"{result.ran_at:%Y-%m-%d}"
+        name = f"drift-{day}-{result.run_id}.csv"
+        low_name = f"low-stock-{day}.csv" if low is not None and low.low else None
         message = blocks.drift_post(
-            result, worst=self.monitor.settings.worst, low=low, csv_name=name
+            result, worst=self.monitor.settings.worst, low=low, csv_name=name, low_csv_name=low_name
         )
         ts = await self._post(channel, message, lease)
         out = io.StringIO()
         rows = write_csv(result, out)
+        files = [{"filename": name, "content": out.getvalue(), "title": name}]
+        comment = f"Every flagged and resolved SKU of run {result.run_id} ({rows:,} rows)"
+        if low is not None and low_name is not None:
+            files.append({"filename": low_name, "content": low_stock_csv(low), "title": low_name})
+            shown = "" if len(low.worst) == low.low else f", the {len(low.worst):,} least covered"
+            comment += f"; the SKUs low on stock ({low.low:,}{shown})"
         self._fence(lease)
         await self.client.files_upload_v2(
-            file_uploads=[{"filename": name, "content": out.getvalue(), "title": name}],
-            channel=channel,
-            thread_ts=ts,
-            initial_comment=f"Every flagged and resolved SKU of run {result.run_id} ({rows:,} rows).",
+            file_uploads=files, channel=channel, thread_ts=ts, initial_comment=comment + "."
         )
         c = result.counts
         return f"compared {c.compared}, flagged {c.flagged}, new {c.new}, resolved {c.resolved}"

@@ -10,6 +10,9 @@ whatever the catalog's size; both streams are read at once, so the slower vendor
 others were not, the gaps over ``rule.threshold`` (largest first) and, for SKUs flagged
 earlier, this run's quantities. Close it (or use it as a context manager) to delete the file.
 A source that fails raises its ``AdapterError`` here, after the other stream is cancelled.
+
+``DriftSettings`` is the stack config's ``[drift]`` table (which quantity, which locations);
+with ``[thresholds] drift_units`` it makes the ``CompareRule`` a scan follows.
 """
 
 from __future__ import annotations

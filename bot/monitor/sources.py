@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +48,7 @@ from tools.errors import AdapterError
 from tools.models import ChannelListing, ErpSnapshot, FlowHealth
 from tools.protocols import MiddlewareAdapter, SellThroughSource, Stack
 from tools.registry import UnknownVendor, factory
+from tools.retry import RetryPolicy
 from tools.sandbox.catalog import GeneratedCatalog
 from tools.sandbox.monitoring import CatalogSellThrough, catalog_middleware
 
@@ -55,6 +56,7 @@ Clock = Callable[[], datetime]
 FLOW_WINDOW = timedelta(days=1)  # how far back the map and the latency check read flow runs
 SKU_READS = 8  # concurrent per-SKU reads in a latency check
 SANDBOX_SIZE = 10_000
+LOW_STOCK_LISTED = 10_000  # low-stock SKUs kept for the CSV (least cover first); all are counted
 
 
 def _now() -> datetime:
@@ -72,6 +74,8 @@ class Monitor:
     thresholds: Thresholds = field(default_factory=Thresholds)
     clock: Clock = _now
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    # How the latency check opens the live stack for its per-SKU reads (tests: in memory).
+    stack_opener: Callable[[], AbstractAsyncContextManager[Stack]] | None = None
 
     @classmethod
     def from_config(
@@ -159,7 +163,7 @@ class Monitor:
                     credentials=entry.credentials,
                     options=dict(entry.options),
                     transport=(self.transports or {}).get("middleware"),
-                    retry=None,
+                    retry=RetryPolicy.scan(),  # a background check can wait out a throttle
                 )
             except UnknownVendor as exc:
                 raise ConfigError(str(exc)) from None
@@ -193,7 +197,7 @@ class Monitor:
         return await scan_low_stock(
             source.sell_through(days=self.settings.sell_through_days),
             factor=self.settings.low_stock_factor,
-            keep=max(self.settings.worst, 5),
+            keep=LOW_STOCK_LISTED,
         )
 
     def sell_through(self) -> SellThroughSource | None:
@@ -208,6 +212,8 @@ class Monitor:
                 return await middleware.flow_health(now - FLOW_WINDOW), []
         except AdapterError as exc:
             return [], [exc.describe()]
+        except ConfigError as exc:
+            return [], [str(exc)]
 
     async def latency(self, flows: Sequence[FlowHealth] | None = None) -> LatencyReading:
         """One latency reading (module docstring of ``bot.monitor.latency``)."""
@@ -265,24 +271,27 @@ class Monitor:
         covered: list[str] = []
         unread: list[str] = []
         gate = asyncio.Semaphore(SKU_READS)
+
+        async def one(stack: Stack, sku: str) -> None:
+            async with gate:
+                try:
+                    found = await _read(stack, sku, now)
+                except AdapterError as exc:
+                    unread.append(f"{sku}: {exc.describe()}")
+                    return
+            sf, listings, erp = found
+            seen, looked = lags_from_sku(sf, listings, erp, now)
+            lags.extend(seen)
+            covered.extend(looked)
+
         # The WMS has no adapter yet; the latency check reads everything else.
-        async with open_stack(
-            config.model_copy(update={"wms": None}), transports=self.transports
-        ) as stack:
-
-            async def one(sku: str) -> None:
-                async with gate:
-                    try:
-                        found = await _read(stack, sku, now)
-                    except AdapterError as exc:
-                        unread.append(f"{sku}: {exc.describe()}")
-                        return
-                sf, listings, erp = found
-                seen, looked = lags_from_sku(sf, listings, erp, now)
-                lags.extend(seen)
-                covered.extend(looked)
-
-            await asyncio.gather(*(one(sku) for sku in skus))
+        without_wms = config.model_copy(update={"wms": None})
+        opener = self.stack_opener or (lambda: open_stack(without_wms, transports=self.transports))
+        try:
+            async with opener() as stack:
+                await asyncio.gather(*(one(stack, sku) for sku in skus))
+        except ConfigError as exc:  # e.g. a vendor no adapter exists for
+            unread.append(str(exc))
         return lags, covered, unread
 
     async def trigger_map(self) -> TriggerMap:

@@ -875,8 +875,7 @@ def monitor_triage_button(sku: str) -> Block:
 def _episode(item: DriftItem) -> str:
     if item.status == "new":
         return ":new: new"
-    days = "under a day" if item.days_open == 0 else f"{item.days_open} d"
-    return f"open {days} (since {slack_date(item.first_seen)})"
+    return "open under a day" if item.days_open == 0 else f"open {item.days_open} d"
 
 
 def drift_post(
@@ -885,6 +884,7 @@ def drift_post(
     worst: int = 10,
     low: LowStock | None = None,
     csv_name: str | None = None,
+    low_csv_name: str | None = None,
 ) -> Message:
     """The daily drift post: how many compared and flagged, new / open / resolved, the worst
     offenders with a Triage button each, low stock, and where the full list is."""
@@ -950,13 +950,13 @@ def drift_post(
         rest = f" and {len(result.resolved) - 10:,} more" if len(result.resolved) > 10 else ""
         b.section(f":white_check_mark: *Resolved since the last run:* {names}{rest}")
     if low is not None:
-        b.section(_low_stock_text(low))
+        b.section(_low_stock_text(low, low_csv_name))
     where = f"The full list is in `{esc(csv_name)}` in the thread. " if csv_name else ""
     b.context(f"{where}Run `{result.run_id}` · {result.seconds:.1f} s")
     return b.done(text)
 
 
-def _low_stock_text(low: LowStock) -> str:
+def _low_stock_text(low: LowStock, csv_name: str | None) -> str:
     factor = f"{low.factor:g}"
     if low.low == 0:
         return f":package: *Low stock:* none of {low.checked:,} SKUs is under {factor} × its daily sell-through."
@@ -966,11 +966,12 @@ def _low_stock_text(low: LowStock) -> str:
     ]
     for item in low.worst[:5]:
         lines.append(
-            f"• `{esc(item.sku)}` {item.available} available, sells {item.daily:g}/day "
-            f"({item.cover_days:g} days of cover)"
+            f"• `{esc(item.sku)}` {item.available} available, sells {item.daily:.1f} a day "
+            f"({item.cover_days:.1f} days of cover)"
         )
     if low.low > 5:
-        lines.append(f"…and {low.low - 5:,} more in the CSV")
+        where = f": `{esc(csv_name)}` in the thread lists them" if csv_name else ""
+        lines.append(f"…and {low.low - 5:,} more{where}")
     return "\n".join(lines)
 
 

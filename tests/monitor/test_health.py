@@ -273,3 +273,30 @@ def test_oos_health_without_the_connectors_credentials_says_which(
     assert main(["health", "--config", str(config), "--db", str(tmp_path / "t.db")]) == 2
     err = capsys.readouterr().err
     assert "CELIGO_API_TOKEN" in err and "Traceback" not in err
+
+
+async def test_a_configured_stack_reads_health_through_its_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "stack.toml")
+    ids = list(config.middleware.options["flows"])
+    inventory = INVENTORY.model_copy(update={"id": ids[0]})
+    amazon = AMAZON.model_copy(update={"id": ids[1], "status": "error", "status_since": NOW})
+    emulator = CeligoEmulator(
+        _account(inventory, amazon), runs=[_runs(inventory, records_ok=500, records_failed=0)]
+    )
+    monkeypatch.setenv("CELIGO_API_TOKEN", emulator.token)
+    monitor = Monitor.from_config(
+        config, tmp_path / "t.db", transports={"middleware": emulator}, clock=lambda: NOW
+    )
+    report = await monitor.health()
+    assert report.error is None
+    assert {f.flow_id: f.problems for f in report.flows} == {
+        ids[0]: [],
+        ids[1]: ["error", "error_rate"],  # its one (failed) run failed its record
+    }
+    assert (
+        report.flows[0].hop == "storefront_to_marketplace" and report.flows[0].channel == "amazon"
+    )

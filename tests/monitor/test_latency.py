@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -272,3 +273,54 @@ async def test_the_sandbox_latency_check_posts_each_breach_once(
     clock[0] = NOW + timedelta(minutes=1)  # the same breaches a minute later: nothing new
     await poster.latency("C1")
     assert len([m for m in slack.messages.values() if m.channel == "C1"]) == len(posts)
+
+
+# --- a live stack: per-SKU reads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sku", "key", "minutes"),
+    [
+        ("SKU-2102", "storefront_to_marketplace:amazon", 120.0),  # l2_feed_lag
+        ("SKU-7101", "erp_to_storefront", 360.0),  # hop_erp_not_broadcasting
+    ],
+)
+async def test_a_live_latency_check_reads_the_watched_skus(
+    tmp_path: Path, sku: str, key: str, minutes: float
+) -> None:
+    from contextlib import asynccontextmanager
+
+    from bot.config import load_config
+    from tools.sandbox.memory import memory_stack
+    from tools.sandbox.scenario import load_library
+
+    scenario = load_library()[sku]
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "stack.toml")
+    config = config.model_copy(
+        update={"monitoring": config.monitoring.model_copy(update={"watch_skus": [sku]})}
+    )
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[Any]:
+        yield memory_stack(scenario)
+
+    monitor = Monitor.from_config(config, tmp_path / "t.db", clock=lambda: scenario.clock)
+    monitor.stack_opener = opener
+    reading = await monitor.latency(flows=[])
+    assert [(lag.key, lag.lag_minutes, lag.sku) for lag in reading.lags] == [(key, minutes, sku)]
+    assert key in reading.covered and reading.unread == []
+
+
+async def test_a_live_latency_check_says_what_it_could_not_read(tmp_path: Path) -> None:
+    from bot.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "stack.toml")
+    config = config.model_copy(
+        update={
+            "monitoring": config.monitoring.model_copy(update={"watch_skus": ["SKU-1"]}),
+            "storefront": config.storefront.model_copy(update={"vendor": "nosuchshop"}),
+        }
+    )
+    monitor = Monitor.from_config(config, tmp_path / "t.db", clock=lambda: NOW)
+    reading = await monitor.latency(flows=[])
+    assert reading.lags == [] and "nosuchshop" in reading.unread[0]

@@ -33,6 +33,7 @@ from bot.store import TriageStore
 from tests.slack.conftest import SIGNING_SECRET, Harness, verdict_of
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack, Posted
 from tools.sandbox.catalog import GeneratedCatalog
+from tools.sandbox.monitoring import CatalogSellThrough
 
 NOW = datetime(2026, 11, 20, 6, 0, 20, tzinfo=UTC)  # 07:00:20 in Berlin
 SIZE = 10_000
@@ -98,12 +99,12 @@ def triage_buttons(message: Posted) -> list[str]:
     ]
 
 
-def uploaded(fake: FakeSlack) -> list[tuple[dict[str, Any], bytes]]:
-    """Each completed upload's call parameters and its bytes."""
+def uploaded(fake: FakeSlack) -> list[tuple[dict[str, Any], str, bytes]]:
+    """Each completed upload's call parameters, its title and its bytes."""
     out = []
     for call in fake.calls_to("files.completeUploadExternal"):
         for f in call.params["files"]:
-            out.append((call.params, fake.uploads[f["id"]]))
+            out.append((call.params, str(f.get("title")), fake.uploads[f["id"]]))
     return out
 
 
@@ -132,7 +133,9 @@ async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
     assert buttons == [g.sku for g in gaps], "largest gap first"
     assert f"gap *{gaps[0].gap:+d}*" in post.everything
 
-    ((params, body),) = uploaded(slack)
+    files = {title.split("-")[0]: (params, body) for params, title, body in uploaded(slack)}
+    assert set(files) == {"drift", "low"}, "the full list, and the SKUs low on stock"
+    params, body = files["drift"]
     assert params["channel_id"] == "C1" and params["thread_ts"] == post.ts
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -141,6 +144,13 @@ async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
     for sku, gap in expected.items():
         assert by_sku[sku][1:5] == ["new", str(gap.storefront), str(gap.erp), str(gap.gap)]
     assert "in the thread" in post.everything
+
+    low_rows = list(csv.DictReader(io.StringIO(files["low"][1].decode())))
+    source = CatalogSellThrough(catalog, NOW)
+    assert {r["sku"] for r in low_rows} == source.expected_low()
+    covers = [float(r["cover_days"]) for r in low_rows]
+    assert covers == sorted(covers) and all(c < 2 for c in covers)
+    assert f"{len(low_rows)} of" in post.everything and "Low stock" in post.everything
 
 
 async def test_the_next_days_post_says_what_is_new_open_and_resolved(
@@ -241,7 +251,7 @@ async def test_oos_map_uploads_a_png_with_a_text_summary(
     harness: Harness = await endpoint()
     assert (await harness.command("map")).status == 200
     await slack.wait_for(lambda: uploaded(slack), "the map upload")
-    ((params, body),) = uploaded(slack)
+    ((params, _title, body),) = uploaded(slack)
     assert params["channel_id"] == "C1"
     assert "Trigger chain" in params["initial_comment"] and "poll" in params["initial_comment"]
     (ask,) = slack.calls_to("files.getUploadURLExternal")
@@ -321,8 +331,38 @@ async def test_two_instances_post_the_daily_drift_once(slack: FakeSlack, tmp_pat
     assert sorted(ran) == [[], ["daily_drift"]]
     posts = channel_posts(slack, "C7")
     assert len(posts) == 1 and "Catalog drift" in posts[0].text
-    assert len(uploaded(slack)) == 1
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
     clock.at += timedelta(minutes=30)
     assert await asyncio.gather(a.tick(), b.tick()) == [[], []], "the slot is done"
     assert len(channel_posts(slack, "C7")) == 1
+    store.close()
+
+
+async def test_serve_runs_the_schedules_the_config_names(slack: FakeSlack, tmp_path: Path) -> None:
+    from bot.config import MonitoringConfig
+    from bot.slack.server import serve
+
+    settings = SlackSettings(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        api_url=slack.api_url,
+        host="127.0.0.1",
+        port=0,
+    )
+    store = TriageStore(tmp_path / "triage.db")
+    # Every minute: the current minute's slot is due at once (within the first-start grace).
+    monitoring = MonitoringConfig(
+        channel="C5", daily_drift="", weekly_health="* * * * *", latency_check=""
+    )
+    monitor = Monitor.sandbox(store.path, size=500, settings=monitoring)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve(settings, store=store, resolve=sandbox_target, stop=stop, monitor=monitor)
+    )
+    post = await slack.wait_for(lambda: next(iter(channel_posts(slack, "C5")), None), "the post")
+    stop.set()
+    assert await asyncio.wait_for(serving, 20) == 0
+    assert "Connector health" in post.text
+    runs = LeaseStore(store.path).runs("weekly_health")
+    assert runs and runs[0]["status"] == "done"
     store.close()

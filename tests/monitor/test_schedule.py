@@ -176,3 +176,34 @@ async def test_the_serve_loop_runs_a_due_slot_and_stops(tmp_path: Path) -> None:
     stop.set()
     await asyncio.wait_for(loop, 10)
     assert [r["status"] for r in scheduler.leases.runs("latency_check")] == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('daily_drift = "0 25 * * *"', "monitoring.daily_drift"),
+        ('timezone = "Europe/Atlantis"', "unknown time zone"),
+        ('latency_check = "*/15 * * * * *"', "five fields"),
+    ],
+)
+def test_the_monitoring_table_is_checked_when_the_config_loads(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    from bot.config import ConfigError, load_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "stack.toml"
+    config = tmp_path / "stack.toml"
+    config.write_text(example.read_text() + f'\n[monitoring]\nchannel = "C1"\n{table}\n')
+    with pytest.raises(ConfigError, match=message):
+        load_config(config)
+
+
+def test_an_empty_cron_switches_a_post_off(tmp_path: Path) -> None:
+    from bot.config import MonitoringConfig
+    from bot.monitor.posts import MonitorPoster
+    from bot.monitor.sources import Monitor
+
+    settings = MonitoringConfig(channel="C1", weekly_health="", latency_check="")
+    poster = MonitorPoster(None, Monitor.sandbox(tmp_path / "t.db", size=10, settings=settings))  # type: ignore[arg-type]
+    assert [j.name for j in poster.jobs()] == ["daily_drift"]
+    assert MonitorPoster(None, Monitor.sandbox(tmp_path / "t.db", size=10)).jobs() == []  # type: ignore[arg-type]

@@ -200,7 +200,7 @@ class World:
     def is_resolved(self, key: str) -> bool:
         if isinstance(self.emulator, JiraEmulator):
             return self.emulator.status_of(key) == "Done"
-        return self.emulator.by_number(key)["state"] == "6"
+        return bool(self.emulator.by_number(key)["state"] == "6")
 
 
 def _adf_text(node: Any) -> str:

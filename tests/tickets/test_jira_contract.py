@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from tests.tickets.conftest import World, WorldFactory, report_for
@@ -173,7 +173,7 @@ async def test_bodies_carry_what_jira_requires(
 ) -> None:
     world = await make_world("jira")
     await _every_operation(world)
-    by_op = {}
+    by_op: dict[str, list[Any]] = {}
     for request in world.emulator.requests:
         _t, op = _operation(spec, request.method, request.path)
         by_op.setdefault(op["operationId"], []).append(

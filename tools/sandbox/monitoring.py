@@ -26,27 +26,37 @@ from tools.sandbox.catalog import GeneratedCatalog, _mix
 from tools.sandbox.emulators.celigo import CeligoEmulator
 
 HEALTH_WINDOW = timedelta(days=7)
+PAGE_SIZE = 200  # items per page the sandbox account answers with
 LOW_RATE = 500  # about one SKU in this many is seeded to run low
 _SANDBOX_RETRY = RetryPolicy(max_attempts=3, total_seconds=0.5, base_delay=0.01, max_delay=0.05)
 
 
-def catalog_middleware(
+def catalog_emulator(
     catalog: GeneratedCatalog, now: datetime, *, window: timedelta = HEALTH_WINDOW
-) -> CeligoMiddleware:
-    """The catalog's connector, as Celigo would answer at ``now`` (close it with ``aclose``)."""
-    flows = catalog.flows(now)
+) -> CeligoEmulator:
+    """The catalog's integrator.io account at ``now``: its flows and their runs over ``window``
+    (the health check reads all of it, the map and the latency check its last day)."""
     state = MiddlewareSnapshot(
         source=Source(system="celigo", endpoint="sandbox catalog"),
         read_at=now,
         vendor="celigo",
-        flows=flows,
+        flows=catalog.flows(now),
     )
-    # The runs of the whole window: the health check reads all of it, the map and the latency
-    # check the last day of it.
-    runs = catalog.flow_health(now, now - window)
-    emulator = CeligoEmulator(state, runs=runs, page_size=200)
+    return CeligoEmulator(state, runs=catalog.flow_health(now, now - window), page_size=PAGE_SIZE)
+
+
+def catalog_middleware(
+    catalog: GeneratedCatalog,
+    now: datetime,
+    *,
+    window: timedelta = HEALTH_WINDOW,
+    emulator: CeligoEmulator | None = None,
+) -> CeligoMiddleware:
+    """The catalog's connector, as Celigo would answer at ``now`` (close it with ``aclose``)."""
+    emulator = emulator or catalog_emulator(catalog, now, window=window)
     mappings = {
-        f.id: FlowMapping(hop=f.hop, channel=f.channel, carries=list(f.carries)) for f in flows
+        f.id: FlowMapping(hop=f.hop, channel=f.channel, carries=list(f.carries))
+        for f in emulator.state.flows
     }
     return CeligoMiddleware(
         mappings,
