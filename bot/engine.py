@@ -113,28 +113,32 @@ def _facts(
     )
 
 
-def _run_check(spec: CheckSpec, facts: Facts, reads: dict[str, _Read]) -> Outcome:
+def _system_keys(need: str, facts: Facts) -> list[str]:
+    """The systems a need stands for in these facts: read, or failed to read."""
+    if need == "marketplace":
+        read = [f"marketplace:{ch.channel}" for ch in facts.channels]
+        return read + [k for k in facts.errors if k.startswith("marketplace:")]
+    if need == "wms" and not facts.wms_configured:
+        return []
+    return [need]
+
+
+def judge_check(spec: CheckSpec, facts: Facts) -> Outcome:
+    """One check as the engine runs it: ``skipped`` when a system it needs is not connected,
+    ``unknown`` when none of them could be read, and never a pass resting on an unread one."""
+    needed: list[str] = []
     for need in spec.needs:
-        keys = _keys_for(need, reads)
+        keys = _system_keys(need, facts)
         if not keys:
-            what = (
-                "marketplace"
-                if need == "marketplace"
-                else need.upper()
-                if need in ("erp", "wms")
-                else need
+            return Outcome(
+                "skipped", f"no {need.upper() if need in ('erp', 'wms') else need} is connected"
             )
-            return Outcome("skipped", f"no {what} is connected")
         failed = [facts.errors[k] for k in keys if k in facts.errors]
         if len(failed) == len(keys):
             return unknown("; ".join(e.describe() for e in failed))
+        needed += keys
     outcome = CHECKS[spec.id](facts)
-    partial = [
-        facts.errors[k].describe()
-        for n in spec.needs
-        for k in _keys_for(n, reads)
-        if k in facts.errors
-    ]
+    partial = [facts.errors[k].describe() for k in needed if k in facts.errors]
     if partial and outcome.status == "pass":
         return unknown(f"{outcome.detail}, but {'; '.join(partial)}")
     return outcome
@@ -168,7 +172,7 @@ async def triage(
             facts = _facts(sku, clock, thresholds, stack, reads)
             walked = []
             for spec in specs:
-                outcome = _run_check(spec, facts, reads)
+                outcome = judge_check(spec, facts)
                 for f in outcome.facts:
                     cited.setdefault(f.id, f)
                 walked.append(

@@ -17,7 +17,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from bot.agent.tools import NoData, Tool, ToolError, tool
-from bot.checks import CHECKS, Outcome, skipped, unknown
+from bot.checks import CHECKS
+from bot.engine import judge_check
 from bot.facts import Facts
 from bot.report import Report
 from bot.settings import Thresholds
@@ -156,31 +157,6 @@ async def _facts(ctx: ToolContext) -> Facts:
     )
 
 
-def _judge(check_id: str, needs: tuple[str, ...], facts: Facts) -> Outcome:
-    """The engine's rule for a check over what could be read (see ``bot.engine._run_check``)."""
-    needed: list[str] = []
-    for need in needs:
-        if need == "marketplace":
-            keys = [f"marketplace:{ch.channel}" for ch in facts.channels] + [
-                k for k in facts.errors if k.startswith("marketplace:")
-            ]
-            if not keys:
-                return skipped("no marketplace is connected")
-        else:
-            keys = [need]
-            if need == "wms" and not facts.wms_configured:
-                return skipped("no WMS is connected")
-        failed = [facts.errors[k] for k in keys if k in facts.errors]
-        if len(failed) == len(keys):
-            return unknown("; ".join(e.describe() for e in failed))
-        needed += keys
-    outcome = CHECKS[check_id](facts)
-    partial = [facts.errors[k].describe() for k in needed if k in facts.errors]
-    if partial and outcome.status == "pass":
-        return unknown(f"{outcome.detail}, but {'; '.join(partial)}")
-    return outcome
-
-
 @tool()
 async def run_check(
     ctx: ToolContext,
@@ -198,7 +174,7 @@ async def run_check(
     if check_id not in CHECKS:
         raise ToolError(f"no check {check_id!r}; the checks are: {', '.join(sorted(CHECKS))}")
     spec = ctx.tree.check(check_id)
-    outcome = _judge(check_id, spec.needs, await _facts(ctx))
+    outcome = judge_check(spec, await _facts(ctx))
     return {
         "check_id": check_id,
         "asks": spec.asks,

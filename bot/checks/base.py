@@ -1,0 +1,108 @@
+"""What every check shares: the outcome, the registry, time formatting, and the views of the
+facts more than one layer reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.facts import FactRef, Facts
+from tools.models import (
+    ChannelListing,
+    ErpSnapshot,
+    Flow,
+    StorefrontSnapshot,
+)
+
+Status = Literal["pass", "fail", "unknown", "skipped"]
+Confidence = Literal["confirmed", "likely"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    detail: str
+    facts: tuple[FactRef, ...] = ()
+    confidence: Confidence = "confirmed"  # how directly the facts prove a failure
+
+
+def passed(detail: str, *facts: FactRef) -> Outcome:
+    return Outcome("pass", detail, facts)
+
+
+def failed(detail: str, *facts: FactRef, confidence: Confidence = "confirmed") -> Outcome:
+    return Outcome("fail", detail, facts, confidence)
+
+
+def skipped(detail: str, *facts: FactRef) -> Outcome:
+    return Outcome("skipped", detail, facts)
+
+
+def unknown(detail: str, *facts: FactRef) -> Outcome:
+    return Outcome("unknown", detail, facts)
+
+
+CheckFn = Callable[[Facts], Outcome]
+CHECKS: dict[str, CheckFn] = {}
+
+
+def check(check_id: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS[check_id] = fn
+        return fn
+
+    return register
+
+
+def when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else "unknown time"
+
+
+def ago(now: datetime, at: datetime) -> str:
+    minutes = int((now - at).total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 72 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def storefront_of(facts: Facts) -> StorefrontSnapshot:
+    assert facts.storefront is not None, "engine runs this check only with the storefront read"
+    return facts.storefront
+
+
+def erp_of(facts: Facts) -> ErpSnapshot:
+    assert facts.erp is not None, "engine runs this check only with the ERP read"
+    return facts.erp
+
+
+def listable(sf: StorefrontSnapshot) -> int:
+    """What a channel should show: a marketplace cannot list a negative (oversold) quantity."""
+    return max(sf.available, 0)
+
+
+def channel_flows(facts: Facts, channel: str) -> list[Flow]:
+    if facts.middleware is None:
+        return []
+    return [f for f in facts.middleware.flows if f.channel == channel]
+
+
+def listing_state_unsynced(ch: ChannelListing, facts: Facts) -> datetime | None:
+    """When a listing-state change the integration cannot carry made the channel OOS."""
+    changes = [c for c in ch.status_history if not c.buyable]
+    flows = channel_flows(facts, ch.channel)
+    if not changes or not flows or ch.buyable or facts.erp is None:
+        return None
+    if any("listing_status" in f.carries for f in flows):
+        return None
+    at = max(c.at for c in changes)
+    if any(t.at >= at for t in facts.erp.transactions):
+        return None
+    return at
+
+
+def not_visible(erp: ErpSnapshot, topic: str) -> str | None:
+    return next((n for n in erp.not_visible if n.startswith(topic)), None)
