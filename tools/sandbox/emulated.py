@@ -305,7 +305,7 @@ def _celigo(
     )
 
 
-def _netsuite_config(state: ErpSnapshot | None) -> NetSuiteConfig:
+def netsuite_config_for(state: ErpSnapshot | None) -> NetSuiteConfig:
     """What an operator of the scenario's NetSuite account would configure: its custom field and
     record ids, listener scripts, integration user and role, and the account id its RESTlet
     listeners are reached at. Records the scenario lists as not visible are left unconfigured."""
@@ -332,7 +332,7 @@ def _netsuite_config(state: ErpSnapshot | None) -> NetSuiteConfig:
 
 def _netsuite(scenario: Scenario, state: ErpSnapshot | Unreadable, latency: float) -> NetSuiteErp:
     snapshot = state if isinstance(state, ErpSnapshot) else None
-    config = _netsuite_config(snapshot)
+    config = netsuite_config_for(snapshot)
     # An unreadable account holds no item, so not_found is NetSuite's empty SuiteQL answer.
     emulator = NetSuiteEmulator(
         [snapshot] if snapshot else [], _faults(state, latency), config=config
