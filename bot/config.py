@@ -25,6 +25,19 @@ class ConfigError(ValueError):
     """The stack config cannot be used; the message names the file, the key and the fix."""
 
 
+def env_var_names(credentials: dict[str, str], *, example: str) -> dict[str, str]:
+    """``credentials`` (role → NAME of an environment variable) as they are, once every entry
+    looks like a variable name (``example`` shows one); a value that does not — a secret pasted
+    into the file — is refused."""
+    for role, name in credentials.items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(
+                f"credentials.{role} must name an environment variable (like {example}), "
+                "not hold a secret: secrets live only in the environment"
+            )
+    return credentials
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,13 +58,7 @@ class SystemConfig(_Strict):
     @field_validator("credentials")
     @classmethod
     def _names_not_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        for role, name in value.items():
-            if not _ENV_NAME.match(name):
-                raise ValueError(
-                    f"credentials.{role} must name an environment variable (like SHOPIFY_TOKEN), "
-                    "not hold a secret: secrets live only in the environment"
-                )
-        return value
+        return env_var_names(value, example="SHOPIFY_TOKEN")
 
     def secret(self, role: str) -> str:
         """The credential's value from the environment; ``ConfigError`` when it is not set."""

@@ -1,10 +1,17 @@
-"""Builders for hand-made facts: each returns a valid snapshot with overridable fields."""
+"""Builders for hand-made facts: each returns a valid snapshot with overridable fields.
+
+Also the rows of the check tables (``case``) and how a row is checked (``run_case``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from bot.checks import CHECKS, Outcome
 from bot.facts import Facts
 from bot.settings import Thresholds
 from tools.errors import AdapterError
@@ -98,3 +105,50 @@ def facts(
         marketplaces_configured=len(channels),
         wms_configured=wms_ is not None,
     )
+
+
+# --- the check tables ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of a check table: the check, the facts, and what an operator should read."""
+
+    check: str
+    facts: Facts
+    status: str
+    words: tuple[str, ...] = ()  # must all appear in the detail
+    cites: tuple[str, ...] | None = None  # the cited fact ids, when given
+    confidence: str = "confirmed"  # checked on failures
+
+
+def case(
+    name: str,
+    check: str,
+    given: Facts,
+    status: str,
+    *words: str,
+    cites: tuple[str, ...] | None = None,
+    confidence: str = "confirmed",
+) -> Any:
+    """A table row as a ``pytest.param`` with the id ``{check}:{name}``."""
+    return pytest.param(Case(check, given, status, words, cites, confidence), id=f"{check}:{name}")
+
+
+def run_case(c: Case, *, cites_in_order: bool = False) -> Outcome:
+    """Run the row's check and assert what the row says; ``cites_in_order`` compares the cited
+    fact ids as a list (order included) rather than as a set."""
+    outcome = CHECKS[c.check](c.facts)
+    assert outcome.status == c.status, outcome.detail
+    for word in c.words:
+        assert word in outcome.detail, (word, outcome.detail)
+    if c.cites is not None:
+        cited = [f.id for f in outcome.facts]
+        if cites_in_order:
+            assert cited == list(c.cites), outcome.detail
+        else:
+            assert sorted(cited) == sorted(c.cites), outcome.detail
+    if outcome.status == "fail":
+        assert outcome.confidence == c.confidence
+        assert outcome.facts, "a failure must cite the facts that prove it"
+    return outcome

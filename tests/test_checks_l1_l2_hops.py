@@ -6,22 +6,23 @@ matter — the fact ids it must cite and words its detail must contain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.checks import CHECKS, Outcome
-from bot.facts import Facts
+from bot.checks import CHECKS
 from bot.settings import Thresholds
 from tests.factories import (
     SKU,
+    Case,
     ago,
+    case,
     erp,
     facts,
     flow,
     listing,
     middleware,
+    run_case,
     storefront,
     wms,
 )
@@ -35,42 +36,6 @@ from tools.models import (
     WebhookSubscription,
     WmsEvent,
 )
-
-
-@dataclass(frozen=True)
-class Case:
-    check: str
-    facts: Facts
-    status: str
-    words: tuple[str, ...] = ()  # must all appear in the detail
-    cites: tuple[str, ...] | None = None  # the exact set of cited fact ids, when given
-    confidence: str = "confirmed"  # checked on failures
-
-
-def case(
-    case_id: str,
-    check: str,
-    f: Facts,
-    status: str,
-    *words: str,
-    cites: tuple[str, ...] | None = None,
-    confidence: str = "confirmed",
-) -> Any:
-    return pytest.param(Case(check, f, status, words, cites, confidence), id=f"{check}:{case_id}")
-
-
-def run(c: Case) -> Outcome:
-    outcome = CHECKS[c.check](c.facts)
-    assert outcome.status == c.status, outcome.detail
-    for word in c.words:
-        assert word in outcome.detail, (word, outcome.detail)
-    if c.cites is not None:
-        assert sorted(f.id for f in outcome.facts) == sorted(c.cites), outcome.detail
-    if outcome.status == "fail":
-        assert outcome.confidence == c.confidence
-        assert outcome.facts, "a failure must cite the facts that prove it"
-    return outcome
-
 
 # --- builders for the records the factories leave to the caller ----------------------------
 
@@ -983,17 +948,17 @@ HOP_CASES += [
 
 @pytest.mark.parametrize("c", L1_CASES)
 def test_layer1_checks(c: Case) -> None:
-    run(c)
+    run_case(c)
 
 
 @pytest.mark.parametrize("c", L2_CASES)
 def test_layer2_checks(c: Case) -> None:
-    run(c)
+    run_case(c)
 
 
 @pytest.mark.parametrize("c", HOP_CASES)
 def test_hop_checks(c: Case) -> None:
-    run(c)
+    run_case(c)
 
 
 def test_every_check_of_these_layers_has_a_failing_and_a_passing_case() -> None:

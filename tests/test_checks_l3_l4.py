@@ -6,22 +6,23 @@ the status, the words the detail must contain, and (for failures) the facts it m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.checks import CHECKS
 from bot.facts import Facts
 from bot.tree import load_tree
 from tests.factories import (
     SKU,
+    Case,
     ago,
+    case,
     erp,
     facts,
     flow,
     listing,
     middleware,
+    run_case,
     storefront,
 )
 from tools.models import (
@@ -139,28 +140,6 @@ def dark_listing(**kw: Any) -> Facts:
 
 
 # --- the table ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Case:
-    check: str
-    facts: Facts
-    status: str
-    words: tuple[str, ...]
-    cites: tuple[str, ...] | None
-    confidence: str
-
-
-def case(
-    name: str,
-    check: str,
-    given: Facts,
-    status: str,
-    *words: str,
-    cites: tuple[str, ...] | None = None,
-    confidence: str = "confirmed",
-) -> Any:
-    return pytest.param(Case(check, given, status, words, cites, confidence), id=f"{check}:{name}")
 
 
 CASES = [
@@ -945,17 +924,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_check(case: Case) -> None:
-    out = CHECKS[case.check](case.facts)
-    assert out.status == case.status, out.detail
-    for word in case.words:
-        assert word in out.detail
-    if case.cites is not None:
-        assert [f.id for f in out.facts] == list(case.cites)
-    if out.status == "fail":
-        assert out.confidence == case.confidence
-        assert out.facts, "a failure must cite what proves it"
+@pytest.mark.parametrize("c", CASES)
+def test_check(c: Case) -> None:
+    run_case(c, cites_in_order=True)
 
 
 # Which outcomes each check can give (unknown only where the ERP's API may hide the fact).

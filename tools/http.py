@@ -17,7 +17,8 @@ and the attempts are retried for idempotent requests only. What is left at the e
     HTTP 5xx                             server_error   (after retries)
     other non-2xx, JSON we cannot parse  bad_payload
 
-Messages carry the vendor's own error text, redacted and cut to ``MESSAGE_LIMIT`` characters;
+Messages carry the vendor's own error text (with its detail, such as SP-API's ``details`` or
+ServiceNow's ``detail``), redacted and cut to ``MESSAGE_LIMIT`` characters;
 every log line goes through the same redaction. Credentials that the auth hook sets are added
 to the redactor as they appear, so a refreshed token is masked too.
 """
@@ -31,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn, Self
 
 import httpx
 
@@ -57,7 +58,25 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SENSITIVE_HEADER = re.compile(r"authorization|token|secret|key|signature|cookie|session", re.I)
 
 
-class VendorClient:
+class AsyncClosing:
+    """``async with`` for an object with an ``aclose()``: the client, and the adapters over it."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class VendorClient(AsyncClosing):
     """An HTTP client for one vendor system, e.g. ``VendorClient("shopify", url, timeout=…)``."""
 
     def __init__(
@@ -97,17 +116,6 @@ class VendorClient:
         for logger in (self._log, logging.getLogger("httpx"), logging.getLogger("httpcore")):
             redact.install(logger, self.redactor)
 
-    async def __aenter__(self) -> VendorClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -140,66 +148,24 @@ class VendorClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         use_limiter = limiter or self.limiter
-        policy = retry or self.retry
+
+        def build() -> httpx.Request:
+            return self._http.build_request(
+                method,
+                path,
+                params=params,
+                json=json,
+                content=content,
+                files=files,
+                headers=headers,
+            )
 
         async def attempt() -> httpx.Response:
-            await use_limiter.acquire(cost)
-            try:
-                request = self._http.build_request(
-                    method,
-                    path,
-                    params=params,
-                    json=json,
-                    content=content,
-                    files=files,
-                    headers=headers,
-                )
-                await self._authorize(request)
-                started = self._clock()
-                response = await self._http.send(request)
-                use_limiter.observe(response)
-            finally:
-                use_limiter.release()
-            self._log.debug(
-                "%s %s -> %s in %.2fs",
-                self.system,
-                endpoint,
-                response.status_code,
-                self._clock() - started,
-            )
-            return response
+            return await self._attempt(use_limiter, cost, endpoint, build)
 
-        def log_retry(event: RetryEvent) -> None:
-            self._log.warning(
-                "%s %s: %s, attempt %d/%d failed, retrying in %.2fs",
-                self.system,
-                endpoint,
-                event.reason,
-                event.attempt,
-                event.max_attempts,
-                event.wait,
-            )
-
-        try:
-            response = await send_with_retries(
-                attempt,
-                policy,
-                idempotent=idempotent,
-                sleep=self._sleep,
-                clock=self._clock,
-                jitter=self._jitter,
-                on_retry=log_retry,
-            )
-        except httpx.RequestError as exc:
-            fault = self._transport_fault(exc, endpoint)
-        else:
-            if response.is_success:
-                return response
-            fault = self._status_fault(response, endpoint)
-        # Raised outside the except block so the httpx exception (which holds the request and
-        # its credential headers) is not chained onto the error.
-        self._log.warning("%s", fault)
-        raise fault
+        return await self._send(
+            attempt, retry or self.retry, idempotent=idempotent, endpoint=endpoint
+        )
 
     @asynccontextmanager
     async def stream(
@@ -221,59 +187,28 @@ class VendorClient:
         endpoint = self.redactor.redact(f"GET {path}")
         use_limiter = limiter or self.limiter
 
+        def build() -> httpx.Request:
+            return self._http.build_request("GET", path, params=params, headers=headers)
+
         async def attempt() -> httpx.Response:
-            await use_limiter.acquire(1.0)
-            try:
-                request = self._http.build_request("GET", path, params=params, headers=headers)
-                await self._authorize(request)
-                response = await self._http.send(request, stream=True)
-                use_limiter.observe(response)
-            finally:
-                use_limiter.release()
+            response = await self._attempt(use_limiter, 1.0, endpoint, build, stream=True)
             if not response.is_success:
                 await response.aread()  # a short error body, for the retry and the message
                 await response.aclose()
             return response
 
-        def log_retry(event: RetryEvent) -> None:
-            self._log.warning(
-                "%s %s: %s, attempt %d/%d failed, retrying in %.2fs",
-                self.system,
-                endpoint,
-                event.reason,
-                event.attempt,
-                event.max_attempts,
-                event.wait,
-            )
-
+        response = await self._send(
+            attempt, retry or self.retry, idempotent=True, endpoint=endpoint
+        )
         fault: AdapterError | None = None
         try:
-            response = await send_with_retries(
-                attempt,
-                retry or self.retry,
-                idempotent=True,
-                sleep=self._sleep,
-                clock=self._clock,
-                jitter=self._jitter,
-                on_retry=log_retry,
-            )
-        except httpx.RequestError as exc:
+            yield response
+        except httpx.RequestError as exc:  # the body broke off midway
             fault = self._transport_fault(exc, endpoint)
-        else:
-            if not response.is_success:
-                fault = self._status_fault(response, endpoint)
-        if fault is None:
-            try:
-                yield response
-            except httpx.RequestError as exc:  # the body broke off midway
-                fault = self._transport_fault(exc, endpoint)
-            finally:
-                await response.aclose()
+        finally:
+            await response.aclose()
         if fault is not None:
-            # Raised outside the except blocks: the httpx exception holds the request and its
-            # credential headers, and must not be chained onto the error.
-            self._log.warning("%s", fault)
-            raise fault
+            self._fail(fault)
 
     async def get_json(
         self,
@@ -317,6 +252,79 @@ class VendorClient:
         )
         return self._decode(response, f"POST {path}")
 
+    async def _attempt(
+        self,
+        limiter: RateLimiter,
+        cost: float,
+        endpoint: str,
+        build: Callable[[], httpx.Request],
+        *,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """One attempt: limiter.acquire(cost) → auth hook → send → observe → limiter.release()."""
+        await limiter.acquire(cost)
+        try:
+            request = build()
+            await self._authorize(request)
+            started = self._clock()
+            response = await self._http.send(request, stream=stream)
+            limiter.observe(response)
+        finally:
+            limiter.release()
+        self._log.debug(
+            "%s %s -> %s in %.2fs",
+            self.system,
+            endpoint,
+            response.status_code,
+            self._clock() - started,
+        )
+        return response
+
+    async def _send(
+        self,
+        attempt: Callable[[], Awaitable[httpx.Response]],
+        policy: RetryPolicy,
+        *,
+        idempotent: bool,
+        endpoint: str,
+    ) -> httpx.Response:
+        """Run ``attempt`` under ``policy`` and return its 2xx response, or raise ``AdapterError``."""
+
+        def log_retry(event: RetryEvent) -> None:
+            self._log.warning(
+                "%s %s: %s, attempt %d/%d failed, retrying in %.2fs",
+                self.system,
+                endpoint,
+                event.reason,
+                event.attempt,
+                event.max_attempts,
+                event.wait,
+            )
+
+        try:
+            response = await send_with_retries(
+                attempt,
+                policy,
+                idempotent=idempotent,
+                sleep=self._sleep,
+                clock=self._clock,
+                jitter=self._jitter,
+                on_retry=log_retry,
+            )
+        except httpx.RequestError as exc:
+            fault = self._transport_fault(exc, endpoint)
+        else:
+            if response.is_success:
+                return response
+            fault = self._status_fault(response, endpoint)
+        self._fail(fault)
+
+    def _fail(self, fault: AdapterError) -> NoReturn:
+        # Called outside except blocks: the httpx exception holds the request and its credential
+        # headers, and must not be chained onto the error.
+        self._log.warning("%s", fault)
+        raise fault
+
     async def _authorize(self, request: httpx.Request) -> None:
         if self._auth is None:
             return
@@ -342,8 +350,7 @@ class VendorClient:
                 response.status_code,
                 self.redactor.redact(endpoint),
             )
-        self._log.warning("%s", fault)
-        raise fault
+        self._fail(fault)
 
     def _transport_fault(self, exc: httpx.RequestError, endpoint: str) -> AdapterError:
         kind: ErrorKind
@@ -396,6 +403,8 @@ def vendor_message(response: httpx.Response) -> str:
 _NESTED_KEYS = ("o:errorDetails", "errors", "errorMessages", "error", "fault", "Fault")
 _TEXT_KEYS = ("message", "detail", "description", "error_description", "value", "title")
 _CODE_KEYS = ("code", "o:errorCode", "errorCode")
+# Said next to the message: SP-API's errors[].details, ServiceNow's error.detail.
+_DETAIL_KEYS = ("details", "detail")
 
 
 def _message_in(data: Any) -> str:
@@ -416,8 +425,24 @@ def _message_in(data: Any) -> str:
     for key in _TEXT_KEYS:
         if data.get(key) and (message := _message_in(data[key])):
             code = next((data[c] for c in _CODE_KEYS if isinstance(data.get(c), str)), "")
-            return f"{code}: {message}" if code and code not in message else message
+            if code and code not in message:
+                message = f"{code}: {message}"
+            return _with_detail(message, data, key)
     return ""
+
+
+def _with_detail(message: str, data: Mapping[str, Any], used: str) -> str:
+    """``message`` with the entry's own detail after it, e.g. SP-API's "The access token has
+    expired" or ServiceNow's "Data Policy Exception: …"."""
+    for key in _DETAIL_KEYS:
+        detail = data.get(key)
+        if key == used or not isinstance(detail, str) or not (detail := detail.strip()):
+            continue
+        if detail in message:
+            return message
+        separator = " " if message.endswith((".", "!", "?")) else ": "
+        return f"{message}{separator}{detail}"
+    return message
 
 
 def _snippet(text: str) -> str:

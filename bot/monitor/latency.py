@@ -29,16 +29,15 @@ unchanged breach is never posted again as if it were new.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.monitor.lease import connect, write
 from tools.models import ChannelListing, ErpSnapshot, FlowHealth, Hop, StorefrontSnapshot
 
 # DESIGN names storefront → marketplace and ERP → storefront; a late storefront → ERP or WMS →
@@ -142,6 +141,28 @@ def _clock(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%H:%M UTC")
 
 
+def _behind(
+    hop: Hop,
+    since: datetime,
+    now: datetime,
+    detail: str,
+    *,
+    channel: str | None = None,
+    sku: str | None = None,
+    via: str | None = None,
+) -> HopLag:
+    """A hop behind since ``since``: its lag is now − since."""
+    return HopLag(
+        hop=hop,
+        channel=channel,
+        lag_minutes=_minutes(now - since),
+        since=since,
+        sku=sku,
+        via=via,
+        detail=detail,
+    )
+
+
 def _storefront_changed(sf: StorefrontSnapshot) -> datetime | None:
     times = [a.at for a in sf.adjustments]
     if not times and sf.out_of_stock_since:
@@ -179,14 +200,14 @@ def lags_from_sku(
             continue
         last_feed = f"last feed {_clock(fed)}" if fed else "no feed recorded"
         lags.append(
-            HopLag(
-                hop="storefront_to_marketplace",
-                channel=ch.channel,
-                lag_minutes=_minutes(now - changed),
-                since=changed,
-                sku=sf.sku,
-                detail=f"{sf.sku}: storefront {listable} since {_clock(changed)}, "
+            _behind(
+                "storefront_to_marketplace",
+                changed,
+                now,
+                f"{sf.sku}: storefront {listable} since {_clock(changed)}, "
                 f"{ch.channel} still {ch.quantity} ({last_feed})",
+                channel=ch.channel,
+                sku=sf.sku,
             )
         )
     if erp is None:
@@ -197,24 +218,24 @@ def lags_from_sku(
     erp_changed, heard = _erp_changed(erp), _storefront_heard(sf)
     if erp_changed is not None and (heard is None or erp_changed > heard):
         lags.append(
-            HopLag(
-                hop="erp_to_storefront",
-                lag_minutes=_minutes(now - erp_changed),
-                since=erp_changed,
-                sku=sf.sku,
-                detail=f"{sf.sku}: ERP {erp.available} since {_clock(erp_changed)}, "
+            _behind(
+                "erp_to_storefront",
+                erp_changed,
+                now,
+                f"{sf.sku}: ERP {erp.available} since {_clock(erp_changed)}, "
                 f"storefront still {sf.available}",
+                sku=sf.sku,
             )
         )
     elif changed is not None and (erp_changed is None or changed > erp_changed):
         lags.append(
-            HopLag(
-                hop="storefront_to_erp",
-                lag_minutes=_minutes(now - changed),
-                since=changed,
-                sku=sf.sku,
-                detail=f"{sf.sku}: storefront {sf.available} since {_clock(changed)}, "
+            _behind(
+                "storefront_to_erp",
+                changed,
+                now,
+                f"{sf.sku}: storefront {sf.available} since {_clock(changed)}, "
                 f"ERP still {erp.available}",
+                sku=sf.sku,
             )
         )
     return lags, covered
@@ -248,16 +269,7 @@ def lags_from_flows(flows: Iterable[FlowHealth], now: datetime) -> tuple[list[Ho
             )
         if since is None:
             continue
-        lags.append(
-            HopLag(
-                hop=flow.hop,
-                channel=flow.channel,
-                lag_minutes=_minutes(now - since),
-                since=since,
-                via=flow.name,
-                detail=why,
-            )
-        )
+        lags.append(_behind(flow.hop, since, now, why, channel=flow.channel, via=flow.name))
     return lags, covered
 
 
@@ -274,27 +286,11 @@ class LatencyState:
     def __init__(self, path: Path | str, *, scope: str = "default") -> None:
         self.path = Path(path)
         self.scope = scope
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            str(path), timeout=10, isolation_level=None, check_same_thread=False
-        )
-        if str(path) != ":memory:":
-            self._conn.execute("pragma journal_mode=wal")
+        self._conn = connect(path)
         self._conn.execute(_SCHEMA)
 
     def close(self) -> None:
         self._conn.close()
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("begin immediate")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("rollback")
-            raise
-        self._conn.execute("commit")
 
     def record(
         self,
@@ -306,7 +302,7 @@ class LatencyState:
         """Fold one reading into the state; return every alert not yet posted."""
         now = _iso(reading.observed_at)
         worst = {k: v for k, v in reading.worst().items() if v.hop in hops}
-        with self._write() as db:
+        with write(self._conn) as db:
             open_rows = {
                 row[0]: row[1]
                 for row in db.execute(
@@ -398,7 +394,7 @@ class LatencyState:
 
     def posted(self, alert: LatencyAlert) -> None:
         """Slack accepted ``alert``: remember what it said."""
-        with self._write() as db:
+        with write(self._conn) as db:
             db.execute(
                 "update latency_breaches set posted_status = status, posted_band = band, "
                 "posted_lag_minutes = lag_minutes "

@@ -17,6 +17,10 @@ The winner holds the lease for ``ttl`` and renews it while the job runs (``Lease
 checks it still holds it right before each post (``Lease.held``): an instance paused past its
 lease (a frozen VM) finds the slot taken over and posts nothing. A failed run is not retried:
 the next slot runs as usual, and the failure is in the log with the slot.
+
+``connect`` and ``write`` are how a monitoring table of its own uses the store's file (this one,
+and the latency state's ``latency_breaches``): WAL, and explicit transactions that take the
+write lock up front.
 """
 
 from __future__ import annotations
@@ -66,6 +70,29 @@ def _iso(at: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection to the store's SQLite file (its folder made, WAL), in autocommit mode so
+    every transaction is an explicit ``write``; usable from any thread. ``:memory:`` for tests."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    if str(path) != ":memory:":
+        conn.execute("pragma journal_mode=wal")
+    return conn
+
+
+@contextlib.contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, holding SQLite's write lock from the start."""
+    conn.execute("begin immediate")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
 
 
 def new_owner() -> str:
@@ -131,13 +158,7 @@ class LeaseStore:
         self.owner = owner or new_owner()
         self._clock = clock
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), timeout=10, isolation_level=None, check_same_thread=False
-            )
-            if str(path) != ":memory:":
-                self._conn.execute("pragma journal_mode=wal")
+            self._conn = connect(path)
             self._conn.execute(_SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise LeaseError(f"cannot use the monitoring tables in {self.path}: {exc}") from None
@@ -145,22 +166,11 @@ class LeaseStore:
     def close(self) -> None:
         self._conn.close()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from the start."""
-        self._conn.execute("begin immediate")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("rollback")
-            raise
-        self._conn.execute("commit")
-
     def claim(self, job: str, slot: datetime, ttl: timedelta) -> Lease | None:
         """The slot's lease if this instance wins it, else None (see the module docstring)."""
         now = self._clock()
         key = (job, _iso(slot))
-        with self._write() as db:
+        with write(self._conn) as db:
             row = db.execute(
                 "select status, expires_at, attempts from monitor_runs where job = ? and slot = ?",
                 key,
@@ -184,7 +194,7 @@ class LeaseStore:
         return Lease(self, job, slot, self.owner, ttl)
 
     def renew(self, lease: Lease) -> bool:
-        with self._write() as db:
+        with write(self._conn) as db:
             changed = db.execute(
                 "update monitor_runs set expires_at = ? "
                 "where job = ? and slot = ? and owner = ? and status = 'running'",
@@ -205,7 +215,7 @@ class LeaseStore:
         )
 
     def finish(self, lease: Lease, status: Status = "done", detail: str | None = None) -> None:
-        with self._write() as db:
+        with write(self._conn) as db:
             db.execute(
                 "update monitor_runs set status = ?, finished_at = ?, detail = ? "
                 "where job = ? and slot = ? and owner = ?",
@@ -216,7 +226,7 @@ class LeaseStore:
         """Record a slot as not to be run (e.g. it was due before monitoring started here).
         False when the slot already has a row."""
         now = _iso(self._clock())
-        with self._write() as db:
+        with write(self._conn) as db:
             changed = db.execute(
                 "insert or ignore into monitor_runs "
                 "(job, slot, owner, status, claimed_at, expires_at, finished_at, detail) "

@@ -23,7 +23,6 @@ import asyncio
 import csv
 import io
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from bot.monitor.map import render_png
 from bot.monitor.schedule import Cron, ScheduledJob, Scheduler
 from bot.monitor.sources import Monitor
 from bot.slack import blocks
+from bot.slack.background import BackgroundTasks, new_reference
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,6 @@ def low_stock_csv(low: LowStock) -> str:
 
 class LeaseLost(RuntimeError):
     """The slot's lease was taken over: this instance must not post."""
-
-
-def _reference() -> str:
-    return secrets.token_hex(4)
 
 
 @dataclass
@@ -210,7 +206,7 @@ class MonitorCommands:
 
     def __init__(self, poster: MonitorPoster) -> None:
         self.poster = poster
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     def start(
         self,
@@ -222,12 +218,9 @@ class MonitorCommands:
     ) -> asyncio.Task[None]:
         """Run ``command`` in the background (the listener has acked); ``admitted`` is the
         access check that needs the Web API, ``on_error`` tells the user what went wrong."""
-        task = asyncio.create_task(
+        return self._tasks.start(
             self._run(command, channel, on_error, admitted), name=f"/oos {command}"
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _run(
         self,
@@ -246,7 +239,7 @@ class MonitorCommands:
             else:
                 await self.poster.trigger_map(channel)
         except Exception:
-            ref = _reference()
+            ref = new_reference()
             log.exception("/oos %s failed (ref %s)", command, ref)
             try:
                 await on_error(blocks.monitor_failed(command, ref))
@@ -254,15 +247,10 @@ class MonitorCommands:
                 log.warning("could not tell the user about failure %s", ref)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def shutdown(self, grace: float = 10.0) -> None:
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in pending:
-            task.cancel()
+        await self._tasks.shutdown(grace)
 
 
 def start_schedules(

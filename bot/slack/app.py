@@ -31,8 +31,9 @@ from bot.engine import triage
 from bot.monitor.posts import MonitorCommands, MonitorPoster
 from bot.monitor.sources import Monitor
 from bot.slack.access import AccessControl
+from bot.slack.background import new_reference
 from bot.slack.listeners import register_all
-from bot.slack.runner import Engine, TargetResolver, TriageRunner, new_reference
+from bot.slack.runner import Engine, TargetResolver, TriageRunner
 from bot.slack.services import Services
 from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from bot.engine import triage
 from bot.report import CheckResult, Report
 from bot.slack import blocks
 from bot.slack.access import AccessControl
+from bot.slack.background import BackgroundTasks, new_reference
 from bot.slack.errors import slack_error, status_of
 from bot.store import StoreError, TriageStore
 from bot.tree import Layer
@@ -64,11 +64,6 @@ class TriageRequest:
     user: str
     thread_ts: str | None = None
     response_url: str | None = None
-
-
-def new_reference() -> str:
-    """A short id shown to the user and logged with the details, to find one from the other."""
-    return secrets.token_hex(4)
 
 
 async def send_ephemeral(
@@ -201,7 +196,7 @@ class TriageRunner:
         # ticket escalation (bot.slack.tickets). It reports in the thread and never raises.
         self.after_verdict = after_verdict
         self.agent = agent  # the LLM agent (bot.agent): explains each verdict when configured
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     @property
     def running(self) -> int:
@@ -209,25 +204,15 @@ class TriageRunner:
 
     def start(self, request: TriageRequest) -> asyncio.Task[None]:
         """Run the triage in the background; returns at once (the ack has been sent)."""
-        task = asyncio.create_task(self.run(request), name=f"triage {request.sku}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.start(self.run(request), name=f"triage {request.sku}")
 
     async def drain(self) -> None:
         """Wait for every running triage (tests, benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def shutdown(self, grace: float = 10.0) -> None:
         """Give running triages ``grace`` seconds, then interrupt them (their threads say so)."""
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=grace)
+        await self._tasks.shutdown(grace)
 
     async def _ephemeral(self, request: TriageRequest, message: blocks.Message) -> None:
         await send_ephemeral(

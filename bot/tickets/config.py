@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bot.tree import Owner
 
 OWNERS: tuple[Owner, ...] = get_args(Owner)
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _SLACK_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 
 AutoOpen = Literal["policy", "it_owners", "never"]
@@ -91,13 +90,11 @@ class TicketsConfig(_Strict):
     @field_validator("credentials")
     @classmethod
     def _names_not_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        for role, name in value.items():
-            if not _ENV_NAME.match(name):
-                raise ValueError(
-                    f"credentials.{role} must name an environment variable (like JIRA_API_TOKEN), "
-                    "not hold a secret: secrets live only in the environment"
-                )
-        return value
+        # The stack config's own check. Imported here, not at the top: bot.config imports this
+        # module for its [tickets] table.
+        from bot.config import env_var_names
+
+        return env_var_names(value, example="JIRA_API_TOKEN")
 
     @field_validator("base_url")
     @classmethod

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bot.engine import triage
+from tests.fakes import FakeClock
 from tools.errors import AdapterError
 from tools.marketplace.amazon import (
     INCLUDED_DATA,
@@ -52,28 +53,13 @@ AMAZON_LISTINGS = [
 ]
 
 
-class FakeTime:
-    """A monotonic clock that only moves when something sleeps on it or a test advances it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def make(
     emulator: httpx.AsyncBaseTransport,
-    time: FakeTime | None = None,
+    time: FakeClock | None = None,
     listing: ChannelListing | None = None,
     **kwargs: Any,
 ) -> AmazonSpApi:
-    time = time or FakeTime()
+    time = time or FakeClock(now=1000.0)
     kwargs.setdefault("environ", ENV)
     kwargs.setdefault("retry", POLICY)
     if isinstance(emulator, AmazonEmulator):
@@ -530,7 +516,7 @@ def sp_calls(emu: AmazonEmulator) -> int:
 
 
 async def test_429_with_retry_after_is_retried_and_honoured() -> None:
-    time = FakeTime()
+    time = FakeClock(now=1000.0)
     emu = emulator(listing(), faults=Faults(statuses=[Scripted(429, retry_after=2.5)]))
     async with make(emu, time) as adapter:
         got = await adapter.read_listing("SKU-1")
@@ -614,7 +600,7 @@ async def test_a_token_expired_by_amazon_is_replaced_and_the_read_succeeds() -> 
 
 
 async def test_token_is_cached_until_shortly_before_it_expires() -> None:
-    time = FakeTime()
+    time = FakeClock(now=1000.0)
     emu = emulator(listing(), clock=time, token_ttl=3600)
     async with make(emu, time) as adapter:
         await adapter.read_listing("SKU-1")
@@ -708,7 +694,7 @@ async def test_unknown_sku_is_not_found() -> None:
 
 
 async def test_latency_is_slept_inside_the_transport() -> None:
-    time = FakeTime()
+    time = FakeClock(now=1000.0)
     emu = emulator(listing(), faults=Faults(latency=1.75), sleep=time.sleep)
     async with make(emu) as adapter:
         await adapter.read_listing("SKU-1")
@@ -725,7 +711,7 @@ async def test_adopts_the_rate_amazon_reports() -> None:
 
 
 async def test_emulator_throttles_beyond_the_burst() -> None:
-    time = FakeTime()
+    time = FakeClock(now=1000.0)
     emu = emulator(listing(), clock=time, rates={"getListingsItem": (1.0, 2.0)})
     token = emu.issue_token()
     url = "/listings/2021-08-01/items/A3EMULATORSELLER/SKU-1?marketplaceIds=ATVPDKIKX0DER"

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from tests.fakes import FakeClock
 from tools.erp.netsuite import (
     ITEM_TYPES,
     MAX_PAGE_SIZE,
@@ -76,21 +77,6 @@ ENVIRON = sandbox_environ(TbaEnv(), CANARY)
 NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(days=2)
 SKU = "SKU-NS1"
-
-
-class FakeClock:
-    """Monotonic time that moves only when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def full_config(**overrides: Any) -> NetSuiteConfig:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from bot.engine import triage
+from tests.fakes import FakeClock
 from tools.errors import AdapterError
 from tools.models import (
     InventoryAdjustment,
@@ -73,21 +74,6 @@ UNREADABLE_SHOPIFY = [
 ]
 
 
-class FakeClock:
-    """Monotonic time that moves only when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class Tap(httpx.AsyncBaseTransport):
     """Wraps a transport: keeps every GraphQL exchange, and may rewrite answers on the way."""
 
@@ -138,7 +124,7 @@ def adapter(
     pages: PageSizes | None = None,
     limiter: ShopifyCostThrottle | None = None,
 ) -> ShopifyStorefront:
-    clock = clock or FakeClock()
+    clock = clock or FakeClock(now=1000.0)
     return ShopifyStorefront(
         shop,
         token_env=TOKEN_ENV,
@@ -566,7 +552,7 @@ async def test_5xx_is_retried_then_succeeds() -> None:
 
 
 async def test_429_waits_for_retry_after() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=1000.0)
     emulator = ShopifyEmulator(snapshot(), Faults(statuses=[Scripted(429, retry_after=2.0)]))
     await adapter(emulator, clock=clock).read_sku("SKU-T1")
     assert len(emulator.requests) == 2
@@ -653,7 +639,7 @@ async def test_latency_is_slept_inside_the_transport() -> None:
 
 
 async def test_throttled_query_waits_for_the_bucket_then_succeeds() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=1000.0)
     # StorefrontSku asks for 195 points; a read actually costs a few, so a second read soon
     # after finds fewer than 195 left.
     emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=clock)
@@ -675,7 +661,7 @@ def _code(answer: dict[str, Any]) -> str | None:
 
 
 async def test_the_throttle_learns_the_shops_bucket() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=1000.0)
     limiter = ShopifyCostThrottle(maximum=1000.0, restore_rate=50.0, clock=clock, sleep=clock.sleep)
     emulator = ShopifyEmulator(snapshot(), maximum=20000.0, restore_rate=1000.0, clock=clock)
     await adapter(emulator, clock=clock, limiter=limiter).read_sku("SKU-T1")
@@ -683,7 +669,7 @@ async def test_the_throttle_learns_the_shops_bucket() -> None:
 
 
 async def test_throttled_for_good_gives_up_as_rate_limited() -> None:
-    frozen = FakeClock()
+    frozen = FakeClock(now=1000.0)
     emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=lambda: 0.0)
     await adapter(emulator, clock=frozen).read_sku("SKU-T1")
     with pytest.raises(AdapterError) as caught:
@@ -744,7 +730,7 @@ async def test_bulk_catalog_read_over_thousands_of_variants() -> None:
         )
         for n in range(3000)
     ]
-    clock = FakeClock()
+    clock = FakeClock(now=1000.0)
     emulator = ShopifyEmulator(catalog, bulk_polls=3, clock=clock)
     shop = adapter(emulator, clock=clock)
     items = [item async for item in shop.catalog_stock(poll_interval=2.0)]

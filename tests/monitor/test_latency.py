@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.monitor.latency import (
     HopLag,
@@ -22,7 +21,7 @@ from bot.monitor.latency import (
 )
 from bot.monitor.posts import MonitorPoster
 from bot.monitor.sources import Monitor
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.fake_slack import FakeSlack
 from tools.models import (
     ChannelListing,
     ErpItem,
@@ -41,14 +40,6 @@ SRC = Source(system="test", endpoint="test")
 
 def ago(minutes: float) -> datetime:
     return NOW - timedelta(minutes=minutes)
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.mark.parametrize(
@@ -254,16 +245,16 @@ def test_a_caller_can_narrow_the_alerted_hops(tmp_path: Path) -> None:
 
 
 async def test_the_sandbox_latency_check_posts_each_breach_once(
-    tmp_path: Path, slack: FakeSlack
+    tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     clock = [NOW]
     monitor = Monitor.sandbox(tmp_path / "t.db", size=500, clock=lambda: clock[0])
-    poster = MonitorPoster(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url), monitor)
+    poster = MonitorPoster(fake_slack.client(), monitor)
     catalog = monitor.target
     assert isinstance(catalog, GeneratedCatalog)
 
     await poster.latency("C1")
-    posts = [m for m in slack.messages.values() if m.channel == "C1"]
+    posts = [m for m in fake_slack.messages.values() if m.channel == "C1"]
     # What the catalog shows: hops observed more than 15 min behind, and each stopped flow's hop.
     behind = {hop_key(h.hop, h.channel) for h in catalog.hop_lags(NOW) if h.lag_minutes > 15}
     stopped = {hop_key(f.hop, f.channel) for f in catalog.flows(NOW) if f.status != "active"}
@@ -272,7 +263,7 @@ async def test_the_sandbox_latency_check_posts_each_breach_once(
 
     clock[0] = NOW + timedelta(minutes=1)  # the same breaches a minute later: nothing new
     await poster.latency("C1")
-    assert len([m for m in slack.messages.values() if m.channel == "C1"]) == len(posts)
+    assert len([m for m in fake_slack.messages.values() if m.channel == "C1"]) == len(posts)
 
 
 # --- a live stack: per-SKU reads -----------------------------------------------------------------

@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.monitor.lease import MAX_ATTEMPTS, Lease, LeaseStore
 from bot.monitor.schedule import Cron, ScheduledJob, Scheduler
 from bot.store import TriageStore
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.monitor.conftest import Clock
+from tests.slack.fake_slack import FakeSlack
 
 SLOT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 07:00 in Berlin
 TTL = timedelta(minutes=10)
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
@@ -44,8 +27,10 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-async def test_two_schedulers_on_one_file_post_exactly_once(db: Path, slack: FakeSlack) -> None:
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+async def test_two_schedulers_on_one_file_post_exactly_once(
+    db: Path, fake_slack: FakeSlack
+) -> None:
+    client = fake_slack.client()
     both_ticking = asyncio.Barrier(2)
 
     def scheduler(owner: str) -> Scheduler:
@@ -67,7 +52,7 @@ async def test_two_schedulers_on_one_file_post_exactly_once(db: Path, slack: Fak
     ran = await asyncio.gather(tick(a), tick(b))
 
     assert sorted(ran) == [[], ["daily_drift"]]
-    posts = [c for c in slack.calls if c.method == "chat.postMessage"]
+    posts = [c for c in fake_slack.calls if c.method == "chat.postMessage"]
     assert len(posts) == 1
     assert a.leases.runs("daily_drift") == b.leases.runs("daily_drift")
     assert [r["status"] for r in a.leases.runs("daily_drift")] == ["done"]

@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from PIL import Image
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.compose import sandbox_target
 from bot.config import load_config
@@ -26,12 +23,11 @@ from bot.monitor.posts import MonitorPoster
 from bot.monitor.schedule import Scheduler
 from bot.monitor.sources import Monitor
 from bot.slack import blocks
-from bot.slack.app import build_app
-from bot.slack.server import start_http
-from bot.slack.settings import AccessPolicy, SlackSettings
+from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
-from tests.slack.conftest import SIGNING_SECRET, Harness, verdict_of
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack, Posted
+from tests.monitor.conftest import Clock
+from tests.slack.conftest import Harness, HarnessFactory, slack_settings, verdict_of
+from tests.slack.fake_slack import FakeSlack, Posted
 from tools.sandbox.catalog import GeneratedCatalog
 from tools.sandbox.monitoring import CatalogSellThrough
 
@@ -40,51 +36,17 @@ SIZE = 10_000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def endpoint(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
+def endpoint(make_harness: HarnessFactory) -> HarnessFactory:
+    """The real endpoint with the sandbox catalog's monitoring checks, at ``NOW`` by default."""
 
     async def make(*, access: AccessPolicy | None = None, clock: Clock | None = None) -> Harness:
-        settings = SlackSettings(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_url=slack.api_url,
-            host="127.0.0.1",
-            port=0,
-            access=access or AccessPolicy(),
-        )
-        store = TriageStore(tmp_path / f"triage-{len(started)}.db")
-        monitor = Monitor.sandbox(store.path, size=SIZE, clock=clock or Clock(NOW))
-        app, services = build_app(settings, store=store, resolve=sandbox_target, monitor=monitor)
-        server = await start_http(app, "127.0.0.1", 0)
-        harness = Harness(slack, server, services, store, aiohttp.ClientSession())
-        started.append(harness)
-        return harness
+        def monitor(path: Path) -> Monitor:
+            return Monitor.sandbox(path, size=SIZE, clock=clock or Clock(NOW))
 
-    yield make
-    for h in started:
-        if h.services.monitoring is not None:
-            await h.services.monitoring.shutdown(grace=5)
-        await h.services.runner.shutdown(grace=5)
-        await h.server.stop()
-        await h.session.close()
-        h.store.close()
+        return await make_harness(access=access, monitor=monitor)
+
+    return make
 
 
 def channel_posts(fake: FakeSlack, channel: str = "C1") -> list[Posted]:
@@ -112,14 +74,16 @@ def uploaded(fake: FakeSlack) -> list[tuple[dict[str, Any], str, bytes]]:
 
 
 async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint()
     reply = await harness.command("drift")
     assert reply.status == 200 and "Scanning the catalog" in reply.json()["text"]
 
-    post = await slack.wait_for(lambda: next(iter(channel_posts(slack)), None), "the drift post")
-    await slack.wait_for(lambda: uploaded(slack), "the CSV")
+    post = await fake_slack.wait_for(
+        lambda: next(iter(channel_posts(fake_slack)), None), "the drift post"
+    )
+    await fake_slack.wait_for(lambda: uploaded(fake_slack), "the CSV")
     catalog = GeneratedCatalog(SIZE, 7)
     expected = catalog.expected_gaps(catalog.day(NOW))
     assert len(expected) >= 2
@@ -133,7 +97,7 @@ async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
     assert buttons == [g.sku for g in gaps], "largest gap first"
     assert f"gap *{gaps[0].gap:+d}*" in post.everything
 
-    files = {title.split("-")[0]: (params, body) for params, title, body in uploaded(slack)}
+    files = {title.split("-")[0]: (params, body) for params, title, body in uploaded(fake_slack)}
     assert set(files) == {"drift", "low"}, "the full list, and the SKUs low on stock"
     params, body = files["drift"]
     assert params["channel_id"] == "C1" and params["thread_ts"] == post.ts
@@ -154,7 +118,7 @@ async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
 
 
 async def test_the_next_days_post_says_what_is_new_open_and_resolved(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     clock = Clock(NOW)
     harness: Harness = await endpoint(clock=clock)
@@ -173,7 +137,7 @@ async def test_the_next_days_post_says_what_is_new_open_and_resolved(
     clock.at += timedelta(days=1)
     await poster.poster.drift("C2")
 
-    latest = channel_posts(slack, "C2")[-1]
+    latest = channel_posts(fake_slack, "C2")[-1]
     opened = set(second) & set(first)
     resolved = set(first) - set(second)
     new = set(second) - set(first)
@@ -212,16 +176,13 @@ def test_a_drift_run_that_compared_nothing_is_no_all_clear() -> None:
 
 
 async def test_a_drift_check_that_cannot_run_says_so_in_the_channel(
-    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SHOPIFY_ADMIN_TOKEN", raising=False)
     config = load_config(ROOT / "examples" / "stack.toml")
-    poster = MonitorPoster(
-        AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url),
-        Monitor.from_config(config, tmp_path / "t.db"),
-    )
+    poster = MonitorPoster(fake_slack.client(), Monitor.from_config(config, tmp_path / "t.db"))
     detail = await poster.drift("C1")
-    (post,) = channel_posts(slack)
+    (post,) = channel_posts(fake_slack)
     assert (
         "could not run" in post.text + post.everything and "SHOPIFY_ADMIN_TOKEN" in post.everything
     )
@@ -232,11 +193,13 @@ async def test_a_drift_check_that_cannot_run_says_so_in_the_channel(
 
 
 async def test_oos_health_posts_every_flow_and_names_the_stopped_one(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint()
     assert (await harness.command("health")).status == 200
-    post = await slack.wait_for(lambda: next(iter(channel_posts(slack)), None), "the health post")
+    post = await fake_slack.wait_for(
+        lambda: next(iter(channel_posts(fake_slack)), None), "the health post"
+    )
     catalog = GeneratedCatalog(SIZE, 7)
     stopped = [f for f in catalog.flows(NOW) if f.status != "active"]
     assert "need attention" in post.text
@@ -246,68 +209,73 @@ async def test_oos_health_posts_every_flow_and_names_the_stopped_one(
 
 
 async def test_oos_map_uploads_a_png_with_a_text_summary(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint()
     assert (await harness.command("map")).status == 200
-    await slack.wait_for(lambda: uploaded(slack), "the map upload")
-    ((params, _title, body),) = uploaded(slack)
+    await fake_slack.wait_for(lambda: uploaded(fake_slack), "the map upload")
+    ((params, _title, body),) = uploaded(fake_slack)
     assert params["channel_id"] == "C1"
     assert "Trigger chain" in params["initial_comment"] and "poll" in params["initial_comment"]
-    (ask,) = slack.calls_to("files.getUploadURLExternal")
+    (ask,) = fake_slack.calls_to("files.getUploadURLExternal")
     assert str(ask.params["filename"]).endswith(".png")
     image = Image.open(io.BytesIO(body))
     assert image.format == "PNG" and image.mode == "RGB" and image.size[0] >= 1000
 
 
 async def test_monitoring_commands_follow_the_channel_rule(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint(access=AccessPolicy(channels=frozenset({"C9"})))
     reply = await harness.command("health", channel="C1")
     assert reply.status == 200 and ":no_entry:" in str(reply.json())
     assert harness.services.monitoring is not None
     await harness.services.monitoring.drain()
-    assert channel_posts(slack) == []
+    assert channel_posts(fake_slack) == []
 
 
 # --- the Triage button ---------------------------------------------------------------------------
 
 
 async def test_the_triage_button_starts_oos_for_the_sku(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint()
     reply = await harness.click(
         blocks.ACTION_MONITOR_TRIAGE, "SKU-3101", message_ts="1.1", thread_ts="1.1"
     )
     assert reply.status == 200
-    root = await slack.wait_for(
-        lambda: next((m for m in channel_posts(slack) if "SKU-3101" in m.text), None), "the root"
+    root = await fake_slack.wait_for(
+        lambda: next((m for m in channel_posts(fake_slack) if "SKU-3101" in m.text), None),
+        "the root",
     )
     assert root.text.startswith("Triage for SKU-3101 started by <@U1>")
-    await slack.wait_for(
-        lambda: any(verdict_of(m) for m in slack.thread("C1", root.ts)), "the verdict"
+    await fake_slack.wait_for(
+        lambda: any(verdict_of(m) for m in fake_slack.thread("C1", root.ts)), "the verdict"
     )
     await harness.services.runner.drain()
 
 
 async def test_a_forged_triage_button_is_refused(
-    endpoint: Callable[..., Any], slack: FakeSlack
+    endpoint: HarnessFactory, fake_slack: FakeSlack
 ) -> None:
     harness: Harness = await endpoint()
     await harness.click(
         blocks.ACTION_MONITOR_TRIAGE, "SKU 1 <!channel>", message_ts="1.1", thread_ts="1.1"
     )
-    answer = await slack.wait_for(lambda: next(iter(slack.responses), None), "the refusal")
+    answer = await fake_slack.wait_for(
+        lambda: next(iter(fake_slack.responses), None), "the refusal"
+    )
     assert "may contain only" in answer["text"] and ":no_entry:" in str(answer["blocks"])
-    assert channel_posts(slack) == []
+    assert channel_posts(fake_slack) == []
 
 
 # --- the schedules -------------------------------------------------------------------------------
 
 
-async def test_two_instances_post_the_daily_drift_once(slack: FakeSlack, tmp_path: Path) -> None:
+async def test_two_instances_post_the_daily_drift_once(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
     from bot.config import MonitoringConfig
 
     store = TriageStore(tmp_path / "triage.db")
@@ -316,7 +284,7 @@ async def test_two_instances_post_the_daily_drift_once(slack: FakeSlack, tmp_pat
 
     def instance(owner: str) -> Scheduler:
         monitor = Monitor.sandbox(store.path, size=SIZE, settings=settings, clock=clock)
-        poster = MonitorPoster(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url), monitor)
+        poster = MonitorPoster(fake_slack.client(), monitor)
         return Scheduler(
             poster.jobs(), LeaseStore(store.path, owner=owner, clock=clock), clock=clock
         )
@@ -329,26 +297,22 @@ async def test_two_instances_post_the_daily_drift_once(slack: FakeSlack, tmp_pat
     ran = await asyncio.gather(a.tick(), b.tick())
 
     assert sorted(ran) == [[], ["daily_drift"]]
-    posts = channel_posts(slack, "C7")
+    posts = channel_posts(fake_slack, "C7")
     assert len(posts) == 1 and "Catalog drift" in posts[0].text
-    assert len(slack.calls_to("files.completeUploadExternal")) == 1
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
     clock.at += timedelta(minutes=30)
     assert await asyncio.gather(a.tick(), b.tick()) == [[], []], "the slot is done"
-    assert len(channel_posts(slack, "C7")) == 1
+    assert len(channel_posts(fake_slack, "C7")) == 1
     store.close()
 
 
-async def test_serve_runs_the_schedules_the_config_names(slack: FakeSlack, tmp_path: Path) -> None:
+async def test_serve_runs_the_schedules_the_config_names(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
     from bot.config import MonitoringConfig
     from bot.slack.server import serve
 
-    settings = SlackSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=slack.api_url,
-        host="127.0.0.1",
-        port=0,
-    )
+    settings = slack_settings(fake_slack)
     store = TriageStore(tmp_path / "triage.db")
     # Every minute: the current minute's slot is due at once (within the first-start grace).
     monitoring = MonitoringConfig(
@@ -359,7 +323,9 @@ async def test_serve_runs_the_schedules_the_config_names(slack: FakeSlack, tmp_p
     serving = asyncio.create_task(
         serve(settings, store=store, resolve=sandbox_target, stop=stop, monitor=monitor)
     )
-    post = await slack.wait_for(lambda: next(iter(channel_posts(slack, "C5")), None), "the post")
+    post = await fake_slack.wait_for(
+        lambda: next(iter(channel_posts(fake_slack, "C5")), None), "the post"
+    )
     stop.set()
     assert await asyncio.wait_for(serving, 20) == 0
     assert "Connector health" in post.text

@@ -11,16 +11,9 @@ import pytest
 
 from bot.monitor.lease import Lease, LeaseStore
 from bot.monitor.schedule import Cron, ScheduledJob, ScheduleError, Scheduler
+from tests.monitor.conftest import Clock
 
 BERLIN = "Europe/Berlin"
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 def utc(*parts: int) -> datetime:

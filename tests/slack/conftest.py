@@ -22,6 +22,7 @@ import pytest
 
 from bot.compose import sandbox_target
 from bot.engine import triage
+from bot.monitor.sources import Monitor
 from bot.slack.app import build_app
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.server import HttpServer, start_http
@@ -59,6 +60,18 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     yield
+
+
+def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
+    """Settings for an app that serves 127.0.0.1 on a free port and calls ``fake``."""
+    return SlackSettings(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        api_url=fake.api_url,
+        host="127.0.0.1",
+        port=0,
+        **overrides,
+    )
 
 
 def sign(
@@ -221,6 +234,16 @@ class Thread:
         assert found
         return found
 
+    async def press(self, action_id: str, *, user: str = "U1") -> Reply:
+        """Press a button of the thread's (first) verdict."""
+        return await self.h.click(
+            action_id,
+            self.triage_id,
+            message_ts=self.verdicts[0].ts,
+            thread_ts=self.root_ts,
+            user=user,
+        )
+
 
 HarnessFactory = Callable[..., Awaitable[Harness]]
 
@@ -243,18 +266,21 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
         resolve: TargetResolver = sandbox_target,
         engine: Engine | None = None,
         timeout: float = 30.0,
+        monitor: Callable[[Path], Monitor] | None = None,
     ) -> Harness:
-        settings = SlackSettings(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_url=fake_slack.api_url,
-            host="127.0.0.1",
-            port=0,
-            triage_timeout=timeout,
-            access=access or AccessPolicy(),
+        """``monitor`` makes the monitoring checks (``/oos drift | health | map``) on the
+        harness's store file."""
+        settings = slack_settings(
+            fake_slack, triage_timeout=timeout, access=access or AccessPolicy()
         )
         store = TriageStore(tmp_path / f"triage-{len(started)}.db")
-        app, services = build_app(settings, store=store, resolve=resolve, engine=engine or triage)
+        app, services = build_app(
+            settings,
+            store=store,
+            resolve=resolve,
+            engine=engine or triage,
+            monitor=monitor(store.path) if monitor is not None else None,
+        )
         server = await start_http(app, "127.0.0.1", 0)
         harness = Harness(fake_slack, server, services, store, aiohttp.ClientSession())
         started.append(harness)
@@ -262,6 +288,8 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
 
     yield make
     for h in started:
+        if h.services.monitoring is not None:
+            await h.services.monitoring.shutdown(grace=5)
         await h.services.runner.shutdown(grace=5)
         await h.server.stop()
         await h.session.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
 
 BOT_TOKEN = "xoxb-test-token"
 BOT_USER = "UBOT"
@@ -72,6 +73,10 @@ class FakeSlack:
 
     def response_url(self, name: str = "r1") -> str:
         return f"{self.base}/respond/{name}"
+
+    def client(self) -> AsyncWebClient:
+        """A Web API client with the bot's token, pointed at this fake."""
+        return AsyncWebClient(token=BOT_TOKEN, base_url=self.api_url)
 
     def rate_limit_once(self, method: str, retry_after: int = 0) -> None:
         self._rate_limits.setdefault(method, []).append(retry_after)

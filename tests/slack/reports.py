@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Any
 
 from bot.compose import sandbox_target
 from bot.engine import triage
@@ -12,6 +14,13 @@ from bot.report import CheckResult, EvidenceItem, Report, SecondaryCause, System
 def sku_3101() -> Report:
     target = sandbox_target("SKU-3101")
     return asyncio.run(triage("SKU-3101", target.stack, now=target.clock))
+
+
+async def huge_triage(
+    sku: str, stack: Any, *, now: datetime | None = None, progress: Any = None
+) -> Report:
+    """The engine, its report blown up by ``huge``: a runner engine for the overflow paths."""
+    return huge(await triage(sku, stack, now=now, progress=progress))
 
 
 def huge(base: Report) -> Report:

@@ -22,6 +22,7 @@ from bot.slack import blocks
 from bot.slack.settings import AccessPolicy
 from tests.slack.conftest import CAUSE, SKU, Harness, HarnessFactory, sign, verdict_of
 from tests.slack.fake_slack import FakeSlack
+from tests.slack.reports import huge_triage
 
 # --- /oos SKU: the happy path -----------------------------------------------------------------
 
@@ -214,15 +215,8 @@ async def test_user_groups_admit_members_and_refuse_others(make_harness: Harness
 
 async def test_rerun_walks_again_in_the_same_thread(harness: Harness) -> None:
     thread = await harness.triage()
-    verdict = thread.verdicts[0]
 
-    reply = await harness.click(
-        blocks.ACTION_RERUN,
-        thread.triage_id,
-        message_ts=verdict.ts,
-        thread_ts=thread.root_ts,
-        user="U7",
-    )
+    reply = await thread.press(blocks.ACTION_RERUN, user="U7")
     assert (reply.status, reply.body) == (200, "")
     await harness.fake.wait_for(lambda: len(thread.verdicts) == 2, "the second verdict")
     await harness.services.runner.drain()
@@ -240,12 +234,7 @@ async def test_evidence_file_uses_the_external_upload_flow(harness: Harness) -> 
     fake = harness.fake
     before = len(fake.calls)
 
-    await harness.click(
-        blocks.ACTION_EVIDENCE,
-        thread.triage_id,
-        message_ts=thread.verdicts[0].ts,
-        thread_ts=thread.root_ts,
-    )
+    await thread.press(blocks.ACTION_EVIDENCE)
     await fake.wait_for(
         lambda: fake.calls_to("files.completeUploadExternal"), "the upload to complete"
     )
@@ -275,12 +264,7 @@ async def test_evidence_file_uses_the_external_upload_flow(harness: Harness) -> 
 
 async def test_open_ticket_says_no_ticket_system_is_configured(harness: Harness) -> None:
     thread = await harness.triage()
-    await harness.click(
-        blocks.ACTION_TICKET,
-        thread.triage_id,
-        message_ts=thread.verdicts[0].ts,
-        thread_ts=thread.root_ts,
-    )
+    await thread.press(blocks.ACTION_TICKET)
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the answer")
     assert answer["response_type"] == "ephemeral"
     assert "No ticket system is configured yet" in answer["text"]
@@ -294,13 +278,7 @@ async def test_mark_resolved_updates_the_verdict_and_says_so_in_the_thread(
     verdict = thread.verdicts[0]
     updates_before = verdict.updates
 
-    await harness.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=verdict.ts,
-        thread_ts=thread.root_ts,
-        user="U5",
-    )
+    await thread.press(blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: verdict.updates > updates_before, "the verdict update")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
 
@@ -316,17 +294,13 @@ async def test_state_changing_buttons_follow_the_action_rule(make_harness: Harne
     thread = await harness.triage()
     verdict = thread.verdicts[0]
 
-    await harness.click(
-        blocks.ACTION_RESOLVE, thread.triage_id, message_ts=verdict.ts, thread_ts=thread.root_ts
-    )
+    await thread.press(blocks.ACTION_RESOLVE)
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the refusal")
     assert "not allowed to use this action" in answer["text"]
     assert verdict.updates == 0
 
     # Anyone may still fetch the evidence file (it changes nothing).
-    await harness.click(
-        blocks.ACTION_EVIDENCE, thread.triage_id, message_ts=verdict.ts, thread_ts=thread.root_ts
-    )
+    await thread.press(blocks.ACTION_EVIDENCE)
     await harness.fake.wait_for(
         lambda: harness.fake.calls_to("files.completeUploadExternal"), "the evidence upload"
     )
@@ -525,16 +499,7 @@ async def test_concurrent_commands_all_ack_and_all_threads_end_final(harness: Ha
 async def test_a_verdict_too_long_for_one_message_attaches_the_evidence_file(
     make_harness: HarnessFactory,
 ) -> None:
-    from tests.slack.reports import huge
-
-    async def verbose(
-        sku: str, stack: Any, *, now: datetime | None = None, progress: Any = None
-    ) -> Report:
-        from bot.engine import triage
-
-        return huge(await triage(sku, stack, now=now, progress=progress))
-
-    harness = await make_harness(engine=verbose)
+    harness = await make_harness(engine=huge_triage)
     await harness.command(SKU)
     (complete,) = await harness.fake.wait_for(
         lambda: harness.fake.calls_to("files.completeUploadExternal"), "the automatic evidence file"
@@ -550,16 +515,7 @@ async def test_a_verdict_too_long_for_one_message_attaches_the_evidence_file(
 async def test_a_failed_attachment_leaves_the_verdict_standing(
     make_harness: HarnessFactory,
 ) -> None:
-    from tests.slack.reports import huge
-
-    async def verbose(
-        sku: str, stack: Any, *, now: datetime | None = None, progress: Any = None
-    ) -> Report:
-        from bot.engine import triage
-
-        return huge(await triage(sku, stack, now=now, progress=progress))
-
-    harness = await make_harness(engine=verbose)
+    harness = await make_harness(engine=huge_triage)
     harness.fake.fail_once("files.completeUploadExternal", "internal_error")
     await harness.command(SKU)
     root = await harness.fake.wait_for(lambda: next(iter(harness.fake.roots("C1")), None), "root")

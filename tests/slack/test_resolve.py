@@ -28,13 +28,7 @@ async def test_pressing_mark_resolved_saves_who_resolved_it(harness: Harness) ->
     assert saved_row(harness, thread.triage_id)["resolved_by"] is None
     before = datetime.now(UTC)
 
-    reply = await harness.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=verdict.ts,
-        thread_ts=thread.root_ts,
-        user="U5",
-    )
+    reply = await thread.press(blocks.ACTION_RESOLVE, user="U5")
     assert (reply.status, reply.body) == (200, "")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
 
@@ -53,13 +47,7 @@ async def test_pressing_mark_resolved_saves_who_resolved_it(harness: Harness) ->
 
 async def test_app_home_shows_a_resolved_triage_as_resolved(harness: Harness) -> None:
     resolved = await harness.triage()
-    await harness.click(
-        blocks.ACTION_RESOLVE,
-        resolved.triage_id,
-        message_ts=resolved.verdicts[0].ts,
-        thread_ts=resolved.root_ts,
-        user="U5",
-    )
+    await resolved.press(blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: "marked" in resolved.messages[-1].text, "the notice")
     await harness.triage()  # a second one, still open
 
@@ -81,24 +69,12 @@ async def test_app_home_shows_a_resolved_triage_as_resolved(harness: Harness) ->
 async def test_a_second_press_keeps_the_first_resolution(harness: Harness) -> None:
     thread = await harness.triage()
     verdict = thread.verdicts[0]
-    await harness.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=verdict.ts,
-        thread_ts=thread.root_ts,
-        user="U5",
-    )
+    await thread.press(blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
     first = saved_row(harness, thread.triage_id)["resolved_at"]
 
     # U6 still had the old message (with the button) and pressed it too.
-    await harness.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=verdict.ts,
-        thread_ts=thread.root_ts,
-        user="U6",
-    )
+    await thread.press(blocks.ACTION_RESOLVE, user="U6")
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the answer")
 
     assert answer["response_type"] == "ephemeral"
@@ -115,13 +91,7 @@ async def test_a_refused_press_saves_nothing(make_harness: HarnessFactory) -> No
     harness = await make_harness(access=AccessPolicy(action_users=frozenset({"ULEAD"})))
     thread = await harness.triage()
 
-    await harness.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=thread.verdicts[0].ts,
-        thread_ts=thread.root_ts,
-        user="U1",
-    )
+    await thread.press(blocks.ACTION_RESOLVE, user="U1")
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the refusal")
 
     assert "not allowed to use this action" in answer["text"]

@@ -20,6 +20,7 @@ from bot.report import Report
 from bot.tickets.config import OWNERS, TicketsConfig
 from bot.tickets.service import Outcome, TicketService
 from bot.tickets.store import OutboxItem, TicketStore
+from tools.errors import AdapterError
 from tools.retry import RetryPolicy
 from tools.sandbox.emulators import jira as jira_emulator
 from tools.sandbox.emulators import servicenow as sn_emulator
@@ -28,9 +29,12 @@ from tools.sandbox.emulators.servicenow import ServiceNowEmulator
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import load_library
 from tools.ticketing import SYSTEMS
+from tools.ticketing.base import TicketDraft, TicketSystem
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SYSTEM_NAMES = ("jira", "servicenow")
+# Reads are retried at once: nothing in a ticket test sleeps.
+QUICK_RETRY = RetryPolicy(max_attempts=3, total_seconds=60, base_delay=0, max_delay=0)
 
 # One sandbox SKU per owner (and the governance decision that must not go to IT).
 SKU_BY_OWNER = {
@@ -158,8 +162,8 @@ class World:
             credentials=config.credentials,
             options=config.options,
             transport=self.emulator,
-            retry=RetryPolicy(max_attempts=3, total_seconds=60, base_delay=0, max_delay=0),
-            sleep=_no_sleep,
+            retry=QUICK_RETRY,
+            sleep=no_sleep,
         )
         service = TicketService(
             config, adapter, TicketStore(db or self.db), clock=self.clock, jitter=lambda: 1.0
@@ -218,8 +222,19 @@ def _adf_text(node: Any) -> str:
     return ""
 
 
-async def _no_sleep(_seconds: float) -> None:
+async def no_sleep(_seconds: float) -> None:
     return None
+
+
+async def assert_create_fails(
+    system: TicketSystem, draft: TicketDraft, *, kind: str, says: str, secret: str
+) -> None:
+    """Creating ``draft`` fails as ``kind`` with ``says`` in the message, and ``secret`` (a
+    credential) shows nowhere in the error."""
+    with pytest.raises(AdapterError) as caught:
+        await system.create(draft)
+    assert caught.value.kind == kind and says in caught.value.message
+    assert secret not in str(caught.value)
 
 
 @pytest.fixture(autouse=True)

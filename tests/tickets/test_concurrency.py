@@ -49,28 +49,18 @@ async def test_the_claim_is_unique_in_the_database(world: World) -> None:
     assert fp is not None
     now = world.clock()
     assert a.store.acquire(fp.value, "a", now=now, lease=60) is False  # no row yet
-    a.store.enqueue(
-        fp,
-        "open",
-        triage_id="t1",
-        report_json="{}",
-        owner=None,
-        channel=None,
-        thread_ts=None,
-        thread_url=None,
-        now=now,
-    )
-    b.store.enqueue(
-        fp,
-        "open",
-        triage_id="t2",
-        report_json="{}",
-        owner=None,
-        channel=None,
-        thread_ts=None,
-        thread_url=None,
-        now=now,
-    )
+    for service, triage_id in ((a, "t1"), (b, "t2")):
+        service.store.enqueue(
+            fp,
+            "open",
+            triage_id=triage_id,
+            report_json="{}",
+            owner=None,
+            channel=None,
+            thread_ts=None,
+            thread_url=None,
+            now=now,
+        )
     assert len(a.store.tickets()) == 1
     assert a.store.acquire(fp.value, "a", now=now, lease=60)
     assert not b.store.acquire(fp.value, "b", now=now, lease=60)

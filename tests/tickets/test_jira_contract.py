@@ -17,9 +17,15 @@ import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from tests.tickets.conftest import World, WorldFactory, report_for
+from tests.tickets.conftest import (
+    QUICK_RETRY,
+    World,
+    WorldFactory,
+    assert_create_fails,
+    no_sleep,
+    report_for,
+)
 from tools.errors import AdapterError
-from tools.retry import RetryPolicy
 from tools.sandbox.emulators import jira as emulator
 from tools.sandbox.emulators.faults import Scripted
 from tools.ticketing.base import (
@@ -230,16 +236,13 @@ def test_jql_strings_are_quoted() -> None:
 # --- the spec's example answers, errors, retries ---------------------------------------------
 
 
-def _adapter(handler: Any, *, retry: RetryPolicy | None = None) -> JiraTickets:
-    async def no_sleep(_s: float) -> None:
-        return None
-
+def _adapter(handler: Any) -> JiraTickets:
     return JiraTickets(
         "https://your-domain.atlassian.net",
         email_env="TEST_JIRA_EMAIL",
         token_env="TEST_JIRA_API_TOKEN",
         transport=httpx.MockTransport(handler),
-        retry=retry or RetryPolicy(max_attempts=3, total_seconds=60, base_delay=0, max_delay=0),
+        retry=QUICK_RETRY,
         sleep=no_sleep,
     )
 
@@ -328,10 +331,7 @@ async def test_jira_errors_become_typed_failures(
 ) -> None:
     jira = _adapter(lambda _r: httpx.Response(status, json=body))
     draft = TicketDraft("s", Doc(()), "oos-fp-0123456789abcdef", Routing(project="OPS"))
-    with pytest.raises(AdapterError) as caught:
-        await jira.create(draft)
-    assert caught.value.kind == kind and says in caught.value.message
-    assert emulator.DEFAULT_TOKEN not in str(caught.value)
+    await assert_create_fails(jira, draft, kind=kind, says=says, secret=emulator.DEFAULT_TOKEN)
     await jira.aclose()
 
 

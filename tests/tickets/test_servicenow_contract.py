@@ -13,9 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.tickets.conftest import World, WorldFactory, report_for
+from tests.tickets.conftest import (
+    QUICK_RETRY,
+    World,
+    WorldFactory,
+    assert_create_fails,
+    no_sleep,
+    report_for,
+)
 from tools.errors import AdapterError
-from tools.retry import RetryPolicy
 from tools.sandbox.emulators import servicenow as emulator
 from tools.ticketing.base import Doc, Routing, TicketDraft
 from tools.ticketing.servicenow import ServiceNowTickets
@@ -116,16 +122,13 @@ async def test_table_api_requests_follow_the_notes(notes: str, make_world: World
 
 
 def _adapter(handler: Any, **kwargs: Any) -> ServiceNowTickets:
-    async def no_sleep(_s: float) -> None:
-        return None
-
     creds = kwargs.pop(
         "creds", {"username_env": "TEST_SN_USER", "password_env": "TEST_SN_PASSWORD"}
     )
     return ServiceNowTickets(
         "https://acme.service-now.com",
         transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(max_attempts=3, total_seconds=60, base_delay=0, max_delay=0),
+        retry=QUICK_RETRY,
         sleep=no_sleep,
         **creds,
         **kwargs,
@@ -221,10 +224,8 @@ async def test_servicenow_errors_become_typed_failures(
     status: int, body: Any, kind: str, says: str
 ) -> None:
     sn = _adapter(lambda _r: httpx.Response(status, json=body))
-    with pytest.raises(AdapterError) as caught:
-        await sn.create(TicketDraft("s", Doc(()), "oos-fp-x", Routing()))
-    assert caught.value.kind == kind and says in caught.value.message
-    assert emulator.DEFAULT_PASSWORD not in str(caught.value)
+    draft = TicketDraft("s", Doc(()), "oos-fp-x", Routing())
+    await assert_create_fails(sn, draft, kind=kind, says=says, secret=emulator.DEFAULT_PASSWORD)
     await sn.aclose()
 
 

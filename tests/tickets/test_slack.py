@@ -13,13 +13,13 @@ from bot.engine import triage
 from bot.slack import blocks
 from bot.slack.app import build_app
 from bot.slack.server import start_http
-from bot.slack.settings import AccessPolicy, SlackSettings
+from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
 from bot.tickets.store import TicketStore
-from tests.slack.conftest import SIGNING_SECRET, Harness, Thread, fake_slack  # noqa: F401
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
-from tests.tickets.conftest import JIRA_PROJECTS, Clock, memory_target, tickets_config
+from tests.slack.conftest import Harness, Thread, fake_slack, slack_settings  # noqa: F401
+from tests.slack.fake_slack import FakeSlack
+from tests.tickets.conftest import JIRA_PROJECTS, Clock, memory_target, no_sleep, tickets_config
 from tools.retry import RetryPolicy
 from tools.sandbox.emulators.jira import JiraEmulator
 from tools.ticketing.jira import JiraTickets
@@ -34,24 +34,12 @@ class TicketHarness(Harness):
 Factory = Callable[..., Awaitable[TicketHarness]]
 
 
-async def _no_sleep(_s: float) -> None:
-    return None
-
-
 @pytest.fixture
 async def make(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Factory]:  # noqa: F811
     started: list[TicketHarness] = []
 
     async def build(**config: object) -> TicketHarness:
-        settings = SlackSettings(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_url=fake_slack.api_url,
-            host="127.0.0.1",
-            port=0,
-            triage_timeout=30,
-            access=AccessPolicy(),
-        )
+        settings = slack_settings(fake_slack, triage_timeout=30, access=AccessPolicy())
         db = tmp_path / "triage.db"
         store = TriageStore(db)
         jira = JiraEmulator(projects=JIRA_PROJECTS)
@@ -61,7 +49,7 @@ async def make(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Factory]:
             credentials=cfg.credentials,
             transport=jira,
             retry=RetryPolicy.off(),
-            sleep=_no_sleep,
+            sleep=no_sleep,
         )
         clock = Clock()
         tickets = TicketService(cfg, adapter, TicketStore(db), clock=clock, jitter=lambda: 1.0)
@@ -83,10 +71,6 @@ async def make(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Factory]:
         h.store.close()
 
 
-def _verdict_ts(thread: Thread) -> str:
-    return str(thread.verdicts[-1].ts)
-
-
 async def _said(h: Harness, thread: Thread, words: str) -> str:
     found = await h.fake.wait_for(
         lambda: next((m.everything for m in thread.messages if words in m.everything), None),
@@ -100,12 +84,7 @@ async def test_open_ticket_click_creates_the_ticket_and_posts_its_link(make: Fac
     thread = await h.triage("SKU-3101")  # layer 3: offered, not opened automatically
     assert h.jira.issues == {}
 
-    reply = await h.click(
-        blocks.ACTION_TICKET,
-        thread.triage_id,
-        message_ts=_verdict_ts(thread),
-        thread_ts=thread.root_ts,
-    )
+    reply = await thread.press(blocks.ACTION_TICKET)
     assert reply.status == 200
 
     said = await _said(h, thread, "Opened")
@@ -121,12 +100,7 @@ async def test_open_ticket_click_creates_the_ticket_and_posts_its_link(make: Fac
     )
 
     # A second click (or another person's) adds nothing new: the same triage, one action.
-    await h.click(
-        blocks.ACTION_TICKET,
-        thread.triage_id,
-        message_ts=_verdict_ts(thread),
-        thread_ts=thread.root_ts,
-    )
+    await thread.press(blocks.ACTION_TICKET)
     responses = await h.fake.wait_for(lambda: h.fake.responses, "the answer to the second click")
     assert (
         f"escalated already: <https://oos-sandbox.atlassian.net/browse/{key}|{key}>"
@@ -155,12 +129,7 @@ async def test_mark_resolved_resolves_the_ticket(make: Factory) -> None:
     await _said(h, thread, "Opened")
     (key,) = h.jira.issues
 
-    await h.click(
-        blocks.ACTION_RESOLVE,
-        thread.triage_id,
-        message_ts=_verdict_ts(thread),
-        thread_ts=thread.root_ts,
-    )
+    await thread.press(blocks.ACTION_RESOLVE)
 
     said = await _said(h, thread, "is resolved")
     assert key in said
@@ -190,12 +159,7 @@ async def test_an_outage_is_said_in_the_thread_and_the_link_follows_on_recovery(
 async def test_nothing_to_escalate_for_an_in_sync_sku(make: Factory) -> None:
     h = await make()
     thread = await h.triage("SKU-1000")
-    await h.click(
-        blocks.ACTION_TICKET,
-        thread.triage_id,
-        message_ts=_verdict_ts(thread),
-        thread_ts=thread.root_ts,
-    )
+    await thread.press(blocks.ACTION_TICKET)
     responses = await h.fake.wait_for(lambda: h.fake.responses, "the ephemeral answer")
     assert "Nothing to escalate" in responses[-1]["text"]
     assert h.jira.issues == {}

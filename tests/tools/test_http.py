@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fakes import FakeClock
 from tools.errors import AdapterError
 from tools.http import MESSAGE_LIMIT, VendorClient, status_kind
 from tools.redact import Redactor
@@ -17,21 +18,6 @@ from tools.retry import RetryPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
-
-
-class FakeClock:
-    """Monotonic time that moves only when something sleeps or a handler says so."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Recorder:
@@ -221,6 +207,34 @@ VENDOR_FAULTS = [
         id="sp-api-429",
     ),
     pytest.param(408, "", "timeout", "Request Timeout", id="empty-408"),
+    pytest.param(
+        403,
+        {
+            "errors": [
+                {
+                    "code": "Unauthorized",
+                    "message": "Access to requested resource is denied.",
+                    "details": "The access token has expired",
+                }
+            ]
+        },
+        "auth",
+        "Unauthorized: Access to requested resource is denied. The access token has expired",
+        id="sp-api-403-details",
+    ),
+    pytest.param(
+        403,
+        {
+            "error": {
+                "message": "Operation Failed",
+                "detail": "Data Policy Exception: Short description is mandatory",
+            },
+            "status": "failure",
+        },
+        "auth",
+        "Operation Failed: Data Policy Exception: Short description is mandatory",
+        id="servicenow-403-detail",
+    ),
 ]
 
 
@@ -505,3 +519,36 @@ async def test_canary_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptu
         assert SECRET not in text
         assert HOOK_TOKEN not in text
     assert "bad token ***" in errors[0].message
+
+
+LONG_DETAIL = f"The access token {SECRET} has expired. " + "Request a new one. " * 30
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "errors": [
+                {
+                    "code": "Unauthorized",
+                    "message": "Access to requested resource is denied.",
+                    "details": LONG_DETAIL,
+                }
+            ]
+        },
+        {"error": {"message": "Operation Failed", "detail": LONG_DETAIL}, "status": "failure"},
+    ],
+    ids=["sp-api-details", "servicenow-detail"],
+)
+async def test_vendor_detail_is_redacted_and_truncated_with_the_message(body: Any) -> None:
+    redactor = Redactor.from_env(environ={"SHOPIFY_CLIENT_SECRET": SECRET})
+    handler = Recorder(reply(403, body))
+    async with make_client(handler, retry=RetryPolicy.off(), redactor=redactor) as client:
+        with pytest.raises(AdapterError) as caught:
+            await client.get_json("/x")
+
+    message = caught.value.message
+    assert "The access token *** has expired." in message
+    assert SECRET not in str(caught.value)
+    assert len(message) == MESSAGE_LIMIT
+    assert message.endswith("…")

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fakes import FakeClock
 from tools.ratelimit import (
     ConcurrencySlots,
     LeakyBucket,
@@ -16,19 +17,6 @@ from tools.ratelimit import (
     ShopifyCostThrottle,
     TokenBucket,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def shopify_answer(available: float, maximum: float = 1000.0, restore: float = 50.0) -> Any:

@@ -87,9 +87,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Collection,
-    Coroutine,
     Mapping,
-    Sequence,
 )
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,9 +98,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools import redact
+from tools.concurrency import gather_fail_fast
 from tools.erp.netsuite_auth import TbaEnv, TbaSigner
 from tools.errors import AdapterError
-from tools.http import VendorClient
+from tools.http import AsyncClosing, VendorClient
 from tools.models import (
     CatalogStock,
     ErpItem,
@@ -585,7 +584,7 @@ class _Parts:
     not_visible: dict[str, str] = field(default_factory=dict)
 
 
-class NetSuiteErp:
+class NetSuiteErp(AsyncClosing):
     """``ErpAdapter`` for one NetSuite account, e.g. ``NetSuiteErp(NetSuiteConfig(account_id=…))``."""
 
     system = SYSTEM
@@ -645,12 +644,6 @@ class NetSuiteErp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    async def __aenter__(self) -> NetSuiteErp:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def suiteql(self, q: str) -> tuple[list[Row], list[Any]]:
         """Every row of a SuiteQL statement, and the page bodies as NetSuite sent them."""
@@ -738,7 +731,7 @@ class NetSuiteErp:
         # Every statement names the item by its SKU (joined to item where it needs the item), so
         # none waits for another's answer: all go out at once, queued only by the account's
         # concurrency slots, required facts first. The first failure cancels the rest.
-        await _all(
+        await gather_fail_fast(
             [
                 self._item(parts, sku),
                 self._transactions(parts, sku, since),
@@ -928,7 +921,7 @@ class NetSuiteErp:
         if not (cfg.integration_user and cfg.integration_role):
             parts.not_visible["integration_user"] = NOT_VISIBLE["integration_user"]
             return
-        employees, roles = await _all(
+        employees, roles = await gather_fail_fast(
             [
                 self._employee(parts, cfg.integration_user, since),
                 self._rows(
@@ -991,24 +984,3 @@ class NetSuiteErp:
                 f"login_audit: NetSuite did not show the login audit trail ({exc.describe()}); look in Setup > Users/Roles > User Management > View Login Audit Trail"
             )
             return rows
-
-
-async def _all(reads: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
-    """Run ``reads`` together and return their results in order. The first failure cancels the
-    others (a queued statement whose answer no longer matters is never sent) and is raised."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(read) for read in reads]
-    except BaseExceptionGroup as failures:
-        raise _first(failures) from None
-    return [task.result() for task in tasks]
-
-
-def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first ``AdapterError`` in a (nested) exception group, else its first exception."""
-    for exc in failures.exceptions:
-        found = _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
-        if isinstance(found, AdapterError):
-            return found
-    first = failures.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first

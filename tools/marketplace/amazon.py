@@ -52,7 +52,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Literal, TypeVar, cast, get_args
 from urllib.parse import quote
 
@@ -61,7 +60,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools import redact
 from tools.errors import AdapterError
-from tools.http import Params, VendorClient
+from tools.http import AsyncClosing, Params, VendorClient
 from tools.models import ChannelListing, ListingIssue, ListingStatusChange, Source
 from tools.ratelimit import TokenBucket
 from tools.retry import Clock, RetryPolicy, Sleep
@@ -281,7 +280,7 @@ class LwaTokens:
 # --- the adapter -------------------------------------------------------------------------------
 
 
-class AmazonSpApi:
+class AmazonSpApi(AsyncClosing):
     """``MarketplaceAdapter`` over the Selling Partner API for one seller and marketplace."""
 
     system = SYSTEM
@@ -391,17 +390,6 @@ class AmazonSpApi:
             transport=transport,
             retry=retry,
         )
-
-    async def __aenter__(self) -> AmazonSpApi:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._api.aclose()

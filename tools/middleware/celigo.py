@@ -105,7 +105,7 @@ import asyncio
 import itertools
 import os
 import re
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
@@ -114,6 +114,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tools.concurrency import gather_fail_fast
 from tools.errors import AdapterError
 from tools.http import VendorClient
 from tools.models import (
@@ -820,7 +821,7 @@ class CeligoMiddleware:
         listed: _Listed = asyncio.get_running_loop().create_future()
         # A failed list is raised by its own task; no waiter need retrieve it from the future.
         listed.add_done_callback(lambda f: f.cancelled() or f.exception())
-        by_id, exports, imports, connections, audit, *reads = await _all(
+        by_id, exports, imports, connections, audit, *reads = await gather_fail_fast(
             [
                 self._configured_flows(listed),
                 self._list("exports"),
@@ -894,14 +895,7 @@ class CeligoMiddleware:
         forever, even one whose own cancellation a task group turned into its error."""
         try:
             by_id = {str(f.get("_id")): f for f in await self._list("flows")}
-            missing = [fid for fid in self.flows if fid not in by_id]
-            if missing:
-                raise AdapterError(
-                    SYSTEM,
-                    "not_found",
-                    f"flow(s) {', '.join(missing)} named in the config are not in this account",
-                    endpoint="GET /flows",
-                )
+            self._require_configured(by_id)
         except asyncio.CancelledError:
             listed.cancel()
             raise
@@ -910,6 +904,17 @@ class CeligoMiddleware:
             raise
         listed.set_result(by_id)
         return by_id
+
+    def _require_configured(self, flow_ids: Collection[str]) -> None:
+        """not_found when a flow the config names is not among the account's ``flow_ids``."""
+        missing = [fid for fid in self.flows if fid not in flow_ids]
+        if missing:
+            raise AdapterError(
+                SYSTEM,
+                "not_found",
+                f"flow(s) {', '.join(missing)} named in the config are not in this account",
+                endpoint="GET /flows",
+            )
 
     async def _read_flow(self, fid: str, listed: _Listed, log_from: datetime) -> _FlowRead:
         """One configured flow, as three chains that each wait only for their own answer: its
@@ -923,7 +928,7 @@ class CeligoMiddleware:
                 (jobs, job_rows),
                 (summary, open_steps, open_lists),
                 (doc, all_steps, resolved_lists),
-            ) = await _all(
+            ) = await gather_fail_fast(
                 [
                     self._latest(fid),
                     self._runs(fid, jobs_query),
@@ -975,7 +980,9 @@ class CeligoMiddleware:
     ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
         """The flow's runs (``GET /jobs``), and each run's execution log rows."""
         jobs = await self._list("jobs", query)
-        rows = await _all([self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs])
+        rows = await gather_fail_fast(
+            [self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs]
+        )
         return jobs, rows
 
     async def _open_errors(
@@ -988,7 +995,9 @@ class CeligoMiddleware:
             for s in summary
             if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
         ]
-        lists = await _all([self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in steps])
+        lists = await gather_fail_fast(
+            [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in steps]
+        )
         return summary, steps, lists
 
     async def _resolved(
@@ -999,7 +1008,7 @@ class CeligoMiddleware:
         doc = (await asyncio.shield(listed))[fid]
         steps = flow_steps(doc)
         all_steps = [*steps.exports, *steps.imports]
-        lists = await _all(
+        lists = await gather_fail_fast(
             [self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps]
         )
         return doc, all_steps, lists
@@ -1090,7 +1099,7 @@ class CeligoMiddleware:
     async def flow_health(self, since: datetime) -> list[FlowHealth]:
         """Every flow of the account: status now, runs since ``since`` (module docstring)."""
         now = self._clock()
-        flows, exports, imports, connections = await _all(
+        flows, exports, imports, connections = await gather_fail_fast(
             [
                 self._list("flows"),
                 self._list("exports"),
@@ -1098,21 +1107,15 @@ class CeligoMiddleware:
                 self._list("connections"),
             ]
         )
-        known = {str(f.get("_id")) for f in flows}
-        missing = [fid for fid in self.flows if fid not in known]
-        if missing:
-            raise AdapterError(
-                SYSTEM,
-                "not_found",
-                f"flow(s) {', '.join(missing)} named in the config are not in this account",
-                endpoint="GET /flows",
-            )
+        self._require_configured({str(f.get("_id")) for f in flows})
         docs = _Docs(
             exports={str(e.get("_id")): e for e in exports},
             imports={str(i.get("_id")): i for i in imports},
             connections={str(c.get("_id")): c for c in connections},
         )
-        healths = await _all([self._flow_health(doc, docs, since, now) for doc in flows])
+        healths = await gather_fail_fast(
+            [self._flow_health(doc, docs, since, now) for doc in flows]
+        )
         return cast(list[FlowHealth], healths)
 
     async def _flow_health(
@@ -1120,7 +1123,7 @@ class CeligoMiddleware:
     ) -> FlowHealth:
         fid = str(doc.get("_id"))
         jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(since)}
-        latest_body, (job_docs, complete), summary = await _all(
+        latest_body, (job_docs, complete), summary = await gather_fail_fast(
             [self._latest(fid), self._list_pages("jobs", jobs_query), self._summary(fid)]
         )
         latest = parse_job(latest_body[0]) if latest_body else None
@@ -1145,7 +1148,7 @@ class CeligoMiddleware:
         ]
         if flow.status in ("suspended", "error") and open_steps:
             # The reason is in the open errors: read them only for a flow that needs one.
-            lists = await _all(
+            lists = await gather_fail_fast(
                 [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps]
             )
             flow = parse(
@@ -1190,29 +1193,6 @@ class _Docs:
     exports: Mapping[str, Mapping[str, Any]]
     imports: Mapping[str, Mapping[str, Any]]
     connections: Mapping[str, Mapping[str, Any]]
-
-
-async def _all(calls: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
-    """Run ``calls`` together; on the first failure cancel the rest and raise that failure.
-
-    ``asyncio.gather`` would leave the other reads running after the first error.
-    """
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(call) for call in calls]
-    except BaseExceptionGroup as failures:
-        raise _first(failures) from None
-    return [task.result() for task in tasks]
-
-
-def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first ``AdapterError`` in a (nested) exception group, else its first exception."""
-    for exc in failures.exceptions:
-        found = _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
-        if isinstance(found, AdapterError):
-            return found
-    first = failures.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _safe_connection(doc: Mapping[str, Any]) -> dict[str, Any]:

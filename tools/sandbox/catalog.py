@@ -49,6 +49,7 @@ from typing import Literal
 from tools.models import Flow, FlowHealth, Hop, QuantityKind, Source
 from tools.sandbox.emulators.netsuite import CatalogItem
 from tools.sandbox.emulators.shopify import CatalogLevel, CatalogVariant
+from tools.sandbox.memory import health_of
 
 Kind = Literal[
     "regular",
@@ -358,19 +359,10 @@ class GeneratedCatalog:
             ok = rng.randint(2_000, 20_000)
             failed = round(ok * rng.uniform(0.01, 0.03)) if k == noisy else ok // 5_000
             out.append(
-                FlowHealth(
+                health_of(
+                    flow,
                     source=Source(system="celigo", endpoint="sandbox catalog"),
                     read_at=now,
-                    flow_id=flow.id,
-                    name=flow.name,
-                    hop=flow.hop,
-                    channel=flow.channel,
-                    status=flow.status,
-                    status_reason=flow.status_reason,
-                    status_since=flow.status_since,
-                    trigger=flow.trigger,
-                    interval_minutes=flow.interval_minutes,
-                    last_run_at=flow.last_run_at,
                     window_start=since,
                     runs=rng.randint(150, 700),
                     failed_runs=1 if k == noisy else 0,

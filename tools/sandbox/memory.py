@@ -18,8 +18,10 @@ from tools.errors import AdapterError
 from tools.models import (
     ChannelListing,
     ErpSnapshot,
+    Flow,
     FlowHealth,
     MiddlewareSnapshot,
+    Source,
     StorefrontSnapshot,
     WmsSnapshot,
 )
@@ -36,16 +38,21 @@ class _Memory(Generic[T]):
         self._sku = sku
         self._latency = latency
 
-    async def _answer(self, sku: str) -> T:
+    async def _readable(self) -> T:
+        """The state, after the injected latency; the scenario's error if it is unreadable."""
         if self._latency:
             await asyncio.sleep(self._latency)
         if isinstance(self._state, Unreadable):
             raise AdapterError(
                 self.system, self._state.kind, self._state.message, status=self._state.status
             )
+        return self._state
+
+    async def _answer(self, sku: str) -> T:
+        state = await self._readable()
         if sku != self._sku:
             raise AdapterError(self.system, "not_found", f"no record for SKU {sku}", status=404)
-        return self._state
+        return state
 
 
 class MemoryStorefront(_Memory[StorefrontSnapshot]):
@@ -85,15 +92,10 @@ class MemoryMiddleware(_Memory[MiddlewareSnapshot]):
         return await self._answer(sku)
 
     async def flow_health(self, since: datetime) -> list[FlowHealth]:
-        if self._latency:
-            await asyncio.sleep(self._latency)
-        if isinstance(self._state, Unreadable):
-            raise AdapterError(
-                self.system, self._state.kind, self._state.message, status=self._state.status
-            )
+        state = await self._readable()
         if self._health is not None:
             return list(self._health)
-        return health_from_snapshot(self._state, since)
+        return health_from_snapshot(state, since)
 
 
 def health_from_snapshot(state: MiddlewareSnapshot, since: datetime) -> list[FlowHealth]:
@@ -105,19 +107,10 @@ def health_from_snapshot(state: MiddlewareSnapshot, since: datetime) -> list[Flo
         entries = [e for e in state.log if e.flow_id == flow.id and e.at >= since]
         failed = sum(e.stage in ("error", "rate_limited") for e in entries)
         healths.append(
-            FlowHealth(
+            health_of(
+                flow,
                 source=state.source,
                 read_at=state.read_at,
-                flow_id=flow.id,
-                name=flow.name,
-                hop=flow.hop,
-                channel=flow.channel,
-                status=flow.status,
-                status_reason=flow.status_reason,
-                status_since=flow.status_since,
-                trigger=flow.trigger,
-                interval_minutes=flow.interval_minutes,
-                last_run_at=flow.last_run_at,
                 window_start=since,
                 runs=len({e.source_id or e.at.isoformat() for e in entries}),
                 failed_runs=int(flow.status == "error"),
@@ -128,6 +121,44 @@ def health_from_snapshot(state: MiddlewareSnapshot, since: datetime) -> list[Flo
             )
         )
     return healths
+
+
+def health_of(
+    flow: Flow,
+    *,
+    source: Source,
+    read_at: datetime,
+    window_start: datetime,
+    runs: int,
+    failed_runs: int,
+    records_ok: int,
+    records_failed: int,
+    records_ignored: int = 0,
+    open_errors: int = 0,
+) -> FlowHealth:
+    """``flow`` as it stands now (hop, status, trigger, last run), with what its runs did since
+    ``window_start``."""
+    return FlowHealth(
+        source=source,
+        read_at=read_at,
+        flow_id=flow.id,
+        name=flow.name,
+        hop=flow.hop,
+        channel=flow.channel,
+        status=flow.status,
+        status_reason=flow.status_reason,
+        status_since=flow.status_since,
+        trigger=flow.trigger,
+        interval_minutes=flow.interval_minutes,
+        last_run_at=flow.last_run_at,
+        window_start=window_start,
+        runs=runs,
+        failed_runs=failed_runs,
+        records_ok=records_ok,
+        records_failed=records_failed,
+        records_ignored=records_ignored,
+        open_errors=open_errors,
+    )
 
 
 class MemoryErp(_Memory[ErpSnapshot]):

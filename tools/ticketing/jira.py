@@ -25,16 +25,13 @@ says (``resolve_transition``, ``reopen_transition``), since workflows differ per
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from tools.errors import AdapterError
-from tools.http import VendorClient
-from tools.ratelimit import RateLimiter, TokenBucket
+from tools.ratelimit import RateLimiter
 from tools.retry import RetryPolicy, Sleep
 from tools.ticketing.base import (
     Attachment,
@@ -46,15 +43,11 @@ from tools.ticketing.base import (
     Ticket,
     TicketDraft,
 )
+from tools.ticketing.client import check_options, set_basic_auth, ticket_client
 
 SYSTEM = "jira"
 API = "/rest/api/3"
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 SUMMARY_LIMIT = 255
-# Jira Cloud's limits are cost-based and unpublished per tenant; pace gently and let 429s with
-# Retry-After (honoured on reads) do the rest.
-RATE = 10.0
-BURST = 20.0
 _FIND_FIELDS = ["summary", "status", "labels", "created"]
 
 
@@ -149,17 +142,14 @@ class JiraTickets:
         self.issue_type = issue_type
         self.resolve_transition = resolve_transition
         self.reopen_transition = reopen_transition
-        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
-        self._http = VendorClient(
+        self._http = ticket_client(
             SYSTEM,
             self.site,
-            timeout=TIMEOUT,
             auth=self._authorize,
-            limiter=limiter or TokenBucket(RATE, BURST, **extra),
-            retry=retry,
             transport=transport,
-            headers={"Accept": "application/json"},
-            **extra,
+            retry=retry,
+            limiter=limiter,
+            sleep=sleep,
         )
 
     @classmethod
@@ -180,9 +170,7 @@ class JiraTickets:
         missing = [role for role in ("email", "api_token") if role not in credentials]
         if missing:
             raise ValueError(f"credentials.{missing[0]} must name an environment variable")
-        unknown = set(options) - {"issue_type", "resolve_transition", "reopen_transition"}
-        if unknown:
-            raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
+        check_options(options, {"issue_type", "resolve_transition", "reopen_transition"})
         return cls(
             base_url,
             email_env=credentials["email"],
@@ -196,13 +184,7 @@ class JiraTickets:
         )
 
     async def _authorize(self, request: httpx.Request) -> None:
-        email = os.environ.get(self._email_env, "")
-        token = os.environ.get(self._token_env, "")
-        if not email or not token:
-            name = self._email_env if not email else self._token_env
-            raise AdapterError(SYSTEM, "auth", f"environment variable {name} is not set")
-        pair = base64.b64encode(f"{email}:{token}".encode()).decode()
-        request.headers["Authorization"] = f"Basic {pair}"
+        set_basic_auth(SYSTEM, request, self._email_env, self._token_env)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -25,8 +25,6 @@ out-of-box ones (1 New, 2 In Progress, 6 Resolved, 7 Closed, 8 Canceled) and, li
 
 from __future__ import annotations
 
-import base64
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -35,19 +33,15 @@ from urllib.parse import quote
 import httpx
 
 from tools.errors import AdapterError
-from tools.http import VendorClient
-from tools.ratelimit import RateLimiter, TokenBucket
+from tools.ratelimit import RateLimiter
 from tools.retry import RetryPolicy, Sleep
 from tools.ticketing.base import Attachment, Doc, Ticket, TicketDraft
+from tools.ticketing.client import check_options, env_secret, set_basic_auth, ticket_client
 
 SYSTEM = "servicenow"
 TABLE = "incident"
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 SHORT_DESCRIPTION_LIMIT = 160
 CORRELATION_LIMIT = 100
-# Limits are rules each instance configures; pace gently, honour 429 Retry-After on reads.
-RATE = 10.0
-BURST = 20.0
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _FIELDS = "sys_id,number,state,correlation_id,short_description"
 _OPTIONS = {
@@ -102,17 +96,14 @@ class ServiceNowTickets:
         prefix = f"/api/now/{api_version}" if api_version else "/api/now"
         self._table = f"{prefix}/table/{TABLE}"
         self._attachment = f"{prefix}/attachment/file"
-        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
-        self._http = VendorClient(
+        self._http = ticket_client(
             SYSTEM,
             self.instance,
-            timeout=TIMEOUT,
             auth=self._authorize,
-            limiter=limiter or TokenBucket(RATE, BURST, **extra),
-            retry=retry,
             transport=transport,
-            headers={"Accept": "application/json"},
-            **extra,
+            retry=retry,
+            limiter=limiter,
+            sleep=sleep,
         )
 
     @classmethod
@@ -130,9 +121,7 @@ class ServiceNowTickets:
         options = dict(options or {})
         if not base_url:
             raise ValueError("base_url is required (https://your-instance.service-now.com)")
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
+        check_options(options, _OPTIONS)
         closed = options.pop("closed_states", None)
         kwargs: dict[str, Any] = {k: str(v) for k, v in options.items()}
         if closed is not None:
@@ -150,21 +139,10 @@ class ServiceNowTickets:
 
     async def _authorize(self, request: httpx.Request) -> None:
         if self._token_env is not None:
-            token = os.environ.get(self._token_env, "")
-            if not token:
-                raise AdapterError(
-                    SYSTEM, "auth", f"environment variable {self._token_env} is not set"
-                )
-            request.headers["Authorization"] = f"Bearer {token}"
+            request.headers["Authorization"] = f"Bearer {env_secret(SYSTEM, self._token_env)}"
             return
         assert self._username_env is not None and self._password_env is not None
-        user = os.environ.get(self._username_env, "")
-        password = os.environ.get(self._password_env, "")
-        if not user or not password:
-            name = self._username_env if not user else self._password_env
-            raise AdapterError(SYSTEM, "auth", f"environment variable {name} is not set")
-        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.headers["Authorization"] = f"Basic {pair}"
+        set_basic_auth(SYSTEM, request, self._username_env, self._password_env)
 
     async def aclose(self) -> None:
         await self._http.aclose()

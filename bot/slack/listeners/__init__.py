@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncRespond
 
 from bot.slack import blocks
-from bot.slack.runner import new_reference
+from bot.slack.background import new_reference
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,7 @@ def at_the_edge(what: str) -> Callable[[Listener], Listener]:
                         f":warning: {what} failed. Reference `{ref}` (the details are in the server log)."
                     )
                     try:
-                        await respond(
-                            text=message.text,
-                            blocks=message.blocks,
-                            response_type="ephemeral",
-                            replace_original=False,
-                        )
+                        await tell(respond, message)
                     except Exception:
                         log.warning("could not tell the user about failure %s", ref)
 
@@ -53,6 +48,22 @@ def at_the_edge(what: str) -> Callable[[Listener], Listener]:
 def ephemeral(message: blocks.Message) -> dict[str, Any]:
     """Keyword arguments for ``ack``/``respond`` that only the requester sees."""
     return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
+
+
+async def tell(respond: AsyncRespond, message: blocks.Message) -> None:
+    """Answer only the requester, after the ack, leaving the message they acted on as it was."""
+    await respond(**ephemeral(message), replace_original=False)
+
+
+async def admitted(
+    services: Services, respond: AsyncRespond, user: str, channel: str, *, change: bool = False
+) -> bool:
+    """The full access check (it may ask Slack, so it runs after the ack); a refusal is told to
+    the user."""
+    refusal = await services.access.check(user, channel, change=change)
+    if refusal is not None:
+        await tell(respond, blocks.refusal(refusal.reason))
+    return refusal is None
 
 
 def register_all(app: AsyncApp, services: Services) -> None:

@@ -11,6 +11,8 @@ resolved resolves it; the ticket service posts each outcome in the thread.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -19,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.report import Report
 from bot.sku import InvalidSku, validate_sku
 from bot.slack import blocks
-from bot.slack.listeners import at_the_edge, ephemeral
+from bot.slack.listeners import admitted, at_the_edge, tell
 from bot.slack.runner import TriageRequest, upload_evidence
 from bot.slack.services import Services
 from bot.slack.tickets import thread_url
@@ -35,153 +37,146 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
     return str(body["user"]["id"]), str(channel), message_ts, thread_ts
 
 
+@dataclass(frozen=True)
+class _Click:
+    """A click on a verdict button: its triage found, its user admitted."""
+
+    user: str
+    channel: str
+    message_ts: str | None  # the clicked message
+    clicked_thread: str | None  # the thread the clicked message is in
+    response_url: str | None
+    row: dict[str, Any]
+    report: Report
+
+    @property
+    def triage_id(self) -> str:
+        return str(self.row["id"])
+
+    @property
+    def thread_ts(self) -> str | None:
+        """The triage's thread: the one saved with it, else the clicked message's."""
+        saved: str | None = self.row.get("thread_ts")
+        return saved or self.clicked_thread
+
+
+_Button = Callable[[_Click, AsyncRespond, AsyncWebClient], Awaitable[None]]
+
+
 def register(app: AsyncApp, services: Services) -> None:
     async def gone(respond: AsyncRespond) -> None:
-        await respond(
-            **ephemeral(
-                blocks.refusal(
-                    "I no longer have that triage (it was not saved, or was made by another "
-                    "server). Run `/oos SKU` again."
-                )
+        await tell(
+            respond,
+            blocks.refusal(
+                "I no longer have that triage (it was not saved, or was made by another "
+                "server). Run `/oos SKU` again."
             ),
-            replace_original=False,
         )
 
-    async def load(
-        action: dict[str, Any], respond: AsyncRespond
-    ) -> tuple[dict[str, Any], Report] | None:
-        triage_id = str(action.get("value") or "")
-        found = services.store.get(triage_id) if triage_id else None
-        if found is None:
-            await gone(respond)
-        return found
+    def verdict_button(action_id: str, what: str, *, change: bool) -> Callable[[_Button], _Button]:
+        """Register a verdict button: it acks at once, finds the saved triage (its value is the
+        triage id) and checks the user may press it (``change``: the stricter rule), then runs
+        the decorated handler; a triage gone or a user refused is told so instead."""
 
-    async def admitted(respond: AsyncRespond, user: str, channel: str, *, change: bool) -> bool:
-        refusal = await services.access.check(user, channel, change=change)
-        if refusal is not None:
-            await respond(**ephemeral(blocks.refusal(refusal.reason)), replace_original=False)
-        return refusal is None
+        def add(button: _Button) -> _Button:
+            @app.action(action_id)
+            @at_the_edge(what)
+            async def pressed(
+                ack: AsyncAck,
+                body: dict[str, Any],
+                action: dict[str, Any],
+                respond: AsyncRespond,
+                client: AsyncWebClient,
+            ) -> None:
+                await ack()
+                user, channel, message_ts, thread_ts = _where(body)
+                triage_id = str(action.get("value") or "")
+                found = services.store.get(triage_id) if triage_id else None
+                if found is None:
+                    await gone(respond)
+                    return
+                if not await admitted(services, respond, user, channel, change=change):
+                    return
+                row, report = found
+                click = _Click(
+                    user, channel, message_ts, thread_ts, body.get("response_url"), row, report
+                )
+                await button(click, respond, client)
 
-    @app.action(blocks.ACTION_RERUN)
-    @at_the_edge("Re-run")
-    async def rerun(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user, channel, _ts, thread_ts = _where(body)
-        found = await load(action, respond)
-        if found is None or not await admitted(respond, user, channel, change=False):
-            return
-        row, report = found
+            return button
+
+        return add
+
+    def ticket_thread(click: _Click) -> dict[str, str | None]:
+        """Where the ticket service posts an outcome: the triage's thread, and its link."""
+        thread = str(click.thread_ts)
+        return {
+            "channel": click.channel,
+            "thread_ts": thread,
+            "thread_url": thread_url(services.workspace_url, click.channel, thread),
+        }
+
+    @verdict_button(blocks.ACTION_RERUN, "Re-run", change=False)
+    async def rerun(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         services.runner.start(
             TriageRequest(
-                sku=report.sku,
-                channel=channel,
-                user=user,
-                thread_ts=row.get("thread_ts") or thread_ts,
-                response_url=body.get("response_url"),
+                sku=click.report.sku,
+                channel=click.channel,
+                user=click.user,
+                thread_ts=click.thread_ts,
+                response_url=click.response_url,
             )
         )
 
-    @app.action(blocks.ACTION_RESOLVE)
-    @at_the_edge("Mark resolved")
-    async def resolve(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user, channel, message_ts, thread_ts = _where(body)
-        found = await load(action, respond)
-        if found is None or not await admitted(respond, user, channel, change=True):
-            return
-        row, report = found
-        triage_id = str(row["id"])
+    @verdict_button(blocks.ACTION_RESOLVE, "Mark resolved", change=True)
+    async def resolve(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
+        report, triage_id = click.report, click.triage_id
         # The store first: the message only shows what was saved (a StoreError here leaves the
         # button as it was, and at_the_edge tells the user with a reference id).
-        marked = services.store.mark_resolved(triage_id, user)
+        marked = services.store.mark_resolved(triage_id, click.user)
         saved = services.store.get(triage_id)
         resolution = blocks.resolution_of(saved[0]) if saved is not None else None
-        if resolution is None:  # the row went away since ``load``: nothing was marked
+        if resolution is None:  # the row went away since it was loaded: nothing was marked
             await gone(respond)
             return
         message = blocks.verdict_message(report, triage_id, resolution=resolution)
-        if message_ts:
-            await client.chat_update(channel=channel, ts=message_ts, **message.kwargs())
+        if click.message_ts:
+            await client.chat_update(channel=click.channel, ts=click.message_ts, **message.kwargs())
         if not marked:
             # Someone else was first (two clicks on a message not yet updated): say who.
-            await respond(
-                **ephemeral(blocks.already_resolved(resolution, report.sku)),
-                replace_original=False,
-            )
+            await tell(respond, blocks.already_resolved(resolution, report.sku))
             return
         await client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            **blocks.resolved_notice(user, report.sku).kwargs(),
+            channel=click.channel,
+            thread_ts=click.clicked_thread,
+            **blocks.resolved_notice(click.user, report.sku).kwargs(),
         )
         if services.tickets is not None:
             # Close the loop on the ticket too; the outcome is posted in the thread.
-            ticket_thread = str(row.get("thread_ts") or thread_ts)
-            await services.tickets.resolve(
-                report,
-                triage_id,
-                channel=channel,
-                thread_ts=ticket_thread,
-                thread_url=thread_url(services.workspace_url, channel, ticket_thread),
-            )
+            await services.tickets.resolve(report, triage_id, **ticket_thread(click))
 
-    @app.action(blocks.ACTION_EVIDENCE)
-    @at_the_edge("Evidence file")
-    async def evidence(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user, channel, _ts, thread_ts = _where(body)
-        found = await load(action, respond)
-        if found is None or not await admitted(respond, user, channel, change=False):
-            return
-        row, report = found
+    @verdict_button(blocks.ACTION_EVIDENCE, "Evidence file", change=False)
+    async def evidence(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         await upload_evidence(
             client,
-            report,
-            str(row["id"]),
-            channel=channel,
-            thread_ts=str(row.get("thread_ts") or thread_ts),
+            click.report,
+            click.triage_id,
+            channel=click.channel,
+            thread_ts=str(click.thread_ts),
         )
 
-    @app.action(blocks.ACTION_TICKET)
-    @at_the_edge("Open ticket")
-    async def ticket(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user, channel, _ts, thread = _where(body)
-        found = await load(action, respond)
-        if found is None or not await admitted(respond, user, channel, change=True):
-            return
-        row, report = found
+    @verdict_button(blocks.ACTION_TICKET, "Open ticket", change=True)
+    async def ticket(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
+        report = click.report
         if services.tickets is None:
-            await respond(**ephemeral(blocks.ticket_not_configured(report)), replace_original=False)
+            await tell(respond, blocks.ticket_not_configured(report))
             return
-        ticket_thread = str(row.get("thread_ts") or thread)
-        outcome = await services.tickets.open(
-            report,
-            str(row["id"]),
-            channel=channel,
-            thread_ts=ticket_thread,
-            thread_url=thread_url(services.workspace_url, channel, ticket_thread),
-        )
+        outcome = await services.tickets.open(report, click.triage_id, **ticket_thread(click))
         if outcome.replayed or outcome.kind in ("busy", "nothing"):
             # Everything else was posted in the thread by the ticket service's notifier.
-            notice = blocks.ticket_notice(outcome, sku=report.sku, cause=report.verdict.cause)
-            await respond(**ephemeral(notice), replace_original=False)
+            await tell(
+                respond, blocks.ticket_notice(outcome, sku=report.sku, cause=report.verdict.cause)
+            )
 
     @app.action(blocks.ACTION_MONITOR_TRIAGE)
     @at_the_edge("Triage")
@@ -194,9 +189,9 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             sku = validate_sku(str(action.get("value") or ""))
         except InvalidSku as exc:
-            await respond(**ephemeral(blocks.refusal(str(exc))), replace_original=False)
+            await tell(respond, blocks.refusal(str(exc)))
             return
-        if not await admitted(respond, user, channel, change=False):
+        if not await admitted(services, respond, user, channel):
             return
         services.runner.start(
             TriageRequest(

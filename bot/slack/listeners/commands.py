@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.sku import InvalidSku, validate_sku
 from bot.slack import blocks
-from bot.slack.listeners import at_the_edge, ephemeral
+from bot.slack.listeners import admitted, at_the_edge, ephemeral, tell
 from bot.slack.runner import TriageRequest
 from bot.slack.services import Services
 
@@ -72,6 +72,16 @@ def malformed_message(text: str, reason: str) -> blocks.Message:
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    async def quick_admit(ack: AsyncAck, command: dict[str, Any]) -> tuple[str, str] | None:
+        """(user, channel) of the command, or None when the rules decided without Slack refuse
+        it (the refusal rides on the ack)."""
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        refusal = services.access.quick_refusal(user, channel)
+        if refusal is not None:
+            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+            return None
+        return user, channel
+
     async def monitoring(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, name: str
     ) -> None:
@@ -81,23 +91,19 @@ def register(app: AsyncApp, services: Services) -> None:
         if commands is None:
             await ack(**ephemeral(blocks.monitoring_not_configured(name)))
             return
-        user, channel = str(command["user_id"]), str(command["channel_id"])
-        refusal = services.access.quick_refusal(user, channel)
-        if refusal is not None:
-            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+        asker = await quick_admit(ack, command)
+        if asker is None:
             return
+        user, channel = asker
         await ack(**ephemeral(blocks.monitor_working(name)))
 
-        async def tell(message: blocks.Message) -> None:
-            await respond(**ephemeral(message), replace_original=False)
+        async def on_error(message: blocks.Message) -> None:
+            await tell(respond, message)
 
-        async def admitted() -> bool:
-            late = await services.access.check(user, channel)
-            if late is not None:
-                await tell(blocks.refusal(late.reason))
-            return late is None
+        async def admit() -> bool:
+            return await admitted(services, respond, user, channel)
 
-        commands.start(name, channel=channel, on_error=tell, admitted=admitted)
+        commands.start(name, channel=channel, on_error=on_error, admitted=admit)
 
     @app.command(COMMAND)
     @at_the_edge("/oos")
@@ -113,11 +119,10 @@ def register(app: AsyncApp, services: Services) -> None:
         if isinstance(parsed, Malformed):
             await ack(**ephemeral(malformed_message(text, parsed.reason)))
             return
-        user, channel = str(command["user_id"]), str(command["channel_id"])
-        refusal = services.access.quick_refusal(user, channel)
-        if refusal is not None:
-            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+        asker = await quick_admit(ack, command)
+        if asker is None:
             return
+        user, channel = asker
         await ack()
         services.runner.start(
             TriageRequest(

@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
+from bot.slack.background import new_reference
 from bot.slack.followup import answer_mention
-from bot.slack.runner import new_reference
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ Auth is HTTP Basic with ``email``/``token`` (401 otherwise). Faults: the shared 
 (scripted statuses with ``Retry-After``, latency, timeouts, a malformed body, expired
 credentials), plus ``outage`` (every call answers that status until it is cleared: the site is
 down) and ``lose_responses`` (the next N creates are carried out but their answer is lost in a
-timeout — the case that makes blind retries open duplicates). Every request is recorded in
-``requests`` for contract tests.
+timeout — the case that makes blind retries open duplicates), both applied by the shared
+``TicketEmulator`` (``ticketing.py``). Every request is recorded in ``requests`` for contract
+tests.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import httpx
 
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
+from tools.sandbox.emulators.ticketing import Refusal, Routed, TicketEmulator
 
 DEFAULT_EMAIL = "oos-bot@example.com"
 DEFAULT_TOKEN = "sandbox-jira-api-token"
@@ -70,25 +72,16 @@ _JQL = re.compile(
 _CATEGORY_NAMES = {"done": "done", "to do": "new", "new": "new", "in progress": "indeterminate"}
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-class _Answer(Exception):
+class _Answer(Refusal):
     def __init__(
         self, status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
     ) -> None:
         self.status = status
         self.messages = messages or []
         self.errors = errors or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"errorMessages": self.messages, "errors": self.errors}
 
 
 @dataclass
@@ -97,7 +90,12 @@ class Project:
     components: set[str] = field(default_factory=set)
 
 
-class JiraEmulator(httpx.AsyncBaseTransport):
+class JiraEmulator(TicketEmulator):
+    vendor = "Jira"
+    created = "issue"
+    create_path = "/rest/api/3/issue"
+    maintenance_page = b"<html>Atlassian maintenance"
+
     def __init__(
         self,
         *,
@@ -108,6 +106,7 @@ class JiraEmulator(httpx.AsyncBaseTransport):
         faults: Faults | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        super().__init__(faults=faults, sleep=sleep)
         self.email = email
         self.token = token
         self.site = site.rstrip("/")
@@ -115,12 +114,7 @@ class JiraEmulator(httpx.AsyncBaseTransport):
             key: Project(key, set(components))
             for key, components in (projects or {"OPS": {"Inventory"}}).items()
         }
-        self.faults = faults or Faults()
-        self.outage: int | None = None
-        self.lose_responses = 0
         self.issues: dict[str, dict[str, Any]] = {}
-        self.requests: list[Recorded] = []
-        self._sleep = sleep
         self._next_id = 10000
         self._counters: dict[str, int] = {}
 
@@ -136,58 +130,10 @@ class JiraEmulator(httpx.AsyncBaseTransport):
         """IT resolves the issue in Jira itself (not through the bot)."""
         self.issues[key]["fields"]["status"] = dict(_STATUSES["done"])
 
-    # --- transport -------------------------------------------------------------------------
+    # --- what the shared transport asks ----------------------------------------------------
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        path = request.url.path
-        self.requests.append(
-            Recorded(
-                request.method,
-                path,
-                dict(request.url.params),
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
-        )
-        if self.faults.latency:
-            await self._sleep(self.faults.latency)
-        if self.faults.timeout:
-            raise httpx.ReadTimeout("emulated Jira timeout", request=request)
-        if self.outage is not None:
-            return self._error(request, _Answer(self.outage, ["Service unavailable"]))
-        scripted = self.faults.next_status()
-        if scripted is not None and scripted.status >= 400:
-            return self._error(
-                request,
-                _Answer(scripted.status, [_REASONS.get(scripted.status, "Error")]),
-                retry_after=scripted.retry_after,
-            )
-        try:
-            self._authenticate(request)
-            if self.faults.malformed:
-                return httpx.Response(200, content=b"<html>Atlassian maintenance", request=request)
-            status, answer = self._route(request, path, body)
-        except _Answer as exc:
-            return self._error(request, exc)
-        if (
-            self.lose_responses > 0
-            and request.method == "POST"
-            and path == "/rest/api/3/issue"
-            and status == 201
-        ):
-            self.lose_responses -= 1
-            raise httpx.ReadTimeout(
-                "emulated: the issue was created, the answer lost", request=request
-            )
-        if answer is None:
-            return httpx.Response(status, request=request)
-        return httpx.Response(
-            status,
-            headers={"Content-Type": "application/json"},
-            content=json.dumps(answer).encode(),
-            request=request,
-        )
+    def _refusal(self, status: int, *, outage: bool) -> _Answer:
+        return _Answer(status, ["Service unavailable" if outage else _REASONS.get(status, "Error")])
 
     def _authenticate(self, request: httpx.Request) -> None:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -195,43 +141,30 @@ class JiraEmulator(httpx.AsyncBaseTransport):
         if self.faults.expired_token or scheme.lower() != "basic" or value != expected:
             raise _Answer(401, ["Client must be authenticated to access this resource."])
 
-    def _error(
-        self, request: httpx.Request, answer: _Answer, retry_after: float | None = None
-    ) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
-        if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
-        body = {"errorMessages": answer.messages, "errors": answer.errors}
-        return httpx.Response(
-            answer.status, headers=headers, content=json.dumps(body).encode(), request=request
-        )
-
     # --- routes ----------------------------------------------------------------------------
 
-    def _route(
-        self, request: httpx.Request, path: str, body: bytes
-    ) -> tuple[int, dict[str, Any] | list[Any] | None]:
+    def _route(self, request: httpx.Request, path: str, body: bytes) -> Routed:
         method = request.method
-        if path == "/rest/api/3/issue" and method == "POST":
-            return 201, self._create(_json(body))
+        if path == self.create_path and method == "POST":
+            return 201, self._create(_json(body)), {}
         if path == "/rest/api/3/search/jql" and method == "POST":
-            return 200, self._search(_json(body))
+            return 200, self._search(_json(body)), {}
         match = re.fullmatch(r"/rest/api/3/issue/([^/]+)(/[a-z]+)?", path)
         if match is None:
             raise _Answer(404, ["Not found"])
         issue = self._find(match.group(1))
         tail = match.group(2)
         if tail is None and method == "GET":
-            return 200, self._render(issue)
+            return 200, self._render(issue), {}
         if tail == "/comment" and method == "POST":
-            return 201, self._comment(issue, _json(body))
+            return 201, self._comment(issue, _json(body)), {}
         if tail == "/attachments" and method == "POST":
-            return 200, self._attach(request, issue, body)
+            return 200, self._attach(request, issue, body), {}
         if tail == "/transitions" and method == "GET":
-            return 200, {"expand": "transitions", "transitions": self._transitions(issue)}
+            return 200, {"expand": "transitions", "transitions": self._transitions(issue)}, {}
         if tail == "/transitions" and method == "POST":
             self._transition(issue, _json(body))
-            return 204, None
+            return 204, None, {}
         raise _Answer(405, [f"{method} is not supported here"])
 
     def _find(self, key: str) -> dict[str, Any]:

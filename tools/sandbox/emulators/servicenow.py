@@ -20,7 +20,8 @@ notes in ``shared/specs/servicenow/NOTES.md`` describe:
 
 Errors: ``{"error": {"message", "detail"}, "status": "failure"}``. Auth: HTTP Basic with
 ``username``/``password``, or ``Authorization: Bearer <token>``. Faults as for the Jira
-emulator: the shared ``Faults``, ``outage`` and ``lose_responses``; requests are recorded.
+emulator (the shared ``TicketEmulator``): the shared ``Faults``, ``outage`` and
+``lose_responses``; requests are recorded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import base64
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ import httpx
 
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
+from tools.sandbox.emulators.ticketing import Refusal, Routed, TicketEmulator
 
 DEFAULT_USER = "oos.bot"
 DEFAULT_PASSWORD = "sandbox-servicenow-password"
@@ -58,27 +59,23 @@ _MESSAGES = {
 }
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-class _Answer(Exception):
+class _Answer(Refusal):
     def __init__(self, status: int, message: str | None = None, detail: str | None = None) -> None:
         default = _MESSAGES.get(status, ("Error", ""))
         self.status = status
         self.message = message or default[0]
         self.detail = detail if detail is not None else default[1]
 
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "detail": self.detail}, "status": "failure"}
 
-class ServiceNowEmulator(httpx.AsyncBaseTransport):
+
+class ServiceNowEmulator(TicketEmulator):
+    vendor = "ServiceNow"
+    created = "incident"
+    create_path = TABLE_PATH
+    maintenance_page = b"<html>Instance Hibernating page</html>"
+
     def __init__(
         self,
         *,
@@ -89,19 +86,15 @@ class ServiceNowEmulator(httpx.AsyncBaseTransport):
         faults: Faults | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        super().__init__(faults=faults, sleep=sleep)
         self.username = username
         self.password = password
         self.token = token
         # group name → sys_id
         self.groups = dict(groups or {"Integration Support": uuid.uuid4().hex})
-        self.faults = faults or Faults()
-        self.outage: int | None = None
-        self.lose_responses = 0
         self.incidents: dict[str, dict[str, Any]] = {}
         self.journal: dict[str, list[str]] = {}  # sys_id → work notes, oldest first
         self.attachments: dict[str, list[dict[str, Any]]] = {}  # sys_id → files
-        self.requests: list[Recorded] = []
-        self._sleep = sleep
         self._number = 10000
 
     # --- what tests look at ----------------------------------------------------------------
@@ -118,54 +111,10 @@ class ServiceNowEmulator(httpx.AsyncBaseTransport):
             state="6", close_code="Solution provided", close_notes="fixed"
         )
 
-    # --- transport -------------------------------------------------------------------------
+    # --- what the shared transport asks ----------------------------------------------------
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        path = request.url.path
-        self.requests.append(
-            Recorded(
-                request.method,
-                path,
-                dict(request.url.params),
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
-        )
-        if self.faults.latency:
-            await self._sleep(self.faults.latency)
-        if self.faults.timeout:
-            raise httpx.ReadTimeout("emulated ServiceNow timeout", request=request)
-        if self.outage is not None:
-            return self._error(request, _Answer(self.outage))
-        scripted = self.faults.next_status()
-        if scripted is not None and scripted.status >= 400:
-            return self._error(request, _Answer(scripted.status), scripted.retry_after)
-        try:
-            self._authenticate(request)
-            if self.faults.malformed:
-                return httpx.Response(
-                    200, content=b"<html>Instance Hibernating page</html>", request=request
-                )
-            status, answer, headers = self._route(request, path, body)
-        except _Answer as exc:
-            return self._error(request, exc)
-        if (
-            self.lose_responses > 0
-            and request.method == "POST"
-            and path == TABLE_PATH
-            and status == 201
-        ):
-            self.lose_responses -= 1
-            raise httpx.ReadTimeout(
-                "emulated: the incident was created, the answer lost", request=request
-            )
-        return httpx.Response(
-            status,
-            headers={"Content-Type": "application/json", **headers},
-            content=json.dumps(answer).encode(),
-            request=request,
-        )
+    def _refusal(self, status: int, *, outage: bool) -> _Answer:
+        return _Answer(status)
 
     def _authenticate(self, request: httpx.Request) -> None:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -176,22 +125,9 @@ class ServiceNowEmulator(httpx.AsyncBaseTransport):
         if self.faults.expired_token or not ok:
             raise _Answer(401)
 
-    def _error(
-        self, request: httpx.Request, answer: _Answer, retry_after: float | None = None
-    ) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
-        if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
-        body = {"error": {"message": answer.message, "detail": answer.detail}, "status": "failure"}
-        return httpx.Response(
-            answer.status, headers=headers, content=json.dumps(body).encode(), request=request
-        )
-
     # --- routes ----------------------------------------------------------------------------
 
-    def _route(
-        self, request: httpx.Request, path: str, body: bytes
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _route(self, request: httpx.Request, path: str, body: bytes) -> Routed:
         method = request.method
         params = request.url.params
         if path == ATTACHMENT_PATH and method == "POST":
