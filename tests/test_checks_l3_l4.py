@@ -750,6 +750,50 @@ CASES = [
         cites=("erp.integration_user",),
     ),
     case(
+        "connector refused after its credentials rotated, ERP user fine: the change, not the user",
+        "L4.integration_user",
+        facts(
+            mw=middleware(
+                log=[entry("error", 2, status_code=401, message="INVALID_LOGIN_ATTEMPT")],
+                changes=[change(5)],
+            ),
+            erp_=erp(integration_user=user()),
+        ),
+        "pass",
+        "the ERP logs no failed login",
+        "follows a credential rotation",
+        "L3.recent_changes",
+        cites=("erp.integration_user",),
+    ),
+    case(
+        "connector refused after a rotation the ERP cannot audit: still the user",
+        "L4.integration_user",
+        facts(
+            mw=middleware(
+                log=[entry("error", 2, status_code=401, message="INVALID_LOGIN_ATTEMPT")],
+                changes=[change(5)],
+            ),
+            erp_=erp(integration_user=user(), not_visible=["login_audit: not exposed"]),
+        ),
+        "fail",
+        "being refused: HTTP 401 INVALID_LOGIN_ATTEMPT",
+        cites=("erp.integration_user",),
+    ),
+    case(
+        "connector refused, the only change came after the first refusal",
+        "L4.integration_user",
+        facts(
+            mw=middleware(
+                log=[entry("error", 5, status_code=401, message="INVALID_LOGIN_ATTEMPT")],
+                changes=[change(2)],
+            ),
+            erp_=erp(integration_user=user()),
+        ),
+        "fail",
+        "being refused: HTTP 401",
+        cites=("erp.integration_user",),
+    ),
+    case(
         "the ERP logged a 401 for the SKU",
         "L4.integration_user",
         facts(erp_=erp(integration_user=user(), webhook_log=[hook(2, 401, message="expired")])),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.checks.base import (
     Outcome,
     check,
@@ -15,10 +17,6 @@ from bot.checks.base import (
     when,
 )
 from bot.facts import Facts, ref
-from tools.models import (
-    MiddlewareLogEntry,
-    WebhookLogEntry,
-)
 
 
 @check("L4.item_type")
@@ -96,21 +94,56 @@ def integration_user(facts: Facts) -> Outcome:
         return unknown(hidden) if hidden else skipped("the ERP reports no integration user")
     fact = ref("erp.integration_user", user, erp)
     since = facts.change_window_start
-    calls: list[MiddlewareLogEntry | WebhookLogEntry] = [
-        *(facts.middleware.log if facts.middleware else []),
-        *(w for w in erp.webhook_log if w.sku in (facts.sku, None)),
-    ]
-    refused = [
-        f"HTTP {e.status_code} {e.message}".strip()
-        for e in sorted(calls, key=lambda e: e.at)
-        if e.status_code in (401, 403) and e.at >= since
-    ]
     if not user.can_write_inventory:
         return failed(f"{user.name} (role {user.role}) cannot write inventory", fact)
-    if user.auth_errors or refused:
-        reason = user.auth_errors[0] if user.auth_errors else refused[0]
-        return failed(f"{user.name} is being refused: {reason}", fact)
+    if user.auth_errors:
+        return failed(f"{user.name} is being refused: {user.auth_errors[0]}", fact)
+    erp_refused = [
+        w
+        for w in erp.webhook_log
+        if w.status_code in (401, 403) and w.at >= since and w.sku in (facts.sku, None)
+    ]
+    if erp_refused:
+        w = min(erp_refused, key=lambda w: w.at)
+        return failed(
+            f"{user.name} is being refused: HTTP {w.status_code} {w.message}".strip(), fact
+        )
+    connector_refused = sorted(
+        (
+            e
+            for e in (facts.middleware.log if facts.middleware else [])
+            if e.status_code in (401, 403) and e.at >= since
+        ),
+        key=lambda e: e.at,
+    )
+    if connector_refused:
+        first = connector_refused[0]
+        rotated = _connector_credentials_changed(facts, before=first.at)
+        if rotated and not not_visible(erp, "login_audit"):
+            # The ERP shows a user that can write and no failed login of its own: the connector
+            # presents credentials the ERP no longer knows, which is the change, not the user.
+            return passed(
+                f"{user.name} (role {user.role}) can write inventory and the ERP logs no failed "
+                f"login; the connector's HTTP {first.status_code} follows a {rotated}: see L3.recent_changes",
+                fact,
+            )
+        return failed(
+            f"{user.name} is being refused: HTTP {first.status_code} {first.message}".strip(), fact
+        )
     return passed(f"{user.name} (role {user.role}) can write inventory", fact)
+
+
+_CREDENTIAL_CHANGES = {"credential_rotation", "key_refresh", "password_reset"}
+
+
+def _connector_credentials_changed(facts: Facts, *, before: datetime) -> str | None:
+    """The kind of the latest credential change within the window before ``before``, if any."""
+    changes = [
+        c
+        for c in (facts.middleware.changes if facts.middleware else [])
+        if c.kind in _CREDENTIAL_CHANGES and facts.change_window_start <= c.at <= before
+    ]
+    return max(changes, key=lambda c: c.at).kind.replace("_", " ") if changes else None
 
 
 @check("L4.webhook_log")
