@@ -60,7 +60,7 @@ _STATUS_ICON = {
 _CONFIDENCE_ICON = {"confirmed": ":red_circle:", "likely": ":large_orange_circle:"}
 
 Block = dict[str, Any]
-ProgressState = Literal["running", "done", "failed"]
+ProgressState = Literal["running", "explaining", "done", "failed"]
 
 
 @dataclass(frozen=True)
@@ -321,6 +321,11 @@ def progress_message(
     who = f" (re-run by <@{user}>)" if rerun and user else ""
     if state == "running":
         title = f":hourglass_flowing_sand: Walking the checklist for *{esc(sku)}*{who}"
+    elif state == "explaining":
+        title = (
+            f":ballot_box_with_check: Checklist walked for *{esc(sku)}*{who} — "
+            "_the agent is writing its explanation…_"
+        )
     elif state == "done":
         took = f" in {seconds:.1f} s" if seconds is not None else ""
         title = f":ballot_box_with_check: Checklist walked for *{esc(sku)}*{took}{who}"

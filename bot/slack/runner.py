@@ -119,18 +119,25 @@ class _Progress:
         self.request = request
         self.ts = ts
         self.walked: dict[Layer, list[CheckResult]] = {}
+        self.state: blocks.ProgressState = "running"
         self._dirty = asyncio.Event()
         self._closed = False
         self._task = asyncio.create_task(self._loop())
 
     def render(self, **kwargs: Any) -> blocks.Message:
         r = self.request
+        kwargs.setdefault("state", self.state)
         return blocks.progress_message(
             r.sku, self.walked, user=r.user, rerun=r.thread_ts is not None, **kwargs
         )
 
     async def on_layer(self, layer: Layer, checks: list[CheckResult]) -> None:
         self.walked[layer] = list(checks)
+        self._dirty.set()
+
+    def on_explaining(self) -> None:
+        """The walk is done and the agent is writing its explanation: say so while it does."""
+        self.state = "explaining"
         self._dirty.set()
 
     async def _loop(self) -> None:
@@ -273,6 +280,7 @@ class TriageRunner:
             if self.agent is not None:
                 # Bounded by the agent's own budgets; it never raises and never touches the
                 # verdict: at worst the report says in one line why it has no explanation.
+                progress.on_explaining()
                 report = await self.agent.explain(report, target.stack, now=target.clock)
         except TimeoutError:
             raise _TimedOut from None

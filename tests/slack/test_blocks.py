@@ -141,6 +141,10 @@ def test_progress_shows_each_layer_as_it_is_walked(report: Report) -> None:
     assert "Checklist walked for *SKU-3101* in 1.2 s" in done.blocks[0]["text"]["text"]
     assert "checking" not in json.dumps(done.blocks)
 
+    explaining = blocks.progress_message("SKU-3101", walked, state="explaining")  # type: ignore[arg-type]
+    assert "the agent is writing its explanation" in explaining.blocks[0]["text"]["text"]
+    assert "checking" not in json.dumps(explaining.blocks)
+
     failed = blocks.progress_message(
         "SKU-3101", {}, state="failed", reference="ab12cd34", reason="it took too long"
     )
