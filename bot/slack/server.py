@@ -6,7 +6,10 @@ replayed signature gets 401), plus ``GET /healthz`` for load balancers. At start
 is checked with ``auth.test`` against ``SLACK_API_URL`` so a wrong token or URL fails at once
 with one clear line instead of on the first command.
 
-``--sandbox`` serves the sandbox catalog, so anyone can try the app without vendor credentials.
+``--sandbox`` serves the sandbox catalog, so anyone can try the app without vendor credentials,
+and escalates to an in-process Jira emulator (``bot.compose.sandbox_tickets``) through the real
+Jira adapter, so Open ticket and auto-opened tickets work too (links to
+``https://oos-sandbox.atlassian.net/browse/OOS-…``).
 Until the lead wires it into ``bot/cli.py``, ``python -m bot.slack.server serve --sandbox`` runs
 the same thing.
 """
@@ -33,7 +36,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.agent.render import off_line
 from bot.agent.setup import open_agent
-from bot.compose import sandbox_target
+from bot.compose import sandbox_target, sandbox_tickets
 from bot.config import AgentConfig
 from bot.engine import triage
 from bot.monitor.posts import start_schedules
@@ -243,7 +246,9 @@ def serve_main(
     budgets; ``thresholds`` are the ones its checks judge by.
 
     ``tickets`` (the config's ``[tickets]`` table) connects the ticket system, on the same
-    database file as the triage store.
+    database file as the triage store. Without it, ``--sandbox`` escalates to the in-process
+    Jira emulator (``sandbox_tickets``); a configured stack without ``[tickets]`` has no ticket
+    system (Open ticket says so).
 
     ``resolve`` (SKU → Target) plugs in a configured stack; ``engine`` a configured triage
     (e.g. ``functools.partial(triage, thresholds=config.thresholds)``). ``--sandbox`` needs
@@ -267,7 +272,8 @@ def serve_main(
         overrides["access"] = access
     if overrides:
         settings = settings.model_copy(update=overrides)
-    if getattr(args, "sandbox", False):
+    sandbox = bool(getattr(args, "sandbox", False))
+    if sandbox:
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
@@ -285,9 +291,11 @@ def serve_main(
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2
     try:
-        ticket_service = (
-            TicketService.from_config(tickets, store.path) if tickets is not None else None
-        )
+        ticket_service: TicketService | None = None
+        if tickets is not None:
+            ticket_service = TicketService.from_config(tickets, store.path)
+        elif sandbox:
+            ticket_service = sandbox_tickets()
     except (StoreError, ValueError) as exc:
         store.close()
         print(f"oos serve: [tickets]: {exc}", file=sys.stderr)

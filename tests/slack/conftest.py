@@ -29,6 +29,7 @@ from bot.slack.server import HttpServer, start_http
 from bot.slack.services import Services
 from bot.slack.settings import AccessPolicy, SlackSettings
 from bot.store import TriageStore
+from bot.tickets.service import TicketService
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -267,9 +268,10 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
         engine: Engine | None = None,
         timeout: float = 30.0,
         monitor: Callable[[Path], Monitor] | None = None,
+        tickets: TicketService | None = None,
     ) -> Harness:
         """``monitor`` makes the monitoring checks (``/oos drift | health | map``) on the
-        harness's store file."""
+        harness's store file. ``tickets`` is the ticket service (closed with the harness)."""
         settings = slack_settings(
             fake_slack, triage_timeout=timeout, access=access or AccessPolicy()
         )
@@ -280,6 +282,7 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
             resolve=resolve,
             engine=engine or triage,
             monitor=monitor(store.path) if monitor is not None else None,
+            tickets=tickets,
         )
         server = await start_http(app, "127.0.0.1", 0)
         harness = Harness(fake_slack, server, services, store, aiohttp.ClientSession())
@@ -293,6 +296,8 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
         await h.services.runner.shutdown(grace=5)
         await h.server.stop()
         await h.session.close()
+        if h.services.tickets is not None:
+            await h.services.tickets.aclose()
         h.store.close()
 
 

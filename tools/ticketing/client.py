@@ -51,18 +51,26 @@ def ticket_client(
     )
 
 
-def env_secret(system: str, name: str) -> str:
-    """The value of the environment variable ``name``; an ``auth`` failure when it is unset."""
-    value = os.environ.get(name, "")
+def env_secret(system: str, name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of the environment variable ``name`` (in ``environ`` when given, else the
+    process environment); an ``auth`` failure when it is unset."""
+    value = (os.environ if environ is None else environ).get(name, "")
     if not value:
         raise AdapterError(system, "auth", f"environment variable {name} is not set")
     return value
 
 
-def set_basic_auth(system: str, request: httpx.Request, user_env: str, password_env: str) -> None:
-    """HTTP Basic from the two environment variables (the first unset one is named)."""
-    user = env_secret(system, user_env)
-    password = env_secret(system, password_env)
+def set_basic_auth(
+    system: str,
+    request: httpx.Request,
+    user_env: str,
+    password_env: str,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """HTTP Basic from the two environment variables (the first unset one is named), read from
+    ``environ`` when given (the sandbox's private credentials), else the process environment."""
+    user = env_secret(system, user_env, environ)
+    password = env_secret(system, password_env, environ)
     pair = base64.b64encode(f"{user}:{password}".encode()).decode()
     request.headers["Authorization"] = f"Basic {pair}"
 

@@ -15,7 +15,9 @@ Requests (all under ``{base_url}/rest/api/3``, the site URL such as
 
 Auth: HTTP Basic with the account's email and an API token, both read from the environment
 variables the config names (roles ``email`` and ``api_token``) at every request, so a rotated
-token is picked up without a restart. Descriptions and comments are Atlassian Document Format
+token is picked up without a restart. ``environ`` (a mapping of those names to values) replaces
+the process environment: the sandbox hands its emulator's credentials over that way, never
+through ``os.environ``. Descriptions and comments are Atlassian Document Format
 (``to_adf``): v3 refuses a plain string there.
 
 A ticket is "resolved" when its status category is ``done``. The resolve and reopen
@@ -131,6 +133,7 @@ class JiraTickets:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         sleep: Sleep | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(
@@ -139,6 +142,7 @@ class JiraTickets:
         self.site = base_url.rstrip("/")
         self._email_env = email_env
         self._token_env = token_env
+        self._environ = environ
         self.issue_type = issue_type
         self.resolve_transition = resolve_transition
         self.reopen_transition = reopen_transition
@@ -162,6 +166,7 @@ class JiraTickets:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         sleep: Sleep | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> JiraTickets:
         credentials = credentials or {}
         options = options or {}
@@ -181,10 +186,11 @@ class JiraTickets:
             transport=transport,
             retry=retry,
             sleep=sleep,
+            environ=environ,
         )
 
     async def _authorize(self, request: httpx.Request) -> None:
-        set_basic_auth(SYSTEM, request, self._email_env, self._token_env)
+        set_basic_auth(SYSTEM, request, self._email_env, self._token_env, self._environ)
 
     async def aclose(self) -> None:
         await self._http.aclose()
