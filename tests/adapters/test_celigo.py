@@ -31,6 +31,7 @@ from tools.middleware.celigo import (
     parse_flow,
     parse_job,
     parse_time,
+    sku_mapping_from,
 )
 from tools.models import (
     ChangeEvent,
@@ -169,6 +170,51 @@ def test_job_error_example_parses_and_needs_a_trace_key_to_name_a_sku() -> None:
     entry = error_entry(parse_error(doc | {"traceKey": "SKU-1"}), "f1")
     assert entry is not None
     assert (entry.sku, entry.stage, entry.status_code) == ("SKU-1", "error", 422)
+
+
+# A static lookup as Celigo documents it (import.md, lookups.yml): ``map`` is an object of input →
+# output, and ``default`` is used for a value not in the map only when ``allowFailures`` is true.
+LOOKUP = {"name": "sku_map", "map": {"SKU-1": "ITEM-1", "SKU-2": ""}, "allowFailures": False}
+
+
+@pytest.mark.parametrize(
+    ("lookup", "sku", "expected"),
+    [
+        (LOOKUP, "SKU-1", ("ITEM-1", "active")),
+        (LOOKUP, "SKU-2", (None, "disabled")),
+        (LOOKUP, "SKU-3", (None, "missing")),
+        (LOOKUP | {"default": "ITEM-0"}, "SKU-3", (None, "missing")),  # the record fails
+        (LOOKUP | {"default": "ITEM-0", "allowFailures": True}, "SKU-3", ("ITEM-0", "overridden")),
+        (LOOKUP | {"default": "ITEM-0", "allowFailures": True}, "SKU-1", ("ITEM-1", "active")),
+        (LOOKUP | {"default": "", "allowFailures": True}, "SKU-3", (None, "missing")),
+    ],
+)
+def test_static_lookup_default_applies_only_when_failures_are_allowed(
+    lookup: dict[str, Any], sku: str, expected: tuple[str | None, str]
+) -> None:
+    mapping = sku_mapping_from(lookup, sku)
+    assert (mapping.erp_item, mapping.status) == expected
+
+
+def test_emulated_override_is_a_default_on_a_lookup_that_allows_failures() -> None:
+    _, state = _first_with(
+        lambda s: s.sku_mapping is not None and s.sku_mapping.status == "overridden"
+    )
+    assert state.sku_mapping is not None
+    lookups = [
+        lookup
+        for doc in CeligoEmulator(state).account.imports
+        for lookup in doc.get("lookups", [])
+        if lookup["name"] == "sku_map"
+    ]
+    assert lookups == [
+        {
+            "name": "sku_map",
+            "map": {},
+            "allowFailures": True,
+            "default": state.sku_mapping.erp_item,
+        }
+    ]
 
 
 def _check_schema(doc: dict[str, Any], schema: dict[str, Any]) -> list[str]:

@@ -378,7 +378,7 @@ async def test_sends_exactly_these_suiteql_statements() -> None:
             "SELECT item.id, item.itemid, item.displayname, item.itemtype, item.isinactive, item.custitem_do_not_stock AS donotstock, item.custitem_available_to_fulfil AS availabletofulfil, iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable, iil.quantityonhand, iil.quantitycommitted FROM item LEFT OUTER JOIN inventoryitemlocations iil ON iil.item = item.id WHERE item.itemid = 'SKU-NS1' ORDER BY iil.location",
             f"SELECT t.id, t.tranid, t.type, TO_CHAR(t.createddate, 'YYYY-MM-DD HH24:MI:SS') AS createdat, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.externalid, t.memo, t.approvalstatus, tl.quantity, tl.location, t.custbody_origin AS origin FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND t.createddate >= {ts} ORDER BY t.createddate, t.id, tl.id",
             "SELECT TO_CHAR(MAX(t.createddate), 'YYYY-MM-DD HH24:MI:SS') AS lastupdate FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND tl.isinventoryaffecting = 'T'",
-            "SELECT scriptdeployment.id, scriptdeployment.scriptid, scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script, script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script WHERE script.scriptid IN ('customscript_inv_sync') ORDER BY scriptdeployment.id",
+            "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid, scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script, script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script WHERE script.scriptid IN ('customscript_inv_sync') ORDER BY scriptdeployment.primarykey",
             f"SELECT {tr}.id, {tr}.name, {tr}.isinactive, {tr}.custrecord_oos_min_delta AS mindelta FROM {tr} ORDER BY {tr}.id",
             f"SELECT {wh}.id, TO_CHAR({wh}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {wh}.custrecord_oos_sku AS sku, {wh}.custrecord_oos_status_code AS statuscode, {wh}.custrecord_oos_message AS message, {wh}.custrecord_oos_source_id AS sourceid FROM {wh} WHERE {wh}.created >= {ts} AND ({wh}.custrecord_oos_sku = 'SKU-NS1' OR {wh}.custrecord_oos_sku IS NULL) ORDER BY {wh}.created, {wh}.id",
             f"SELECT {ob}.id, TO_CHAR({ob}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {ob}.custrecord_oos_kind AS kind, {ob}.custrecord_oos_sku AS sku, {ob}.custrecord_oos_target AS target FROM {ob} WHERE {ob}.created >= {ts} AND {ob}.custrecord_oos_sku = 'SKU-NS1' ORDER BY {ob}.created, {ob}.id",
@@ -669,6 +669,18 @@ def test_contract_example_statement_runs_on_the_emulator(notes: str) -> None:
     assert emulator.run(example["q"]) == [
         {"id": "4417", "itemid": "SKU-123", "itemtype": "InvtPart", "isinactive": "F"}
     ]
+
+
+def test_a_deployments_own_id_is_primarykey_not_id() -> None:
+    """Public SuiteQL usage: ``scriptdeployment.id`` is the script's internal id; the deployment's
+    internal id is ``primarykey``. The emulator answers both the way NetSuite does."""
+    emulator = NetSuiteEmulator(snapshot(), config=full_config(), credentials=CANARY)
+    rows = emulator.run(
+        "SELECT scriptdeployment.id, scriptdeployment.primarykey, script.id AS scriptinternalid"
+        " FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
+        " WHERE script.scriptid IN ('customscript_inv_sync')"
+    )
+    assert rows == [{"id": "801", "primarykey": "1", "scriptinternalid": "801"}]
 
 
 # --- the scenario library over the emulator ----------------------------------------------------

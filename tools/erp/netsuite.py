@@ -17,12 +17,12 @@ shared with every other integration of the account, the one being triaged includ
 default stays at the lowest tier's; an account with more can set ``concurrency``). A paged
 answer adds its pages' round trips to its own statement.
 
-Where each normalized field comes from (UNVERIFIED column names are marked ``?``; confirm them in
-the account's Records Catalog):
+Where each normalized field comes from (names still UNVERIFIED are marked ``?``; confirm them in
+the account's Records Catalog; see "Evidence" below for what the rest rests on):
 
     item.item_id, sku, name       item.id, item.itemid, item.displayname (itemid when empty)
     item.item_type / _raw         item.itemtype: InvtPart, Assembly → inventory; NonInvtPart →
-                                  non_inventory; Service → service; Kit → kit; else other
+                                  non_inventory; Service? → service; Kit? → kit; else other
     item.do_not_stock             the custom checkbox named by ``do_not_stock_field`` (no
     item.available_to_fulfil      standard field exists); ``available_to_fulfil_field`` likewise.
                                   Unset: the defaults (False / True) and an ``item_flags`` note
@@ -36,27 +36,29 @@ the account's Records Catalog):
                                   adjustment, ItemRcpt → receipt, ItemShip → fulfilment,
                                   CashSale/CustInvc/SalesOrd → sale, InvTrnfr/TrnfrOrd →
                                   transfer, RtnAuth/CustCred/CashRfnd → return, other →
-                                  adjustment); quantity = transactionline.quantity (NetSuite
+                                  adjustment; codes other than ItemRcpt/RtnAuth/CustInvc
+                                  unverified); quantity = transactionline.quantity (NetSuite
                                   signs it: negative takes stock out); location_id =
                                   transactionline.location; source_id = externalid (what
-                                  integrations set to the upstream event id); memo = memo; status
-                                  from approvalstatus (1 pending_approval, 3 rejected, else
+                                  integrations set to the upstream event id)?; memo = memo;
+                                  status from approvalstatus? (1 pending_approval, 3 rejected, else
                                   posted); origin = the body field named by ``origin_field`` (none
                                   is standard), else None
-    last_inventory_update_at      MAX(createddate) of the item's lines with isinventoryaffecting?
+    last_inventory_update_at      MAX(createddate) of the item's lines with isinventoryaffecting
     listeners                     scriptdeployment ⋈ script where script.scriptid is a key of
                                   ``listener_scripts`` (its value is what the script listens for):
                                   id = deployment scriptid, name = title, active = isdeployed and
-                                  status RELEASED (TESTING runs for the script owner only),
+                                  status RELEASED (TESTING? runs for the script owner only), the
+                                  deployment's internal id = primarykey (not id: see Evidence),
                                   endpoint = the deployment's url? on the RESTlet domain, or built
                                   from the script and deployment ids for a RESTlet
     trigger_rules                 the custom record ``trigger_rule_record`` (name, isinactive, a
     webhook_log                   min-delta field); ``webhook_log_record`` and
     outbound_events               ``outbound_event_record`` likewise. NetSuite has none of these
                                   as standard records: unset, the fact is listed in not_visible
-    integration_user              employee (entityid = ``integration_user``) and role (name =
-                                  ``integration_role``); can_write_inventory = rolepermissions?
-                                  level ≥ Create on ``inventory_permissions``; auth_errors =
+    integration_user              employee (entityid? = ``integration_user``) and role (name =
+                                  ``integration_role``); can_write_inventory = rolepermissions
+                                  permlevel ≥ 2 (Create) on ``inventory_permissions``; auth_errors =
                                   loginaudit rows with status Failure since ``since`` (plus an
                                   inactive employee or role, or an employee without access)
 
@@ -75,6 +77,44 @@ with ``TO_TIMESTAMP``, both in ``timezone`` (set it to that preference). String 
 escaped (``'`` doubled); identifiers from the config must be plain ``[a-z0-9_]`` names.
 Facts a query cannot show (optional records, a role without permission to a table) become a
 ``not_visible`` line that starts with the fact's name and says where to look in NetSuite.
+
+Evidence (checked against stored public material; facts only, nothing copied):
+
+* Oracle Help Center (mirrored in nicb-houseblendio/netsuite-docs, corpus/suitetalk-web-services):
+  ``Prefer: transient`` is required and ``limit``/``offset`` go in the URL (section_157909186990,
+  which also caps SuiteQL at 100,000 results); pages carry ``links``, ``count``, ``hasMore``,
+  ``items``, ``offset``, ``totalResults``, 1000 per page by default, and the offset must be a
+  multiple of the limit (section_156414087576); a request over the concurrency limit answers 429
+  with ``o:errorCode`` CONCURRENCY_LIMIT_EXCEEDED (section_156570709583), the limit being one
+  per account shared by REST web services and RESTlets (subsect_1559222360).
+* Oracle "SuiteQL Supported and Unsupported Functions" (section_158513731864) lists TO_CHAR and
+  TO_TIMESTAMP; public SuiteQL uses the ``'YYYY-MM-DD HH24:MI:SS'`` format with both
+  (lumapps/tap-netsuitesuiteql streams.py, mattplant/SuiteTools, and a RESTlet filtering
+  ``t.createddate >= TO_TIMESTAMP(…)`` with ``t.type`` ItemRcpt/RtnAuth).
+* Tables: inventoryitemlocations, transactionline, loginaudit, role, rolepermissions, script and
+  scriptdeployment are all in Tim Dietrich's SuiteQL table list (as exported in
+  iloveitaly/netsuite-permissions output/tim_table.csv); LoginAudit is also in the Records
+  Catalog export there (output/netsuite_record_catalog.csv).
+* Columns, from public SuiteQL code: inventoryitemlocations item, location, quantityavailable,
+  quantityonhand, quantitycommitted (several integrations joining it to item and
+  transactionline); transaction type, trandate, createddate, memo (swishbi/dbt_netsuite_source
+  stg_netsuite__transactions.sql); transactionline transaction, item, location, quantity, mainline
+  and isinventoryaffecting ('T'/'F'; fivetran/dbt_netsuite_source netsuite2 columns and
+  QuickFind-Limited/claude_code_api TRANSACTION_SCHEMA.md); role name, isinactive and
+  rolepermissions role, permkey, name, permlevel (1 View, 2 Create, 3 Edit, 4 Full; Tim Dietrich's
+  published employees/roles/permissions query and other clients); employee isinactive,
+  giveaccess (same query); loginaudit date, status ('Success'/'Failure'), user, role, detail
+  (mattplant/SuiteTools); scriptdeployment script, scriptid, title, status ('RELEASED'),
+  isdeployed ('T'), and script scriptid, scripttype; item.itemtype InvtPart, Assembly, NonInvtPart.
+* Contradicted and fixed: ``scriptdeployment.id`` is the *script's* internal id in SuiteQL; the
+  deployment's own internal id is ``primarykey`` (public SuiteQL selects
+  ``sd.primarykey AS deployid``; two SuiteQL tool guides say so outright), so
+  ``listeners_query`` reads ``primarykey``.
+* Still UNVERIFIED (no public evidence found): item.itemtype codes Service, Kit and the rest;
+  transaction type codes other than ItemRcpt, RtnAuth, CustInvc; transaction.externalid and
+  approvalstatus with its 1/3 values; scriptdeployment.url and status TESTING; script.scripttype
+  RESTLET; employee.entityid; that SuiteQL shows datetimes in the user's time-zone preference;
+  the default of five slots as the lowest tier's limit.
 """
 
 from __future__ import annotations
@@ -387,13 +427,15 @@ def last_update_query(sku: str) -> str:
 
 
 def listeners_query(script_ids: list[str]) -> str:
+    """The deployments of the listed scripts. In SuiteQL ``scriptdeployment.id`` holds the
+    *script's* internal id; the deployment's own internal id is ``primarykey`` (read as ``id``)."""
     scripts = ", ".join(literal(s) for s in script_ids)
     return (
-        "SELECT scriptdeployment.id, scriptdeployment.scriptid, scriptdeployment.title,"
-        " scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url,"
-        " script.id AS scriptinternalid, script.scriptid AS script, script.scripttype"
-        " FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
-        f" WHERE script.scriptid IN ({scripts}) ORDER BY scriptdeployment.id"
+        "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid,"
+        " scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed,"
+        " scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script,"
+        " script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
+        f" WHERE script.scriptid IN ({scripts}) ORDER BY scriptdeployment.primarykey"
     )
 
 

@@ -4,8 +4,9 @@ Reads the REST API v1 (``https://api.integrator.io/v1``, EU ``https://api.eu.int
 with ``Authorization: Bearer <API token>``; the token is read from the environment variable
 named in the config at every request, so a rotated token is picked up without a restart. Client
 pacing follows Celigo's published leaky bucket (1000 requests, draining 300/s). List endpoints
-page with an RFC 8288 ``Link: <…>; rel="next"`` header; the flow error endpoints page with a
-``nextPageURL`` in the body. Both are followed up to ``MAX_PAGES``.
+are taken to page with an RFC 8288 ``Link: <…>; rel="next"`` header and the flow error endpoints
+with a ``nextPageURL`` in the body (both unverified: see "Wire shapes" below). Both are followed
+up to ``MAX_PAGES``.
 
 Requests per triage, in two round trips when no list pages: at once ``GET /flows``,
 ``/exports``, ``/imports``, ``/connections``, ``/audit`` and, per configured flow (its id is in
@@ -64,11 +65,13 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
                              while the flow's execution logging (``logging.debugUntil``) is armed,
                              so before such a run a missing "received" row proves nothing.
 
-    sku_mapping              a static lookup on a configured flow's import named ``sku_lookup``
-                             (default ``sku_map``): a non-empty value → active; an empty value →
-                             disabled; no row but a ``default`` → overridden (erp_item = default);
-                             no row, no default → missing. No such lookup → None (the flow
-                             matches on the SKU itself). ``note`` is never set.
+    sku_mapping              a static lookup (``lookups[]`` entry with a ``map`` object) on a
+                             configured flow's import named ``sku_lookup`` (default ``sku_map``):
+                             a non-empty value → active; an empty value → disabled; no row but a
+                             ``default`` with ``allowFailures: true`` → overridden (erp_item =
+                             default); no row otherwise → missing (without ``allowFailures``
+                             Celigo fails the record and ignores ``default``). No such lookup →
+                             None (the flow matches on the SKU itself). ``note`` is never set.
     location_mappings        static lookups named ``location_lookup`` (kind location) and
                              ``source_lookup`` (kind msi_source): each row storefront → ERP id
     changes                  ``GET /audit`` from min(since, read time − 72 h): a connection field
@@ -97,6 +100,50 @@ errors only of a flow that is suspended or in error (for its reason):
 
 The snapshot's ``raw`` holds the payloads read, with connection documents cut down to id, name,
 type, assistant, offline and base URI, and audit entries without their old and new values.
+
+Wire shapes, checked against Celigo's public documentation: the repositories
+``celigo/integrator-api-docs`` ("docs") and ``celigo/ai`` ("ai", Celigo's agent skills and MCP
+resources). Confirmed, with the file each rests on:
+
+    connection ``offline: true`` (no flow using it runs)   docs connection.md
+    ``GET /jobs`` filters ``_flowId``, ``type``,            docs job.md
+      ``createdAt_gte``; job ``_id``, ``type``,
+      ``status``, ``startedAt``, ``createdAt``,
+      ``numError`` / ``numSuccess`` / ``numIgnore``
+    job ``endedAt``; ``status`` one of ``running``,         ai skills/troubleshooting-flows/SKILL.md,
+      ``completed`` (may still hold record errors),           ai mcp/resources/error-patterns.md
+      ``failed``, ``canceled``, ``retrying``
+    ``numIgnore`` = records skipped by filters              ai mcp/prompts/troubleshoot-flow.md
+    the endpoints ``GET /flows/{id}/jobs/latest``,          ai mcp/resources/api-reference.md
+      ``/flows/{id}/errors``, ``/flows/{id}/{stepId}/
+      errors`` and ``…/resolved``; ``GET /audit`` with
+      filters ``resourceType``, ``_resourceId``,
+      ``source``, ``action``, ``from``, ``to``
+    error summary ``{"flowErrors": [{"_expOrImpId",        ai mcp/prompts/audit-account-health.md
+      "numError"}]}``
+    error ``code`` (a string: ``"422"``), ``message``,      docs job.md, docs jobError.md,
+      ``source``; ``source: connection`` = a connection      ai mcp/resources/error-patterns.md
+      or auth failure
+    flow ``lastExecutedAt``                                 ai skills/building-flows/references/
+                                                              schemas/response.yml
+    lookup ``map`` (object, input → output) and             docs import.md, ai skills/writing-
+      ``default``, used only with ``allowFailures: true``     mappings/references/schemas/lookups.yml
+    execution logs are per flow and job and exist only      ai mcp/resources/tool-usage-guide.md,
+      while ``logging.debugUntil`` is armed; records are      ai skills/troubleshooting-flows/SKILL.md
+      keyed by step, ``groupId`` and ``recordId``; stage
+      names include ``apiCall``, ``inputFilter``,
+      ``outputFilter``
+
+Still unverified (the documentation is silent; these remain guesses):
+
+    the execution-log list path ``/flows/{id}/jobs/{jobId}/logs`` and its rows' ``traceKey``,
+      ``time``, ``stage``, ``statusCode`` and ``message``
+    the ``/flows/{id}/jobs/latest`` body: one job or a list of jobs (both are read)
+    step errors' ``traceKey`` and ``occurredAt``, the ``errors`` / ``resolved`` body keys and
+      ``nextPageURL``
+    audit entries' ``time``, ``byUser`` (``email``) and ``fieldChange`` (``fieldPath``)
+    ``Link: rel="next"`` paging of list endpoints (api-reference.md gives ``GET /audit`` only
+      ``limit`` / ``offset`` parameters, not how a further page is announced)
 """
 
 from __future__ import annotations
@@ -593,8 +640,10 @@ def sku_mapping_from(lookup: Mapping[str, Any], sku: str) -> SkuMapping:
         if isinstance(value, str | int) and str(value):
             return SkuMapping(storefront_sku=sku, erp_item=str(value), status="active")
         return SkuMapping(storefront_sku=sku, erp_item=None, status="disabled")
+    # Celigo falls back to ``default`` only when ``allowFailures`` is true; otherwise a value not
+    # in the map fails the record, whatever ``default`` holds.
     default = lookup.get("default")
-    if isinstance(default, str | int) and str(default):
+    if lookup.get("allowFailures") is True and isinstance(default, str | int) and str(default):
         return SkuMapping(storefront_sku=sku, erp_item=str(default), status="overridden")
     return SkuMapping(storefront_sku=sku, erp_item=None, status="missing")
 

@@ -15,7 +15,8 @@ conventions written in that module's docstring (the adapter reads back what this
     log entries          grouped per (flow, source_id) into completed flow jobs; received,
                          delivered and filtered entries become execution log rows, error and
                          rate_limited entries open errors on the import step, ``traceKey`` = SKU
-    sku / location maps  static lookups on the first storefront→ERP flow's import
+    sku / location maps  static lookups on the first storefront→ERP flow's import (an
+                         overridden SKU: no row, a ``default`` and ``allowFailures: true``)
     changes              audit entries on connections (credential kinds, connector version) or
                          the integration (version, settings)
     runs (optional)      ``FlowHealth`` per flow: its ``runs`` as completed flow jobs spread over
@@ -29,6 +30,15 @@ conventions written in that module's docstring (the adapter reads back what this
 It enforces the bearer token (401 with Celigo's error body otherwise), pages list endpoints
 with ``Link: rel="next"`` and error lists with ``nextPageURL``, throttles with a leaky bucket
 (429 with ``Retry-After``), and injects the ``Faults`` it is given.
+
+Which of these wire shapes Celigo documents, and in which file, is listed under "Wire shapes" in
+``tools.middleware.celigo``. Documented and rendered as such: connection ``offline``, job fields
+and ``status`` values, the error summary's ``flowErrors``, error ``code`` / ``message`` /
+``source``, lookup ``map`` / ``default`` / ``allowFailures``, ``logging.debugUntil`` and the
+execution-log stage names. Still guessed, and rendered the way the adapter guesses them: the
+execution-log rows and their path, the ``jobs/latest`` body (a list), step errors' ``traceKey`` /
+``occurredAt`` / ``nextPageURL``, audit entries' ``time`` / ``byUser`` / ``fieldChange``, and
+``Link`` paging.
 """
 
 from __future__ import annotations
@@ -377,7 +387,8 @@ def _render_lookups(account: Account, state: MiddlewareSnapshot) -> None:
     if mapping is not None:
         lookup: dict[str, Any] = {"name": SKU_LOOKUP, "map": {}, "allowFailures": False}
         if mapping.status == "overridden" and mapping.erp_item:
-            lookup["default"] = mapping.erp_item
+            # Celigo uses the default only for a lookup that allows failures.
+            lookup |= {"default": mapping.erp_item, "allowFailures": True}
         elif mapping.status == "active":
             lookup["map"][mapping.storefront_sku] = mapping.erp_item or ""
         elif mapping.status == "disabled":

@@ -6,7 +6,8 @@ against its own credentials (bad signature, wrong realm, reused nonce or an expi
 401 ``INVALID_LOGIN_ATTEMPT``), ``Prefer: transient`` required, ``limit`` ≤ 1000 with offsets
 in multiples of it, pages of ``{links, count, hasMore, items, offset, totalResults}``, values as
 strings, ``T``/``F`` flags and null columns left out of rows. More requests in flight than the
-account's concurrency slots answer 429 (error code ``CONCURRENCY_LIMIT_EXCEEDED``, UNVERIFIED).
+account's concurrency slots answer 429 with error code ``CONCURRENCY_LIMIT_EXCEEDED`` (the code
+Oracle documents for REST web services, section_156570709583).
 
 ``catalog=`` (any ``ItemCatalog``, e.g. ``tools.sandbox.catalog``) serves the catalog scan's
 statement (``tools.erp.netsuite.catalog_query``: items joined to their locations, summed per
@@ -793,17 +794,19 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 url = x.endpoint
                 if url and url.startswith(restlets + "/"):
                     url = url[len(restlets) :]
+                script_internal = script_no[1] if script_no else self.internal_id(script, "script")
                 rows.append(
                     {
-                        "scriptdeployment.id": str(n),
+                        # As in SuiteQL: scriptdeployment.id is the script's internal id, the
+                        # deployment's own internal id is primarykey.
+                        "scriptdeployment.primarykey": str(n),
+                        "scriptdeployment.id": script_internal,
                         "scriptdeployment.scriptid": x.id,
                         "title": x.name,
                         "status": "RELEASED" if x.active else "TESTING",
                         "isdeployed": True,
                         "url": url,
-                        "script.id": script_no[1]
-                        if script_no
-                        else self.internal_id(script, "script"),
+                        "script.id": script_internal,
                         "script.scriptid": script,
                         "scripttype": "RESTLET" if x.endpoint else "USEREVENT",
                     }
@@ -818,6 +821,8 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 "url",
                 "script",
                 "scripttype",
+                "primarykey",
+                "scriptdeployment.primarykey",
                 "scriptdeployment.id",
                 "scriptdeployment.scriptid",
                 "script.id",
