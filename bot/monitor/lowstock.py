@@ -9,8 +9,8 @@ Where the rows come from:
 
     a ``SellThroughSource``      a system that knows stock and sales together streams every
                                  SKU (``find_low_stock`` keeps only the low ones, so memory is
-                                 flat in catalog size). The sandbox catalog is one; no live
-                                 adapter has this bulk path yet
+                                 flat in catalog size). The sandbox catalog is one; NetSuite
+                                 (``NetSuiteErp.sell_through``) is the live one
     storefront snapshots         ``from_storefront``: the SKU's inventory history, counting
                                  adjustments with reason ``sale`` inside the window (for SKUs
                                  read one at a time, e.g. in a triage)

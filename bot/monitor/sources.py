@@ -12,14 +12,16 @@ store (``db_path``): drift episodes, latency breaches, leases.
     latency        flow lags, plus per-SKU reads of the    flow lags, plus the lags the catalog
                    config's ``watch_skus`` and the SKUs    observes on its hops (``hop_lags``)
                    the latest drift run left open
-    low stock      a ``SellThroughSource`` if the stack    ``CatalogSellThrough`` (seeded fast
-                   has one (no live adapter has yet)       sellers)
+    low stock      the ERP's ``sell_through`` when it has  ``CatalogSellThrough`` (seeded fast
+                   one (NetSuite: SuiteQL sales lines,     sellers)
+                   available at ``[drift] erp_locations``)
     map            the flows, and a latency reading        the same, from the catalog
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,13 +47,14 @@ from bot.monitor.map import Systems, TriggerMap, build_map
 from bot.monitor.state import DriftState
 from bot.settings import Thresholds
 from tools.errors import AdapterError
-from tools.models import ChannelListing, ErpSnapshot, FlowHealth
+from tools.models import ChannelListing, ErpSnapshot, FlowHealth, SellThrough
 from tools.protocols import MiddlewareAdapter, SellThroughSource, Stack
 from tools.registry import UnknownVendor, factory
 from tools.retry import RetryPolicy
 from tools.sandbox.catalog import GeneratedCatalog
 from tools.sandbox.monitoring import CatalogSellThrough, catalog_middleware
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 FLOW_WINDOW = timedelta(days=1)  # how far back the map and the latency check read flow runs
 SKU_READS = 8  # concurrent per-SKU reads in a latency check
@@ -190,20 +193,55 @@ class Monitor:
             state.close()
 
     async def low_stock(self) -> LowStock | None:
-        """Low stock, when something can show sell-through (None: nothing can)."""
-        source = self.sell_through()
-        if source is None:
+        """Low stock, when something can show sell-through (None: nothing can, or the live
+        source could not be read — logged; the drift post then leaves the line out)."""
+        try:
+            async with self.sell_through() as source:
+                if source is None:
+                    return None
+                return await scan_low_stock(
+                    source.sell_through(days=self.settings.sell_through_days),
+                    factor=self.settings.low_stock_factor,
+                    keep=LOW_STOCK_LISTED,
+                )
+        except (AdapterError, ConfigError) as exc:
+            reason = exc.describe() if isinstance(exc, AdapterError) else str(exc)
+            log.warning("low stock not checked: %s", reason)
             return None
-        return await scan_low_stock(
-            source.sell_through(days=self.settings.sell_through_days),
-            factor=self.settings.low_stock_factor,
-            keep=LOW_STOCK_LISTED,
-        )
 
-    def sell_through(self) -> SellThroughSource | None:
-        if isinstance(self.target, GeneratedCatalog):
-            return CatalogSellThrough(self.target, self.clock())
-        return None
+    @asynccontextmanager
+    async def sell_through(self) -> AsyncIterator[SellThroughSource | None]:
+        """What shows sell-through: the sandbox catalog, or a live ERP adapter with a
+        ``sell_through`` bulk path (NetSuite), built for this check and closed after it."""
+        target = self.target
+        if isinstance(target, GeneratedCatalog):
+            yield CatalogSellThrough(target, self.clock())
+            return
+        entry = target.erp
+        if entry.vendor != "netsuite":
+            yield None  # no other ERP adapter has the bulk path yet
+            return
+        missing = entry.missing_secrets()
+        if missing:
+            raise ConfigError(
+                f"erp ({entry.vendor}): environment variable {', '.join(missing)} is not set"
+            )
+        try:
+            erp = factory("erp", entry.vendor)(
+                base_url=entry.base_url,
+                credentials=entry.credentials,
+                options=dict(entry.options),
+                transport=(self.transports or {}).get("erp"),
+                retry=RetryPolicy.scan(),
+            )
+        except UnknownVendor as exc:
+            raise ConfigError(str(exc)) from None
+        except ValueError as exc:
+            raise ConfigError(f"erp ({entry.vendor}): {exc}") from None
+        try:
+            yield _LocatedSellThrough(entry.vendor, erp, target.drift.erp_locations, self.clock())
+        finally:
+            await erp.aclose()
 
     async def flows(self, now: datetime) -> tuple[list[FlowHealth], list[str]]:
         """The connector's flows over the last day, and what could not be read."""
@@ -309,6 +347,24 @@ class Monitor:
             threshold_minutes=self.thresholds.latency_minutes,
             notes=notes,
         )
+
+
+@dataclass
+class _LocatedSellThrough:
+    """An ERP adapter's ``sell_through`` with the available quantity summed over the stack's
+    sellable locations (``[drift] erp_locations``, as the drift check sums them) and the
+    window ending at the monitor's clock."""
+
+    system: str
+    erp: Any
+    locations: Sequence[str] | None
+    now: datetime
+
+    def sell_through(self, *, days: int = 28) -> AsyncIterator[SellThrough]:
+        located: AsyncIterator[SellThrough] = self.erp.sell_through(
+            days=days, locations=self.locations, now=self.now
+        )
+        return located
 
 
 async def _read(

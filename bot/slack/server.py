@@ -4,7 +4,8 @@ HTTP mode listens on ``$PORT`` (default 3000) at ``POST /slack/events`` for slas
 interactions and events alike, with Slack's request signature verified by Bolt (a bad or
 replayed signature gets 401), plus ``GET /healthz`` for load balancers. At startup the bot token
 is checked with ``auth.test`` against ``SLACK_API_URL`` so a wrong token or URL fails at once
-with one clear line instead of on the first command.
+with one clear line instead of on the first command; in Socket Mode, so is the app token, with
+``apps.connections.open`` (whose URL the connection then uses).
 
 ``--sandbox`` serves the sandbox catalog, so anyone can try the app without vendor credentials,
 and escalates to an in-process Jira emulator (``bot.compose.sandbox_tickets``) through the real
@@ -23,7 +24,7 @@ import functools
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,24 @@ async def start_http(app: AsyncApp, host: str, port: int) -> HttpServer:
     return HttpServer(runner=runner, host=host, port=bound)
 
 
+async def until_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await ``work`` unless ``stop`` is set first (then cancel it); True if it finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopping):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
+    if task.cancelled():
+        return False
+    task.result()
+    return True
+
+
 async def serve(
     settings: SlackSettings,
     *,
@@ -120,12 +139,26 @@ async def serve(
     With ``OPENAI_API_KEY`` set, the LLM agent (``agent_config``: the config's ``[agent]``)
     explains each verdict and answers mentions; without it the log says once that it is off."""
     client = build_client(settings)
+    socket_url: str | None = None
+    checking = "SLACK_BOT_TOKEN"
     try:
         auth = await client.auth_test()
+        if settings.app_token is not None:
+            # Checked here too: the Socket Mode client would retry a refused app token forever.
+            checking = "SLACK_APP_TOKEN"
+            opened = await client.apps_connections_open(
+                app_token=settings.app_token.get_secret_value()
+            )
+            socket_url = str(opened["url"])
     except SlackApiError as exc:
+        hint = (
+            "it starts with xoxb-"
+            if checking == "SLACK_BOT_TOKEN"
+            else "an app-level token, xapp-…, with connections:write, and Socket Mode on"
+        )
         print(
-            f"oos serve: Slack refused SLACK_BOT_TOKEN at {settings.api_url} "
-            f"({exc.response.get('error')}). Check the token (it starts with xoxb-).",
+            f"oos serve: Slack refused {checking} at {settings.api_url} "
+            f"({exc.response.get('error')}). Check the token ({hint}).",
             file=sys.stderr,
         )
         return 2
@@ -165,9 +198,16 @@ async def serve(
             handler = AsyncSocketModeHandler(
                 app, settings.app_token.get_secret_value(), web_client=client
             )
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            log.info("oos serve: %s, connected in Socket Mode (Web API %s)", who, settings.api_url)
+            handler.client.wss_uri = socket_url  # the URL the startup check was handed
             try:
+                # The client retries a failing connection forever; a stop still ends it.
+                connect = handler.connect_async()  # type: ignore[no-untyped-call]
+                if await until_stopped(connect, stop):
+                    log.info(
+                        "oos serve: %s, connected in Socket Mode (Web API %s)",
+                        who,
+                        settings.api_url,
+                    )
                 await stop.wait()
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]

@@ -18,7 +18,10 @@ import yaml
 
 from tools.errors import AdapterError
 from tools.middleware.celigo import (
+    DEFAULT_TOKEN_ENV,
     EU_BASE_URL,
+    MAX_PAGES,
+    PAGE_LIMIT,
     CeligoMiddleware,
     FlowMapping,
     change_kind,
@@ -36,6 +39,7 @@ from tools.middleware.celigo import (
 from tools.models import (
     ChangeEvent,
     Flow,
+    FlowHealth,
     LocationMapping,
     MiddlewareLogEntry,
     MiddlewareSnapshot,
@@ -44,7 +48,7 @@ from tools.models import (
 )
 from tools.protocols import MiddlewareAdapter
 from tools.retry import RetryPolicy
-from tools.sandbox.emulators.celigo import CeligoEmulator, flow_mappings_for
+from tools.sandbox.emulators.celigo import CeligoEmulator, Paging, flow_mappings_for
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.scenario import Scenario, load_library
 
@@ -80,6 +84,8 @@ def _adapter(
     sleep: Sleeps | None = None,
     retry: RetryPolicy = POLICY,
     retention_days: float = 30.0,
+    page_limit: int = PAGE_LIMIT,
+    max_pages: int = MAX_PAGES,
 ) -> CeligoMiddleware:
     monkeypatch.setenv(TOKEN_ENV, emulator.token)
     state = emulator.state
@@ -91,6 +97,8 @@ def _adapter(
         sleep=sleep or Sleeps(),
         retention_days=retention_days,
         clock=lambda: state.read_at,
+        page_limit=page_limit,
+        max_pages=max_pages,
     )
 
 
@@ -676,8 +684,8 @@ async def test_follows_link_and_next_page_url_one_item_per_page(
     paged = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
     assert paged.model_dump(exclude={"raw"}) == whole.model_dump(exclude={"raw"})
     for listed in ("flows", "exports", "imports", "connections", "audit", "jobs"):
-        assert any(c.startswith(f"GET /v1/{listed}?") and "after=1" in c for c in emulator.calls)
-    assert any("/logs?after=1" in c for c in emulator.calls)
+        assert any(c.startswith(f"GET /v1/{listed}?") and "skip=1" in c for c in emulator.calls)
+    assert any("/logs?" in c and "skip=1" in c for c in emulator.calls)
     assert any("/errors?after=1" in c for c in emulator.calls)
 
 
@@ -690,8 +698,11 @@ async def test_emulator_pages_with_a_link_header() -> None:
         headers = {"Authorization": f"Bearer {emulator.token}"}
         first = await http.get("flows", headers=headers)
         assert len(first.json()) == 1
-        assert first.headers["Link"] == '<https://api.integrator.io/v1/flows?after=1>; rel="next"'
-        last = await http.get("flows", params={"after": str(len(state.flows) - 1)}, headers=headers)
+        assert (
+            first.headers["Link"]
+            == '<https://api.integrator.io/v1/flows?skip=1&limit=1>; rel="next"'
+        )
+        last = await http.get("flows", params={"skip": str(len(state.flows) - 1)}, headers=headers)
         assert "Link" not in last.headers
 
 
@@ -701,6 +712,138 @@ def test_next_links_never_leave_the_configured_host(monkeypatch: pytest.MonkeyPa
     link = '<https://elsewhere.example/v1/flows?after=2>; rel="next"'
     assert adapter._next(link) == ("flows", {"after": "2"})
     assert adapter._next('<https://api.integrator.io/v1/flows?after=2>; rel="prev"') is None
+
+
+def _audit_state(config_changes: int) -> MiddlewareSnapshot:
+    """SKU-3101 with ``config_changes`` recent integration edits and, older than all of them
+    (so last in Celigo's newest-first audit list), the NetSuite credential rotation that is the
+    evidence for L3.recent_change."""
+    _, state = _scenario("SKU-3101")
+    h = timedelta(hours=1)
+    edits = [
+        ChangeEvent(
+            at=state.read_at - k * h, system="celigo", kind="config_change", description="-"
+        )
+        for k in range(1, config_changes + 1)
+    ]
+    rotation = ChangeEvent(
+        at=state.read_at - 30 * h,
+        system="netsuite",
+        kind="credential_rotation",
+        description="-",
+        actor="secops",
+    )
+    return state.model_copy(update={"changes": [*edits, rotation]})
+
+
+def _audit_calls(emulator: CeligoEmulator) -> list[str]:
+    return [c for c in emulator.calls if c.startswith("GET /v1/audit")]
+
+
+@pytest.mark.parametrize("paging", ["link", "offset"])
+async def test_audit_changes_over_three_pages_are_all_read(
+    paging: Paging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = _audit_state(config_changes=6)  # 7 entries: pages of 3, 3 and 1
+    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    adapter = _adapter(emulator, monkeypatch, page_limit=3)
+    snapshot = await adapter.read_activity("SKU-3101", _since(state))
+    kinds = [c.kind for c in snapshot.changes]
+    assert kinds.count("config_change") == 6 and "credential_rotation" in kinds
+    assert len(snapshot.raw["audit"]) == 7
+    calls = _audit_calls(emulator)
+    assert len(calls) == 3 and all("limit=3" in c for c in calls)
+    if paging == "offset":
+        assert ["offset=3" in calls[1], "offset=6" in calls[2]] == [True, True]
+    else:
+        assert ["skip=3" in calls[1], "skip=6" in calls[2]] == [True, True]
+
+
+@pytest.mark.parametrize(("paging", "requests"), [("link", 2), ("offset", 3)])
+async def test_a_full_last_page_ends_the_list(
+    paging: Paging, requests: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 6 entries at 3 a page: with Link paging the second page carries no Link; by offset the
+    # second page is full, so one more (empty) page is asked for, and that ends the list.
+    state = _audit_state(config_changes=5)
+    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    snapshot = await _adapter(emulator, monkeypatch, page_limit=3).read_activity(
+        "SKU-3101", _since(state)
+    )
+    assert len(snapshot.raw["audit"]) == 6
+    assert "credential_rotation" in [c.kind for c in snapshot.changes]
+    assert len(_audit_calls(emulator)) == requests
+
+
+async def test_the_documented_page_size_reads_the_audit_in_one_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = _audit_state(config_changes=6)
+    emulator = CeligoEmulator(state, page_size=1000, paging="offset")
+    snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-3101", _since(state))
+    assert "credential_rotation" in [c.kind for c in snapshot.changes]
+    assert len(calls := _audit_calls(emulator)) == 1 and f"limit={PAGE_LIMIT}" in calls[0]
+
+
+@pytest.mark.parametrize("paging", ["link", "offset"])
+async def test_a_list_past_the_page_cap_is_an_error_not_a_short_list(
+    paging: Paging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = _audit_state(config_changes=6)  # 3 pages; the cap is 2
+    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    adapter = _adapter(emulator, monkeypatch, page_limit=3, max_pages=2)
+    with pytest.raises(AdapterError) as caught:
+        await adapter.read_activity("SKU-3101", _since(state))
+    assert (caught.value.kind, caught.value.endpoint) == ("bad_payload", "GET /audit")
+    assert "more than 2 pages" in caught.value.message
+    assert len(_audit_calls(emulator)) == 2  # it stops at the cap: no third request
+
+
+async def test_run_counts_past_the_page_cap_are_a_lower_bound_by_offset_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, state = _scenario("SKU-3101")
+    flow, week_ago = state.flows[0], state.read_at - timedelta(days=7)
+    runs = FlowHealth(
+        source=Source(system="celigo", endpoint="test"),
+        read_at=state.read_at,
+        flow_id=flow.id,
+        name=flow.name,
+        hop=flow.hop,
+        window_start=week_ago,
+        runs=10,
+        records_ok=10,
+    )
+    emulator = CeligoEmulator(state, runs=[runs], page_size=3, paging="offset")
+    adapter = _adapter(emulator, monkeypatch, page_limit=3, max_pages=2)
+    by_id = {f.flow_id: f for f in await adapter.flow_health(week_ago)}
+    assert (by_id[flow.id].complete, by_id[flow.id].runs) == (False, 6)
+    jobs = [c for c in emulator.calls if c.startswith("GET /v1/jobs?") and flow.id in c]
+    assert len(jobs) == 2
+
+
+async def test_a_server_that_ignores_offset_is_an_error_not_a_loop() -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json=[{"_id": "a"}, {"_id": "b"}])  # every time, no Link
+
+    adapter = CeligoMiddleware(
+        {},
+        transport=httpx.MockTransport(answer),
+        environ={DEFAULT_TOKEN_ENV: "t"},
+        page_limit=2,
+    )
+    with pytest.raises(AdapterError, match="repeats the one before"):
+        await adapter._list("audit")
+    assert len(calls) == 2 and calls[1].url.params["offset"] == "2"
+    await adapter.aclose()
+
+
+def test_page_settings_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="page_limit"):
+        CeligoMiddleware({}, page_limit=0)
 
 
 # --- (c) faults -------------------------------------------------------------------------------

@@ -977,3 +977,137 @@ async def test_credentials_never_reach_logs_errors_or_raw(caplog: pytest.LogCapt
         for secret in [*secrets, "cs-CANARY-wrong-0001", *signatures]:
             assert secret not in text
     assert "CANARY" not in repr(TbaCredentials(*secrets))
+
+
+# --- sell-through: units sold per item from SuiteQL sales lines, for low stock -------------------
+
+
+class _Lines:
+    """An ``ItemCatalog`` over a few items with their transaction lines."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = sorted(items, key=lambda x: x.item_id)
+
+    def items_after(self, item_id: int) -> Any:
+        return (x for x in self.items if x.item_id > item_id)
+
+    def count_after(self, item_id: int, keep: Any) -> int:
+        return sum(1 for x in self.items_after(item_id) if keep(x))
+
+
+def _seller(item_id: int, *lines: Any, stock: Any = (("1", 4, 5), ("3", 9, 9)), **kw: Any) -> Any:
+    from tools.sandbox.emulators.netsuite import CatalogItem
+
+    return CatalogItem(item_id, f"ST-{item_id}", stock, lines=tuple(lines), **kw)
+
+
+def _line(kind: str, day: str, quantity: int, affecting: bool = True) -> Any:
+    from datetime import date
+
+    from tools.sandbox.emulators.netsuite import CatalogLine
+
+    return CatalogLine(kind, date.fromisoformat(day), quantity, affecting)
+
+
+def _seller_adapter(emulator: NetSuiteEmulator, **config: Any) -> NetSuiteErp:
+    return NetSuiteErp(
+        NetSuiteConfig(account_id="1234567", timezone="America/Los_Angeles", **config),
+        transport=emulator,
+        environ=sandbox_environ(),
+        now=lambda: NOW,  # 2026-11-19 23:00 in Los Angeles
+    )
+
+
+def test_the_sell_through_statement_in_full() -> None:
+    from datetime import date
+
+    from tools.erp.netsuite import sell_through_query
+
+    assert sell_through_query(4417, date(2026, 10, 22), ["2", "1"]) == (
+        "SELECT item.id, item.itemid, sold.units AS sold, SUM(iil.quantityavailable) AS available"
+        " FROM (SELECT tl.item AS item, -SUM(tl.quantity) AS units FROM transactionline tl"
+        " JOIN transaction t ON t.id = tl.transaction WHERE tl.item > 4417"
+        " AND tl.isinventoryaffecting = 'T' AND t.type IN ('CustInvc', 'CashSale')"
+        " AND t.trandate >= TO_DATE('2026-10-22', 'YYYY-MM-DD') GROUP BY tl.item) sold"
+        " JOIN item ON item.id = sold.item LEFT OUTER JOIN inventoryitemlocations iil"
+        " ON iil.item = item.id AND iil.location IN (1, 2)"
+        " WHERE item.isinactive = 'F' AND item.itemtype IN ('InvtPart', 'Assembly')"
+        " GROUP BY item.id, item.itemid, sold.units ORDER BY item.id"
+    )
+
+
+async def test_sell_through_sums_sales_lines_per_item_in_the_window() -> None:
+    from tools.erp.netsuite import sell_through_query
+    from tools.protocols import SellThroughSource
+
+    catalog = _Lines(
+        [
+            _seller(
+                10,
+                _line("CashSale", "2026-11-19", -3),
+                _line("CustInvc", "2026-10-22", -5),  # the window's first day (28 days back)
+                _line("CustInvc", "2026-10-21", -50),  # before the window
+                _line("CustCred", "2026-11-18", 2),  # a return: not a sale
+                _line("SalesOrd", "2026-11-18", -7),  # an order: not a sale line here
+                _line("CustInvc", "2026-11-18", -40, affecting=False),  # billed, not shipped
+            ),
+            _seller(11, _line("CustInvc", "2026-11-01", -1), _line("CustInvc", "2026-11-02", -1)),
+            _seller(12, _line("ItemRcpt", "2026-11-01", 30)),  # no sales: left out
+            _seller(13, _line("CashSale", "2026-11-10", -6), inactive=True),  # inactive: out
+            _seller(14, _line("CashSale", "2026-11-10", -2), stock=()),  # stocked nowhere
+        ]
+    )
+    emulator = NetSuiteEmulator([], catalog=catalog)
+    adapter = _seller_adapter(emulator)
+    assert isinstance(adapter, SellThroughSource)
+    rows = [r async for r in adapter.sell_through(days=28, locations=["1"])]
+
+    assert [(r.sku, r.sold, r.available, r.days) for r in rows] == [
+        ("ST-10", 8, 4, 28.0),
+        ("ST-11", 2, 4, 28.0),
+        ("ST-14", 2, 0, 28.0),
+    ]
+    from datetime import date
+
+    assert emulator.queries == [sell_through_query(0, date(2026, 10, 22), ["1"])]
+    every = [r async for r in adapter.sell_through(days=28)]
+    assert [r.available for r in every] == [13, 13, 0]  # every location
+
+
+async def test_sell_through_pages_are_keyed_on_the_last_item_id() -> None:
+    from datetime import date
+
+    from tools.erp.netsuite import sell_through_query
+
+    sale = _line("CashSale", "2026-11-15", -4)
+    ids = [3, 4, 5, 90, 91, 700, 701, 702, 9_000]
+    catalog = _Lines([_seller(i, sale) for i in ids] + [_seller(6), _seller(95)])
+    emulator = NetSuiteEmulator([], catalog=catalog)
+    adapter = _seller_adapter(emulator, page_size=3, sales_types=["CashSale"])
+    rows = [r async for r in adapter.sell_through(days=7)]
+
+    assert [r.sku for r in rows] == [f"ST-{i}" for i in ids]
+    since = date(2026, 11, 12)
+    assert emulator.queries == [
+        sell_through_query(after, since, None, ("CashSale",)) for after in (0, 5, 700)
+    ]
+    assert all(r.url.params["offset"] == "0" for r in emulator.requests)
+
+
+def test_sales_types_are_plain_type_codes() -> None:
+    with pytest.raises(ValidationError):
+        NetSuiteConfig(account_id="1", sales_types=["CustInvc') OR 1=1 --"])
+    with pytest.raises(ValidationError):
+        NetSuiteConfig(account_id="1", sales_types=[])
+
+
+async def test_the_snapshot_emulator_serves_sale_transactions_as_sales_lines() -> None:
+    snap = snapshot()
+    emulator = NetSuiteEmulator(snap)
+    rows = [r async for r in _seller_adapter(emulator).sell_through(days=28)]
+    sold = sum(
+        -t.quantity
+        for t in snap.transactions
+        if t.kind == "sale" and t.at >= NOW - timedelta(days=29)
+    )
+    assert [(r.sku, r.sold) for r in rows] == ([(SKU, sold)] if sold else [])

@@ -4,6 +4,7 @@ catalog behind both emulators, and the streaming merge that compares them."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import math
@@ -17,7 +18,13 @@ import httpx
 import pytest
 
 from bot.monitor.scan import CompareRule, scan_catalogs
-from tools.erp.netsuite import NetSuiteConfig, NetSuiteErp, catalog_query
+from tools.erp.netsuite import (
+    NetSuiteConfig,
+    NetSuiteErp,
+    catalog_bounds_query,
+    catalog_query,
+    id_ranges,
+)
 from tools.errors import AdapterError
 from tools.models import ErpItem, ErpSnapshot, LocationQuantity, Source, StorefrontSnapshot
 from tools.protocols import CatalogSource
@@ -201,7 +208,22 @@ def test_the_levels_bulk_query_validates_against_the_admin_schema() -> None:
     assert validate(schema, parse(CATALOG_LEVELS_BULK_QUERY)) == []
 
 
-# --- NetSuite: keyset-paged SuiteQL ----------------------------------------------------------------
+# --- NetSuite: keyset-paged SuiteQL, the id space cut into ranges read at once ---------------------
+
+
+def _ranged(ids: list[int], page: int = 1000, slots: int = 5) -> list[list[int]]:
+    """The ids each range of the scan holds (``id_ranges`` over these ids)."""
+    ids = sorted(ids)
+    ranges = id_ranges(ids[0], ids[-1], len(ids), slots, page) if ids else []
+    return [
+        [i for i in ids if after < i and (until is None or i <= until)] for after, until in ranges
+    ]
+
+
+def _minimum(ids: list[int], page: int = 1000, slots: int = 5) -> int:
+    """Requests a ranged scan needs: the bounds statement, then ⌈items / page⌉ per range (at
+    least one each): at most ⌈items / page⌉ + ranges."""
+    return 1 + sum(max(1, math.ceil(len(r) / page)) for r in _ranged(ids, page, slots))
 
 
 def _truth(catalog: GeneratedCatalog, locations: set[str] | None, measure: int) -> dict[str, int]:
@@ -232,20 +254,188 @@ async def test_every_active_inventory_item_summed_over_the_locations_asked(
     }
     wanted = None if locations is None else set(locations)
     assert got == _truth(catalog, wanted, 1 if measure == "available" else 2)
-    assert len(emulator.requests) == math.ceil(len(got) / 1000)
+    ids = [
+        i.item_id
+        for i in catalog.erp().items_after(0)
+        if i.item_type == "InvtPart" and not i.inactive
+    ]
+    assert len(emulator.requests) == _minimum(ids) <= math.ceil(len(got) / 1000) + 3
 
 
-async def test_pages_are_keyed_on_the_last_internal_id_never_offset() -> None:
+async def test_pages_are_keyed_on_the_last_internal_id_within_each_range_never_offset() -> None:
     catalog = GeneratedCatalog(1_000, seed=5)
-    emulator = NetSuiteEmulator([], catalog=catalog.erp())
-    rows = [r async for r in netsuite(emulator, page_size=300).catalog_stock(locations=["1"])]
+    emulator = NetSuiteEmulator([], catalog=catalog.erp(), concurrency=3)
+    adapter = netsuite(emulator, page_size=300, concurrency=3)
+    rows = [r async for r in adapter.catalog_stock(locations=["1"])]
+    ids = sorted(int(r.record or 0) for r in rows)
+    assert len(ids) == len(set(ids)) == len(_truth(catalog, None, 1))
 
-    assert len(emulator.requests) == math.ceil(len(rows) / 300)
+    # First the one bounds statement, then per range: keyed on the range's previous page.
+    bounds = id_ranges(ids[0], ids[-1], len(ids), 3, 300)
+    assert len(bounds) == 3
+    wanted = [catalog_bounds_query()]
+    for (after, until), held in zip(bounds, _ranged(ids, 300, 3), strict=True):
+        lasts = [after] + [held[k] for k in range(299, len(held) - 1, 300)]
+        wanted += [catalog_query(last, ["1"], until) for last in lasts]
+    assert emulator.queries[0] == catalog_bounds_query()
+    assert sorted(emulator.queries) == sorted(wanted)
+    assert len(emulator.requests) == len(wanted) == _minimum(ids, 300, 3)
+    assert [r.url.params["limit"] for r in emulator.requests] == ["1"] + ["300"] * (len(wanted) - 1)
     assert all(r.url.params["offset"] == "0" for r in emulator.requests)
-    assert all(r.url.params["limit"] == "300" for r in emulator.requests)
-    lasts = [0] + [int(rows[k].record or 0) for k in range(299, len(rows) - 1, 300)]
-    assert emulator.queries == [catalog_query(last, ["1"]) for last in lasts]
-    assert [int(r.record or 0) for r in rows] == sorted(int(r.record or 0) for r in rows)
+    # the last range is open-ended: an item created during the scan is still read
+    assert bounds[0][0] == ids[0] - 1 and bounds[-1][1] is None
+    assert "item.id <= " not in wanted[-1]
+
+
+def test_the_bounds_and_ranged_statements_in_full() -> None:
+    assert catalog_bounds_query() == (
+        "SELECT MIN(item.id) AS minid, MAX(item.id) AS maxid, COUNT(item.id) AS items FROM item"
+        " WHERE item.isinactive = 'F' AND item.itemtype IN ('InvtPart', 'Assembly')"
+    )
+    assert catalog_query(1200, ["2", "1"], 2400) == (
+        "SELECT item.id, item.itemid, SUM(iil.quantityavailable) AS available,"
+        " SUM(iil.quantityonhand) AS onhand FROM item LEFT OUTER JOIN inventoryitemlocations iil"
+        " ON iil.item = item.id AND iil.location IN (1, 2)"
+        " WHERE item.id > 1200 AND item.id <= 2400 AND item.isinactive = 'F'"
+        " AND item.itemtype IN ('InvtPart', 'Assembly') GROUP BY item.id, item.itemid"
+        " ORDER BY item.id"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lowest", "highest", "count", "slots", "page", "expected"),
+    [
+        (1, 100, 100, 5, 1000, [(0, None)]),  # fits one page: one range
+        (
+            1,
+            10_000,
+            10_000,
+            5,
+            1000,
+            [(0, 2000), (2000, 4000), (4000, 6000), (6000, 8000), (8000, None)],
+        ),
+        (7, 9, 3, 5, 1, [(6, 7), (7, 8), (8, None)]),  # never more ranges than ids
+        (5, 5, 0, 5, 1000, []),  # nothing to read
+    ],
+)
+def test_id_ranges_are_contiguous_and_cover_the_span(
+    lowest: int, highest: int, count: int, slots: int, page: int, expected: list[Any]
+) -> None:
+    assert id_ranges(lowest, highest, count, slots, page) == expected
+
+
+class SparseCatalog:
+    """An ``ItemCatalog`` over explicit, sparse internal ids (inactive and non-inventory ones
+    mixed in, which the scan and its bounds must skip)."""
+
+    def __init__(self, ids: list[int], skipped: list[int]) -> None:
+        out = [CatalogItem(i, f"SP-{i}", (("1", i % 7, i % 7 + 1),)) for i in ids]
+        out += [
+            CatalogItem(i, f"SP-{i}", (), "NonInvtPart" if i % 2 else "InvtPart", not i % 2)
+            for i in skipped
+        ]
+        self.items = sorted(out, key=lambda x: x.item_id)
+
+    def items_after(self, item_id: int) -> Iterator[CatalogItem]:
+        return (x for x in self.items if x.item_id > item_id)
+
+    def count_after(self, item_id: int, keep: Any) -> int:
+        return sum(1 for x in self.items_after(item_id) if keep(x))
+
+
+def _sparse_ids(slots: int, page: int) -> tuple[list[int], list[int]]:
+    """Sparse ids with items exactly on, just below and just above every range edge, a dense
+    cluster bigger than a page, and skipped items at the ends (outside the true bounds)."""
+    first, last = 17, 50_017
+    edges = [after for after, _ in id_ranges(first, last, 10_000, slots, page)[1:]]
+    ids = {first, last, *range(20_000, 20_000 + 3 * page + 1)}
+    for edge in edges:
+        ids |= {edge - 1, edge, edge + 1}
+    ids |= set(range(first, last, 997))
+    return sorted(ids), [3, 4, 16, 50_018, 60_000, 20_000 + 3 * page + 5]
+
+
+@pytest.mark.parametrize(("slots", "page"), [(5, 1000), (3, 7), (4, 250), (1, 1000)])
+async def test_sparse_ids_are_each_read_exactly_once_across_the_ranges(
+    slots: int, page: int
+) -> None:
+    ids, skipped = _sparse_ids(slots, page)
+    emulator = NetSuiteEmulator([], catalog=SparseCatalog(ids, skipped), concurrency=slots)
+    adapter = netsuite(emulator, page_size=page, concurrency=slots)
+    rows = [r async for r in adapter.catalog_stock(locations=["1"])]
+
+    records = [int(r.record or 0) for r in rows]
+    assert sorted(records) == ids  # no gap, no overlap at the edges, nothing skipped read
+    assert {r.sku: r.quantity for r in rows} == {f"SP-{i}": i % 7 for i in ids}
+    assert len(emulator.requests) == _minimum(ids, page, slots)
+    assert emulator.queries[0] == catalog_bounds_query()
+
+
+def test_the_emulator_bounds_bisect_the_generated_catalog() -> None:
+    catalog = GeneratedCatalog(200_000, seed=3)
+    emulator = NetSuiteEmulator([], catalog=catalog.erp())
+    kept = [
+        i.item_id
+        for i in catalog.erp().items_after(0)
+        if i.item_type == "InvtPart" and not i.inactive
+    ]
+    assert emulator.catalog_bounds(catalog_bounds_query()) == [
+        {"minid": str(min(kept)), "maxid": str(max(kept)), "items": str(len(kept))}
+    ]
+    # MIN and MAX over no rows are null, and NetSuite leaves null columns out
+    assert NetSuiteEmulator([]).catalog_bounds(catalog_bounds_query()) == [{"items": "0"}]
+
+
+async def test_an_empty_catalog_costs_the_bounds_statement_only() -> None:
+    emulator = NetSuiteEmulator([])
+    assert [r async for r in netsuite(emulator).catalog_stock()] == []
+    assert emulator.queries == [catalog_bounds_query()]
+
+
+async def test_ranges_are_read_at_once_within_the_accounts_slots() -> None:
+    catalog = GeneratedCatalog(6_000, seed=8)
+    for slots in (1, 3, 5):
+        # The emulator answers 429 to any request beyond its slots: none may happen.
+        emulator = NetSuiteEmulator(
+            [], Faults(latency=0.002), catalog=catalog.erp(), concurrency=slots
+        )
+        adapter = netsuite(emulator, concurrency=slots)
+        rows = [r async for r in adapter.catalog_stock()]
+        ids = [int(r.record or 0) for r in rows]
+        assert len(ids) == len(set(ids)) == len(_truth(catalog, None, 1))
+        assert emulator.max_in_flight == slots  # every slot used, never one more
+        assert len(emulator.requests) == _minimum(ids, 1000, slots)
+
+
+async def test_a_slow_consumer_holds_a_bounded_number_of_pages() -> None:
+    catalog = GeneratedCatalog(40_000, seed=6)
+    emulator = NetSuiteEmulator([], catalog=catalog.erp())
+    stream = netsuite(emulator, page_size=100, concurrency=4).catalog_stock()
+    await anext(stream)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    # one page being yielded, one queued per range, one fetched per range waiting to queue
+    assert len(emulator.requests) <= 1 + 1 + 2 * 4
+    await stream.aclose()  # closing early cancels the ranges: nothing more is sent
+    sent = len(emulator.requests)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(emulator.requests) == sent
+    assert emulator.in_flight == 0
+
+
+async def test_a_page_outside_its_range_is_refused_not_read_twice() -> None:
+    class Sloppy(NetSuiteEmulator):
+        def _catalog_page(self, url: httpx.URL, q: str, limit: int, offset: int) -> dict[str, Any]:
+            return super()._catalog_page(
+                url, q.replace(" AND item.id <= ", " AND 0 <= "), limit, offset
+            )
+
+    catalog = GeneratedCatalog(3_000, seed=2)
+    with pytest.raises(AdapterError) as caught:
+        [r async for r in netsuite(Sloppy([], catalog=catalog.erp())).catalog_stock()]
+    assert caught.value.kind == "bad_payload"
+    assert "not ordered by item id within" in str(caught.value)
 
 
 async def test_an_item_stocked_nowhere_counted_shows_zero() -> None:
@@ -270,7 +460,7 @@ async def test_a_throttled_page_is_retried_and_counts_one_request_more() -> None
     )
     rows = [r async for r in netsuite(emulator).catalog_stock()]
     assert len(rows) == len(_truth(catalog, None, 1))
-    assert len(emulator.requests) == math.ceil(len(rows) / 1000) + 1
+    assert len(emulator.requests) == _minimum([int(r.record or 0) for r in rows]) + 1
 
 
 def test_the_catalog_counts_what_netsuite_would_total() -> None:

@@ -77,3 +77,131 @@ async def test_the_sandbox_catalog_low_stock_is_found_exactly(seed: int) -> None
     untracked = catalog.count("untracked")
     erp_only = catalog.count("erp_only")
     assert found.checked == catalog.size - untracked - erp_only
+
+
+# --- a live stack whose ERP is NetSuite: low stock from its sales lines ----------------------------
+
+
+def _ns_stack(erp_vendor: str = "netsuite", **drift: object) -> object:
+    from bot.config import StackConfig
+    from tools.erp.netsuite_auth import TbaEnv
+
+    roles = ("consumer_key", "consumer_secret", "token_id", "token_secret")
+    names = TbaEnv("OOS_T_NS_CK", "OOS_T_NS_CS", "OOS_T_NS_TI", "OOS_T_NS_TS").names()
+    return StackConfig.model_validate(
+        {
+            "name": "acme-low",
+            "storefront": {"vendor": "shopify", "options": {"shop": "oos-sandbox"}},
+            "middleware": {"vendor": "celigo"},
+            "erp": {
+                "vendor": erp_vendor,
+                "options": {"account_id": "1234567"} if erp_vendor == "netsuite" else {},
+                "credentials": dict(zip(roles, names, strict=True))
+                if erp_vendor == "netsuite"
+                else {},
+            },
+            "drift": drift,
+        }
+    )
+
+
+@pytest.fixture
+def ns_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.erp.netsuite_auth import TbaEnv
+    from tools.sandbox.emulators.netsuite import sandbox_environ
+
+    env = TbaEnv("OOS_T_NS_CK", "OOS_T_NS_CS", "OOS_T_NS_TI", "OOS_T_NS_TS")
+    for name, value in sandbox_environ(env).items():
+        monkeypatch.setenv(name, value)
+
+
+class _Items:
+    def __init__(self, items: list[object]) -> None:
+        self.items = items
+
+    def items_after(self, item_id: int):  # type: ignore[no-untyped-def]
+        return (x for x in self.items if x.item_id > item_id)  # type: ignore[attr-defined]
+
+    def count_after(self, item_id: int, keep) -> int:  # type: ignore[no-untyped-def]
+        return sum(1 for x in self.items_after(item_id) if keep(x))
+
+
+async def test_a_netsuite_stack_feeds_low_stock_from_its_sales_lines(
+    ns_env: None, tmp_path: object
+) -> None:
+    from datetime import date
+    from pathlib import Path
+
+    from bot.config import MonitoringConfig
+    from bot.monitor.sources import Monitor
+    from tools.erp.netsuite import sell_through_query
+    from tools.sandbox.emulators.netsuite import CatalogItem, CatalogLine, NetSuiteEmulator
+
+    def sold(n: int) -> tuple[CatalogLine, ...]:
+        return (CatalogLine("CashSale", date(2026, 11, 15), -n),)
+
+    stock = (("1", 3, 3), ("2", 1, 1), ("3", 50, 50))  # 4 sellable, 50 in returns
+    emulator = NetSuiteEmulator(
+        [],
+        catalog=_Items(
+            [
+                CatalogItem(1, "FAST", stock, lines=sold(140)),  # 5 a day, 4 sellable: low
+                CatalogItem(2, "SLOW", stock, lines=sold(14)),  # 0.5 a day: fine
+                CatalogItem(3, "IDLE", stock),  # sold nothing: never low, left out
+            ]
+        ),
+    )
+    config = _ns_stack(erp_locations=["1", "2"])
+    monitor = Monitor.from_config(
+        config,  # type: ignore[arg-type]
+        Path(str(tmp_path)) / "m.db",
+        transports={"erp": emulator},
+        clock=lambda: NOW,
+    )
+    monitor.settings = MonitoringConfig(sell_through_days=28)
+    found = await monitor.low_stock()
+
+    assert found is not None
+    assert (found.checked, found.low) == (2, 1)
+    assert [(i.sku, i.available, i.sold) for i in found.worst] == [("FAST", 4, 140)]
+    assert emulator.queries == [sell_through_query(0, date(2026, 10, 23), ["1", "2"])]
+
+
+async def test_a_stack_without_a_sell_through_path_leaves_low_stock_out(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bot.monitor.sources import Monitor
+
+    config = _ns_stack(erp_vendor="sap")
+    monitor = Monitor.from_config(config, Path(str(tmp_path)) / "m.db")  # type: ignore[arg-type]
+    assert await monitor.low_stock() is None
+
+
+async def test_a_netsuite_that_cannot_be_read_leaves_low_stock_out(
+    ns_env: None, tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pathlib import Path
+
+    from bot.monitor.sources import Monitor
+    from tools.sandbox.emulators.faults import Faults
+    from tools.sandbox.emulators.netsuite import NetSuiteEmulator
+
+    emulator = NetSuiteEmulator([], Faults(expired_token=True))
+    monitor = Monitor.from_config(
+        _ns_stack(),  # type: ignore[arg-type]
+        Path(str(tmp_path)) / "m.db",
+        transports={"erp": emulator},
+        clock=lambda: NOW,
+    )
+    assert await monitor.low_stock() is None
+    assert "low stock not checked" in caplog.text
+    assert len(emulator.requests) == 1  # an auth refusal is not retried
+
+
+async def test_missing_netsuite_credentials_leave_low_stock_out(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bot.monitor.sources import Monitor
+
+    monitor = Monitor.from_config(_ns_stack(), Path(str(tmp_path)) / "m.db")  # type: ignore[arg-type]
+    assert await monitor.low_stock() is None

@@ -2,6 +2,8 @@
 
 It answers the methods the app uses (auth.test, chat.*, views.publish, files.* with the
 external-upload flow, usergroups.users.list), the upload URLs it hands out, and response URLs.
+``apps.connections.open`` (Socket Mode; the app-level token only) answers with the URL that
+``socket_mode`` issues (``FakeSocketMode.issue_url``), when a test sets it.
 Tests can make a method answer 429 once, fail once, or hold its calls until released.
 """
 
@@ -19,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 BOT_TOKEN = "xoxb-test-token"
 BOT_USER = "UBOT"
+APP_TOKEN = "xapp-1-A1-test-token"
 
 
 @dataclass
@@ -53,6 +56,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     port: int = 0
+    socket_mode: Callable[[], str] | None = None
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
     _failures: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = field(
         default_factory=dict
@@ -159,6 +163,9 @@ class FakeSlack:
         if hold is not None:
             await hold.wait()
         params = await self._params(request)
+        if method == "apps.connections.open":
+            self.calls.append(Call(method, params))
+            return web.json_response(self._connections_open(request.headers.get("Authorization")))
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             self.calls.append(Call(method, params))
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -176,6 +183,15 @@ class FakeSlack:
                 del self._failures[method][i]
                 return web.json_response({"ok": False, "error": error})
         return web.json_response(self._answer(method, params))
+
+    def _connections_open(self, authorization: str | None) -> dict[str, Any]:
+        if authorization == f"Bearer {BOT_TOKEN}":
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if authorization != f"Bearer {APP_TOKEN}":
+            return {"ok": False, "error": "invalid_auth"}
+        if self.socket_mode is None:
+            return {"ok": False, "error": "not_allowed"}  # Socket Mode is off for the app
+        return {"ok": True, "url": self.socket_mode()}
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

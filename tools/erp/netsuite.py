@@ -68,8 +68,21 @@ summed over the wanted locations in SuiteQL (``catalog_query``: item LEFT JOIN
 inventoryitemlocations, GROUP BY item): sku = itemid, record = id, quantity =
 SUM(quantityavailable) or SUM(quantityonhand), 0 for an item with no row at those locations.
 SuiteQL returns at most 100,000 rows per statement, so pages are keyed on the internal id
-(``item.id > last id ORDER BY item.id``, offset 0) rather than offset: one request per
-``page_size`` items, however large the catalog.
+(``item.id > last id ORDER BY item.id``, offset 0) rather than offset. One statement
+(``catalog_bounds_query``: MIN, MAX and COUNT of the ids) comes first; the id span is cut into up
+to ``concurrency`` contiguous ranges (``id_ranges``), each paged on its own (``item.id > last AND
+item.id <= range end``), all at once: 1 + the sum over ranges of ⌈items in the range / ``page_size``⌉
+requests, at most ⌈items / ``page_size``⌉ + the ranges. Sparse ids make ranges uneven (the
+fullest range sets the wall time).
+
+``NetSuiteErp.sell_through()`` (``tools.protocols.SellThroughSource``, for low stock): per
+active inventory item, ``-SUM(tl.quantity)`` of the inventory-affecting lines
+(``tl.isinventoryaffecting = 'T'``) of ``sales_types`` transactions (default CustInvc,
+CashSale) with ``t.trandate`` from ``days`` ago, grouped per item in an inline view and joined to
+the item's available quantity at the wanted locations (``sell_through_query``), keyed on the
+item id like the catalog. UNVERIFIED: the inline view (subquery in FROM) and TO_DATE in SuiteQL;
+with Advanced Shipping the item fulfilment (ItemShip), not the invoice, may carry the inventory
+effect — such an account adds its codes to ``sales_types``.
 
 Datetimes: SuiteQL shows and compares them in the integration user's time-zone preference, so
 every datetime is read through ``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')`` and every bound written
@@ -130,7 +143,7 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -153,6 +166,7 @@ from tools.models import (
     LocationQuantity,
     OutboundEvent,
     QuantityKind,
+    SellThrough,
     Source,
     TriggerRule,
     WebhookLogEntry,
@@ -170,6 +184,8 @@ _PY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_]+$")
+_TYPE_CODE = re.compile(r"^[A-Za-z]+$")
+SALES_TYPES = ("CustInvc", "CashSale")
 _EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 NOT_VISIBLE = {
@@ -292,6 +308,9 @@ class NetSuiteConfig(_Config):
     integration_user: str | None = Field(None, description="the employee's entity id")
     integration_role: str | None = Field(None, description="the token's role, by name")
     inventory_permissions: tuple[str, ...] = ("TRAN_INVADJST",)
+    sales_types: tuple[str, ...] = Field(
+        SALES_TYPES, description="transaction types whose inventory-affecting lines are sales"
+    )
     trigger_rule_record: TriggerRuleRecord | None = None
     webhook_log_record: WebhookLogRecord | None = None
     outbound_event_record: OutboundEventRecord | None = None
@@ -307,6 +326,13 @@ class NetSuiteConfig(_Config):
     @classmethod
     def _field_id(cls, value: str | None) -> str | None:
         return None if value is None else _identifier(value)
+
+    @field_validator("sales_types")
+    @classmethod
+    def _sales_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(_TYPE_CODE.match(v) for v in value):
+            raise ValueError("sales_types names transaction type codes, e.g. CustInvc, CashSale")
+        return value
 
     @field_validator("listener_scripts")
     @classmethod
@@ -503,22 +529,86 @@ def outbound_events_query(
     )
 
 
-def catalog_query(after: int, locations: Collection[str] | None = None) -> str:
-    """One keyset page of the catalog scan: active inventory items with id above ``after``,
-    their available and on-hand quantities summed over ``locations`` (None: every location)."""
+def _inventory_types() -> str:
+    return ", ".join(literal(t) for t, kind in ITEM_TYPES.items() if kind == "inventory")
+
+
+def catalog_bounds_query() -> str:
+    """The catalog scan's first statement: the lowest and highest internal id of the active
+    inventory items and how many there are, so the id space can be cut into ranges."""
+    return (
+        "SELECT MIN(item.id) AS minid, MAX(item.id) AS maxid, COUNT(item.id) AS items FROM item"
+        f" WHERE item.isinactive = 'F' AND item.itemtype IN ({_inventory_types()})"
+    )
+
+
+def catalog_query(
+    after: int, locations: Collection[str] | None = None, until: int | None = None
+) -> str:
+    """One keyset page of the catalog scan: active inventory items with id above ``after`` (and
+    at most ``until``, when given), their available and on-hand quantities summed over
+    ``locations`` (None: every location)."""
     on = "iil.item = item.id"
     if locations is not None:
         if not locations:
             raise ValueError("locations is None (every location) or names at least one")
         on += f" AND iil.location IN ({', '.join(id_literal(x) for x in sorted(locations))})"
-    types = ", ".join(literal(t) for t, kind in ITEM_TYPES.items() if kind == "inventory")
+    upto = "" if until is None else f" AND item.id <= {until}"
     return (
         "SELECT item.id, item.itemid, SUM(iil.quantityavailable) AS available,"
         " SUM(iil.quantityonhand) AS onhand"
         f" FROM item LEFT OUTER JOIN inventoryitemlocations iil ON {on}"
-        f" WHERE item.id > {after} AND item.isinactive = 'F' AND item.itemtype IN ({types})"
+        f" WHERE item.id > {after}{upto} AND item.isinactive = 'F'"
+        f" AND item.itemtype IN ({_inventory_types()})"
         " GROUP BY item.id, item.itemid ORDER BY item.id"
     )
+
+
+def sell_through_query(
+    after: int,
+    since: date,
+    locations: Collection[str] | None = None,
+    types: Collection[str] = SALES_TYPES,
+) -> str:
+    """One keyset page of the sell-through scan: per active inventory item with id above
+    ``after`` that sold since ``since`` (a transaction date, inclusive), the units sold —
+    ``-SUM(quantity)`` of the inventory-affecting lines of sales transactions (``types``;
+    NetSuite signs a sale's line quantity negative) — and the quantity available now, summed
+    over ``locations`` (None: every location). The sales are grouped per item in an inline
+    view, so joining the item's location rows does not count a sale once per location."""
+    on = "iil.item = item.id"
+    if locations is not None:
+        if not locations:
+            raise ValueError("locations is None (every location) or names at least one")
+        on += f" AND iil.location IN ({', '.join(id_literal(x) for x in sorted(locations))})"
+    kinds = ", ".join(literal(t) for t in types)
+    day = literal(since.isoformat())
+    return (
+        "SELECT item.id, item.itemid, sold.units AS sold,"
+        " SUM(iil.quantityavailable) AS available"
+        " FROM (SELECT tl.item AS item, -SUM(tl.quantity) AS units FROM transactionline tl"
+        " JOIN transaction t ON t.id = tl.transaction"
+        f" WHERE tl.item > {after} AND tl.isinventoryaffecting = 'T' AND t.type IN ({kinds})"
+        f" AND t.trandate >= TO_DATE({day}, 'YYYY-MM-DD') GROUP BY tl.item) sold"
+        f" JOIN item ON item.id = sold.item LEFT OUTER JOIN inventoryitemlocations iil ON {on}"
+        f" WHERE item.isinactive = 'F' AND item.itemtype IN ({_inventory_types()})"
+        " GROUP BY item.id, item.itemid, sold.units ORDER BY item.id"
+    )
+
+
+def id_ranges(
+    lowest: int, highest: int, count: int, slots: int, page_size: int
+) -> list[tuple[int, int | None]]:
+    """The catalog's id space cut into contiguous ranges ``(after, until]``, one per slot the
+    scan may use (fewer when the items fit in fewer pages; none for an empty catalog). The
+    first starts just below ``lowest``; the last is open-ended (``until`` None), so an item
+    created while the scan runs is still read, as a sequential scan would read it."""
+    if count <= 0 or highest < lowest:
+        return []
+    n = max(1, min(slots, -(-count // page_size), highest - lowest + 1))
+    span = highest - lowest + 1
+    cuts = [lowest - 1 + span * k // n for k in range(n + 1)]
+    return [(cuts[k], cuts[k + 1] if k + 1 < n else None) for k in range(n)]
 
 
 # --- reading SuiteQL answers -------------------------------------------------------------------
@@ -580,6 +670,28 @@ def _page_items(body: Any) -> tuple[list[Row], bool]:
         )
     items = [row for row in body["items"] if isinstance(row, dict)]
     return items, bool(body.get("hasMore"))
+
+
+def _check_range(rows: list[Row], after: int, until: int | None) -> int:
+    """The last id of a catalog page, once every row is checked: an id and an itemid, ids rising
+    and inside ``(after, until]`` (a row outside would be read twice or an item skipped)."""
+    last = after
+    for row in rows:
+        item_id, sku = _text(row, "id"), _text(row, "itemid")
+        if item_id is None or not item_id.isdigit() or sku is None:
+            raise AdapterError(
+                SYSTEM, "bad_payload", f"catalog row without id or itemid: {row}", endpoint=ENDPOINT
+            )
+        number = int(item_id)
+        if number <= last or (until is not None and number > until):
+            raise AdapterError(
+                SYSTEM,
+                "bad_payload",
+                f"catalog page not ordered by item id within ({after}, {until}]: id {number}",
+                endpoint=ENDPOINT,
+            )
+        last = number
+    return last
 
 
 def _approval(value: str | None) -> ApprovalStatus:
@@ -717,47 +829,136 @@ class NetSuiteErp(AsyncClosing):
         retry: RetryPolicy | None = None,
     ) -> AsyncIterator[CatalogStock]:
         """Every active inventory item's ``measure`` summed over ``locations`` (internal ids;
-        None: every location), page by page as NetSuite sends them (see ``catalog_query``)."""
+        None: every location), page by page as NetSuite sends them (see ``catalog_query``).
+
+        One statement (``catalog_bounds_query``) finds the ids' range and count; the range is
+        cut into up to ``concurrency`` contiguous id ranges (``id_ranges``), each paged on its
+        own (``item.id > last AND item.id <= end``), all at once. Rows arrive in id order within
+        a range, not across ranges. At most one page per range waits to be consumed (a
+        bounded queue), so memory stays flat; a failure in any range cancels the others."""
         policy = retry or RetryPolicy.scan()
         column = "available" if measure == "available" else "onhand"
         scope = "every location" if locations is None else f"locations {sorted(locations)}"
         source = Source(system=SYSTEM, endpoint=ENDPOINT, record=f"catalog, {measure} at {scope}")
+        if locations is not None:
+            catalog_query(0, locations)  # refuse bad locations before any request
+        body = await self._client.post_json(
+            SUITEQL_PATH,
+            {"q": catalog_bounds_query()},
+            params={"limit": 1, "offset": 0},
+            headers={"Prefer": "transient"},
+            idempotent=True,
+            retry=policy,
+        )
+        rows, _ = _page_items(body)
+        bounds = rows[0] if rows else {}
+        count = _number(bounds, "items") or 0
+        lowest, highest = _number(bounds, "minid", None), _number(bounds, "maxid", None)
+        if count and (lowest is None or highest is None):
+            raise AdapterError(
+                SYSTEM, "bad_payload", f"catalog bounds without ids: {bounds}", endpoint=ENDPOINT
+            )
+        ranges = id_ranges(
+            lowest or 0, highest or 0, count, self.config.concurrency, self.config.page_size
+        )
+        if not ranges:
+            return
+        pages: asyncio.Queue[list[Row] | BaseException | None] = asyncio.Queue(len(ranges))
+
+        async def stream(after: int, until: int | None) -> None:
+            try:
+                while True:
+                    body = await self._client.post_json(
+                        SUITEQL_PATH,
+                        {"q": catalog_query(after, locations, until)},
+                        params={"limit": self.config.page_size, "offset": 0},
+                        headers={"Prefer": "transient"},
+                        idempotent=True,
+                        retry=policy,
+                    )
+                    rows, has_more = _page_items(body)
+                    last = _check_range(rows, after, until)
+                    await pages.put(rows)
+                    if not has_more or not rows:
+                        break
+                    after = last
+            except Exception as exc:  # handed to the consumer, which raises it
+                await pages.put(exc)
+            else:
+                await pages.put(None)
+
+        tasks = [asyncio.create_task(stream(after, until)) for after, until in ranges]
+        try:
+            running = len(tasks)
+            while running:
+                page = await pages.get()
+                if page is None:
+                    running -= 1
+                    continue
+                if isinstance(page, BaseException):
+                    raise page
+                read_at = self._now()
+                for row in page:
+                    yield CatalogStock(
+                        source=source,
+                        read_at=read_at,
+                        sku=_text(row, "itemid") or "",
+                        quantity=_number(row, column) or 0,
+                        measure=measure,
+                        record=_text(row, "id"),
+                    )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def sell_through(
+        self,
+        *,
+        days: int = 28,
+        locations: Collection[str] | None = None,
+        now: datetime | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncIterator[SellThrough]:
+        """``tools.protocols.SellThroughSource``: each active inventory item that sold over the
+        last ``days`` days (transaction dates from ``days`` ago in ``timezone``, today
+        included), with the units sold and the quantity available now at ``locations`` (None:
+        every location), page by page (``sell_through_query``, keyed on the item id). Items
+        that sold nothing are left out (the protocol allows it: they are never low). ``now``
+        (default: the adapter's clock) is the moment the window ends."""
+        policy = retry or RetryPolicy.scan()
+        since = ((now or self._now()).astimezone(self.config.zone) - timedelta(days=days)).date()
+        scope = "every location" if locations is None else f"locations {sorted(locations)}"
+        source = Source(
+            system=SYSTEM,
+            endpoint=ENDPOINT,
+            record=f"sales since {since.isoformat()} ({', '.join(self.config.sales_types)}), available at {scope}",
+        )
         after = 0
         while True:
+            q = sell_through_query(after, since, locations, self.config.sales_types)
             body = await self._client.post_json(
                 SUITEQL_PATH,
-                {"q": catalog_query(after, locations)},
+                {"q": q},
                 params={"limit": self.config.page_size, "offset": 0},
                 headers={"Prefer": "transient"},
                 idempotent=True,
                 retry=policy,
             )
             rows, has_more = _page_items(body)
+            last = _check_range(rows, after, None)
             read_at = self._now()
             for row in rows:
-                item_id, sku = _text(row, "id"), _text(row, "itemid")
-                if item_id is None or not item_id.isdigit() or sku is None:
-                    raise AdapterError(
-                        SYSTEM,
-                        "bad_payload",
-                        f"catalog row without id or itemid: {row}",
-                        endpoint=ENDPOINT,
-                    )
-                yield CatalogStock(
+                yield SellThrough(
                     source=source,
                     read_at=read_at,
-                    sku=sku,
-                    quantity=_number(row, column) or 0,
-                    measure=measure,
-                    record=item_id,
+                    sku=_text(row, "itemid") or "",
+                    available=_number(row, "available") or 0,
+                    sold=max(0, _number(row, "sold") or 0),
+                    days=float(days),
                 )
             if not has_more or not rows:
                 return
-            last = int(_text(rows[-1], "id") or 0)
-            if last <= after:  # the next page would repeat this one
-                raise AdapterError(
-                    SYSTEM, "bad_payload", "catalog page not ordered by item id", endpoint=ENDPOINT
-                )
             after = last
 
     async def _rows(self, parts: _Parts, name: str, q: str) -> list[Row]:

@@ -3,10 +3,17 @@
 Reads the REST API v1 (``https://api.integrator.io/v1``, EU ``https://api.eu.integrator.io/v1``)
 with ``Authorization: Bearer <API token>``; the token is read from the environment variable
 named in the config at every request, so a rotated token is picked up without a restart. Client
-pacing follows Celigo's published leaky bucket (1000 requests, draining 300/s). List endpoints
-are taken to page with an RFC 8288 ``Link: <…>; rel="next"`` header and the flow error endpoints
-with a ``nextPageURL`` in the body (both unverified: see "Wire shapes" below). Both are followed
-up to ``MAX_PAGES``.
+pacing follows Celigo's current published leaky bucket: 1000 requests, draining 300/s
+(developer.celigo.com "Rate limits", and the newer ``readme.md`` of ``celigo/integrator-api-docs``;
+older versions of that readme said 100 draining 30/s, which Celigo has since replaced).
+
+List requests ask for ``limit=PAGE_LIMIT`` (1000) items a page and are paged either way Celigo
+may answer (see "Wire shapes"): a ``Link: <…>; rel="next"`` header is followed as given; a list
+that sends no ``Link`` and returns a full page (as many items as asked for) is asked for the
+next ``offset``, and a short or empty page ends it. At most ``MAX_PAGES`` pages are read: a list
+longer than that is an ``AdapterError`` (connector health's run counts say ``complete=False``
+instead), never a silently short list. The flow error endpoints page with a ``nextPageURL`` in
+the body, also up to ``MAX_PAGES``.
 
 Requests per triage, in two round trips when no list pages: at once ``GET /flows``,
 ``/exports``, ``/imports``, ``/connections``, ``/audit`` and, per configured flow (its id is in
@@ -118,7 +125,14 @@ resources). Confirmed, with the file each rests on:
       ``/flows/{id}/errors``, ``/flows/{id}/{stepId}/
       errors`` and ``…/resolved``; ``GET /audit`` with
       filters ``resourceType``, ``_resourceId``,
-      ``source``, ``action``, ``from``, ``to``
+      ``source``, ``action``, ``from``, ``to`` and the
+      paging parameters ``limit`` / ``offset``
+    list endpoints page with ``Link: <…?skip=…&limit=    developer.celigo.com "Pagination"
+      …>; rel="next"`` until it is missing; a call         (api/using-the-api/pagination);
+      returns up to 1000 results                           docs.celigo.com "Manage pagination
+                                                           in a REST API call"
+    rate limit: leaky bucket of 1000, refilled 300/s     developer.celigo.com "Rate limits";
+      (429 with ``Retry-After`` in whole seconds)          docs readme.md (current version)
     error summary ``{"flowErrors": [{"_expOrImpId",        ai mcp/prompts/audit-account-health.md
       "numError"}]}``
     error ``code`` (a string: ``"422"``), ``message``,      docs job.md, docs jobError.md,
@@ -142,8 +156,13 @@ Still unverified (the documentation is silent; these remain guesses):
     step errors' ``traceKey`` and ``occurredAt``, the ``errors`` / ``resolved`` body keys and
       ``nextPageURL``
     audit entries' ``time``, ``byUser`` (``email``) and ``fieldChange`` (``fieldPath``)
-    ``Link: rel="next"`` paging of list endpoints (api-reference.md gives ``GET /audit`` only
-      ``limit`` / ``offset`` parameters, not how a further page is announced)
+    how ``GET /audit`` announces a further page: api-reference.md gives it only ``limit`` /
+      ``offset``, while the pagination page says almost every listing sends a ``Link``; both
+      are handled (above), and the emulator serves either (``paging="link"`` / ``"offset"``)
+    the largest ``limit`` an endpoint honours: the pagination page's table of per-endpoint
+      maxima was not readable here. 1000 is the per-call figure Celigo gives; if an endpoint
+      that pages by ``offset`` capped ``limit`` lower, its first page would look short and end
+      the list early (lower ``page_limit`` to the cap if one is ever documented)
 """
 
 from __future__ import annotations
@@ -184,10 +203,11 @@ US_BASE_URL = "https://api.integrator.io/v1"
 EU_BASE_URL = "https://api.eu.integrator.io/v1"
 DEFAULT_TOKEN_ENV = "CELIGO_API_TOKEN"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-BUCKET_SIZE = 1000.0  # Celigo: leaky bucket of 1000 requests …
-LEAK_RATE = 300.0  # … draining 300 per second
+BUCKET_SIZE = 1000.0  # Celigo (developer.celigo.com "Rate limits"): a bucket of 1000 …
+LEAK_RATE = 300.0  # … refilled 300 per second (older readme versions: 100 and 30)
 CHANGE_WINDOW = timedelta(hours=72)
 MAX_PAGES = 50
+PAGE_LIMIT = 1000  # ``limit`` sent on list requests: the 1000 a call Celigo documents
 
 Trigger = Literal["event", "poll", "batch"]
 Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
@@ -702,8 +722,14 @@ class CeligoMiddleware:
         source_lookup: str = "source_map",
         clock: Clock = lambda: datetime.now(UTC),
         environ: Mapping[str, str] | None = None,
+        page_limit: int = PAGE_LIMIT,
+        max_pages: int = MAX_PAGES,
     ) -> None:
+        if page_limit < 1 or max_pages < 1:
+            raise ValueError("celigo: page_limit and max_pages must be at least 1")
         self.flows = dict(flows)
+        self.page_limit = page_limit
+        self.max_pages = max_pages
         self.token_env = token_env
         self.retention = timedelta(days=retention_days)
         self.sku_lookup = sku_lookup
@@ -811,32 +837,67 @@ class CeligoMiddleware:
     async def _list(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a list endpoint, following ``Link: rel="next"``."""
-        items, _complete = await self._list_pages(path, params)
+        """Every item of a list endpoint (``_list_pages``); an error, not a silently short list,
+        when there are more than ``max_pages`` pages: a cut audit list could hide the very
+        change a triage is looking for."""
+        items, complete = await self._list_pages(path, params)
+        if not complete:
+            raise AdapterError(
+                SYSTEM,
+                "bad_payload",
+                f"more than {self.max_pages} pages ({len(items)} items read at "
+                f"{self.page_limit} a page); the list was not read to its end",
+                endpoint=f"GET /{path}",
+            )
         return items
 
     async def _list_pages(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> tuple[list[dict[str, Any]], bool]:
-        """The items of up to ``MAX_PAGES`` pages, and whether that was all of them."""
+        """The items of up to ``max_pages`` pages, and whether that was all of them.
+
+        Each request asks for ``limit`` (``page_limit``) items. A ``Link: rel="next"`` header
+        is followed as given, and once a listing has sent one its end is the page without one
+        (Celigo: "iterate until rel=next is missing"). A listing that has sent none is paged by
+        ``offset``: a full page (as many items as asked for) may have more behind it, so the
+        next ``offset`` is asked for; a short or empty page is the end. A page that repeats the
+        one before (a server ignoring ``offset``) is an error, never a loop or a duplicate."""
+        first: dict[str, str] = {"limit": str(self.page_limit), **(params or {})}
+        limit = int(first["limit"]) if first["limit"].isdigit() else self.page_limit
         items: list[dict[str, Any]] = []
-        request: tuple[str, Mapping[str, str] | None] | None = (path, params)
-        for _ in range(MAX_PAGES):
+        request: tuple[str, Mapping[str, str]] | None = (path, first)
+        previous: list[dict[str, Any]] | None = None
+        offset = 0
+        linked = False
+        for _ in range(self.max_pages):
             if request is None:
                 return items, True
             response = await self._get(*request)
             body = self._json(response, f"GET /{path}")
             if body is None:
                 return items, True
-            items.extend(self._records(body, path))
+            page = self._records(body, path)
+            if page and page == previous:
+                raise AdapterError(
+                    SYSTEM,
+                    "bad_payload",
+                    f"the page at offset {offset} repeats the one before (offset ignored?)",
+                    endpoint=f"GET /{path}",
+                )
+            items.extend(page)
+            offset += len(page)
             request = self._next(response.headers.get("Link"))
+            linked = linked or request is not None
+            if request is None and not linked and page and len(page) >= limit:
+                request = (path, {**first, "offset": str(offset)})
+            previous = page
         return items, request is None
 
     async def _error_list(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every error of a step endpoint (``{"errors": […], "nextPageURL": …}``)."""
         items: list[dict[str, Any]] = []
         request: tuple[str, Mapping[str, str] | None] | None = (path, None)
-        for _ in range(MAX_PAGES):
+        for _ in range(self.max_pages):
             if request is None:
                 return items
             response = await self._get(*request)

@@ -28,8 +28,12 @@ conventions written in that module's docstring (the adapter reads back what this
                          emulator that serves connector health.
 
 It enforces the bearer token (401 with Celigo's error body otherwise), pages list endpoints
-with ``Link: rel="next"`` and error lists with ``nextPageURL``, throttles with a leaky bucket
-(429 with ``Retry-After``), and injects the ``Faults`` it is given.
+``limit`` items at a time (at most ``page_size``, the server's cap) either with
+``Link: <…?skip=…&limit=…>; rel="next"`` (``paging="link"``, the default: Celigo's documented
+style) or by ``offset`` with no ``Link`` (``paging="offset"``: the end is a short or empty
+page), pages error lists with ``nextPageURL``, throttles with a leaky bucket (429 with
+``Retry-After``; 1000 requests draining 300/s, Celigo's published figures), and injects the
+``Faults`` it is given.
 
 Which of these wire shapes Celigo documents, and in which file, is listed under "Wire shapes" in
 ``tools.middleware.celigo``. Documented and rendered as such: connection ``offline``, job fields
@@ -37,8 +41,8 @@ and ``status`` values, the error summary's ``flowErrors``, error ``code`` / ``me
 ``source``, lookup ``map`` / ``default`` / ``allowFailures``, ``logging.debugUntil`` and the
 execution-log stage names. Still guessed, and rendered the way the adapter guesses them: the
 execution-log rows and their path, the ``jobs/latest`` body (a list), step errors' ``traceKey`` /
-``occurredAt`` / ``nextPageURL``, audit entries' ``time`` / ``byUser`` / ``fieldChange``, and
-``Link`` paging.
+``occurredAt`` / ``nextPageURL``, and audit entries' ``time`` / ``byUser`` / ``fieldChange``.
+Which paging ``GET /audit`` really uses is not documented: run both.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,6 +72,10 @@ from tools.sandbox.emulators.faults import Faults
 
 DEFAULT_TOKEN = "sandbox-celigo-api-token"
 INTEGRATION_ID = "int-sandbox"
+# How list endpoints page: "link" (Celigo's documented default: ``Link: <…?skip=…&limit=…>;
+# rel="next"``) or "offset" (``limit`` / ``offset`` and no ``Link``, as api-reference.md lists
+# for ``GET /audit``; the end is a short page).
+Paging = Literal["link", "offset"]
 SKU_LOOKUP = "sku_map"
 LOCATION_LOOKUP = "location_map"
 SOURCE_LOOKUP = "source_map"
@@ -471,6 +479,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         token: str = DEFAULT_TOKEN,
         base_url: str = US_BASE_URL,
         page_size: int = 3,
+        paging: Paging = "link",
         error_page_size: int = 2,
         bucket_size: float = 1000.0,
         leak_rate: float = 300.0,
@@ -484,6 +493,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         self.calls: list[str] = []
         self._base_path = urlsplit(base_url).path.rstrip("/")
         self._page_size = page_size
+        self.paging: Paging = paging
         self._error_page_size = error_page_size
         self._bucket_size = bucket_size
         self._leak_rate = leak_rate
@@ -605,10 +615,21 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         raise _Answer(404)
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> tuple[Any, str | None]:
-        raw_after = request.url.params.get("after", "0")
-        start = int(raw_after) if raw_after.isdigit() else 0
-        end = start + self._page_size
-        link = str(request.url.copy_set_param("after", str(end))) if end < len(items) else None
+        """One page of a list: ``limit`` items (at most ``page_size``, the server's cap; that
+        many without a ``limit``) from ``skip`` with a ``Link`` to the next page while there
+        is one (paging "link"), or from ``offset`` with no ``Link`` at all (paging "offset")."""
+        params = request.url.params
+        raw_limit = params.get("limit", "")
+        size = min(int(raw_limit), self._page_size) if raw_limit.isdigit() else self._page_size
+        if size < 1:
+            raise _Answer(400, "limit must be at least 1", "invalid_query_params")
+        key = "offset" if self.paging == "offset" else "skip"
+        raw_start = params.get(key, "0")
+        start = int(raw_start) if raw_start.isdigit() else 0
+        end = start + size
+        link = None
+        if self.paging == "link" and end < len(items):
+            link = str(request.url.copy_set_param("skip", str(end)).copy_set_param("limit", size))
         return items[start:end], link
 
     def _error_page(

@@ -12,7 +12,11 @@ Oracle documents for REST web services, section_156570709583).
 ``catalog=`` (any ``ItemCatalog``, e.g. ``tools.sandbox.catalog``) serves the catalog scan's
 statement (``tools.erp.netsuite.catalog_query``: items joined to their locations, summed per
 item, keyed on ``item.id >``) lazily, one page of items generated per request; without one, the
-snapshots answer it. Offsets from 100,000 on are refused, as SuiteQL returns no more rows than
+snapshots answer it. The scan's bounds statement (``catalog_bounds_query``: MIN, MAX, COUNT of
+the kept ids) is answered by bisecting ``count_after``, never by walking the catalog, and a
+page's ``item.id <= end`` stops it at its range's end. The sell-through statement
+(``sell_through_query``) sums each item's ``CatalogItem.lines`` (a snapshot's transactions, as
+CashSale, CustCred, …) of the wanted types from the ``TO_DATE`` bound. Offsets from 100,000 on are refused, as SuiteQL returns no more rows than
 that per statement.
 
 It is not a SQL engine: it reads the statement's select list (columns, aliases, ``BUILTIN.DF``,
@@ -138,15 +142,28 @@ def error_body(status: int, detail: str, code: str | None = None) -> dict[str, A
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogLine:
+    """One transaction line of an item: the transaction's type and date, the line's quantity
+    (signed as NetSuite signs it: a sale takes stock out, so it is negative) and whether it
+    affects inventory."""
+
+    type: str
+    trandate: date
+    quantity: int
+    inventory_affecting: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogItem:
-    """One item of a generated catalog: internal id, SKU, and (location id, available, on hand)
-    per location it is stocked at."""
+    """One item of a generated catalog: internal id, SKU, (location id, available, on hand)
+    per location it is stocked at, and its transaction lines (for the sell-through scan)."""
 
     item_id: int
     sku: str
     stock: tuple[tuple[str, int, int], ...] = ()
     item_type: str = "InvtPart"
     inactive: bool = False
+    lines: tuple[CatalogLine, ...] = ()
 
 
 class ItemCatalog(Protocol):
@@ -232,6 +249,15 @@ _SELECT = re.compile(
 )
 _CATALOG = re.compile(
     r"^\s*SELECT\s.+?\sFROM\s+item\s+LEFT OUTER JOIN\s+inventoryitemlocations\s.+\sGROUP BY\s",
+    re.I | re.S,
+)
+_CATALOG_BOUNDS = re.compile(
+    r"^\s*SELECT\s+MIN\(item\.id\)\s+AS\s+\w+\s*,\s*MAX\(item\.id\)\s+AS\s+\w+\s*,"
+    r"\s*COUNT\(item\.id\)\s+AS\s+\w+\s+FROM\s+item\s+WHERE\s(?:(?!\bJOIN\b|\bGROUP BY\b).)*$",
+    re.I | re.S,
+)
+_SELL_THROUGH = re.compile(
+    r"^\s*SELECT\s.+?\sFROM\s+\(SELECT\s+tl\.item\s+AS\s+item\s*,.+\)\s+sold\s+JOIN\s+item\s+ON\s+item\.id\s*=\s*sold\.item\s.+\sGROUP BY\s",
     re.I | re.S,
 )
 _ALIAS = re.compile(r"^(?P<expr>.+?)\s+AS\s+(?P<alias>\w+)$", re.I | re.S)
@@ -417,8 +443,13 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             )
         self.queries.append(q)
         try:
-            if _CATALOG.match(mask_literals(q)[0]):
+            masked = mask_literals(q)[0]
+            if _CATALOG.match(masked):
                 return _reply(200, self._catalog_page(request.url, q, limit, offset))
+            if _SELL_THROUGH.match(masked):
+                return _reply(200, self._page(request.url, self.sell_through(q), limit, offset))
+            if _CATALOG_BOUNDS.match(masked):
+                return _reply(200, self._page(request.url, self.catalog_bounds(q), limit, offset))
             rows = self.run(q)
         except QueryError as exc:
             return _reply(
@@ -439,20 +470,17 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         assert match is not None  # _CATALOG matched
         where = match["rest"]
         after = int(re.search(r"\bitem\.id > (\d+)", where)[1])  # type: ignore[index]
+        upto = re.search(r"\bitem\.id <= (\d+)", where)
+        until = int(upto[1]) if upto else None
         wanted = re.search(r"\biil\.location IN \(([^)]*)\)", where)
         locations = {x.strip() for x in wanted[1].split(",")} if wanted else None
-        types = set(self._in_literals(where, "item.itemtype", literals)) or None
-        active_only = self._equals_literal(where, "item.isinactive", literals) == "F"
-
-        def keep(item: CatalogItem) -> bool:
-            return (types is None or item.item_type in types) and not (
-                active_only and item.inactive
-            )
-
+        keep = self._catalog_filter(where, literals)
         catalog = self.catalog or _ListCatalog(self._snapshot_items())
         page: list[CatalogItem] = []
         skipped, more = 0, False
         for item in catalog.items_after(after):
+            if until is not None and item.item_id > until:
+                break
             if not keep(item):
                 continue
             if skipped < offset:
@@ -482,7 +510,8 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             rendered = {p.name: _as_text(p.value(row)) for p in projections}
             items.append({"links": [], **{k: v for k, v in rendered.items() if v is not None}})
         last = page[-1].item_id if page else after
-        total = offset + len(page) + (catalog.count_after(last, keep) if more else 0)
+        beyond = 0 if until is None or not more else catalog.count_after(until, keep)
+        total = offset + len(page) + (catalog.count_after(last, keep) - beyond if more else 0)
 
         def link(rel: str, at: int) -> dict[str, str]:
             return {"rel": rel, "href": str(url.copy_merge_params({"limit": limit, "offset": at}))}
@@ -501,6 +530,94 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             "totalResults": total,
         }
 
+    def _catalog_filter(self, where: str, literals: list[str]) -> Callable[[CatalogItem], bool]:
+        """The items a catalog statement's ``WHERE`` keeps (item type, active)."""
+        types = set(self._in_literals(where, "item.itemtype", literals)) or None
+        active_only = self._equals_literal(where, "item.isinactive", literals) == "F"
+
+        def keep(item: CatalogItem) -> bool:
+            return (types is None or item.item_type in types) and not (
+                active_only and item.inactive
+            )
+
+        return keep
+
+    def catalog_bounds(self, q: str) -> list[Row]:
+        """MIN(item.id), MAX(item.id) and COUNT(item.id) of the items the statement keeps,
+        found by bisecting ``count_after`` (never by walking the catalog)."""
+        masked, literals = mask_literals(q)
+        match = _SELECT.match(masked)
+        assert match is not None  # _CATALOG_BOUNDS matched
+        keep = self._catalog_filter(match["rest"], literals)
+        catalog = self.catalog or _ListCatalog(self._snapshot_items())
+        names = [_ALIAS.match(e)["alias"].lower() for e in _split_top(match["columns"])]  # type: ignore[index]
+        total = catalog.count_after(0, keep)
+        if total == 0:
+            return [{names[2]: "0"}]  # MIN and MAX over no rows are null: left out
+        high = 1
+        while catalog.count_after(high, keep):
+            high *= 2
+
+        def first(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+            while lo < hi:  # the smallest x in [lo, hi] with ok(x); ok is monotone
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+            return lo
+
+        maxid = first(0, high, lambda x: catalog.count_after(x, keep) == 0)
+        minid = first(0, maxid, lambda x: catalog.count_after(x, keep) < total)
+        return [{names[0]: str(minid), names[1]: str(maxid), names[2]: str(total)}]
+
+    def sell_through(self, q: str) -> list[Row]:
+        """The rows of the sell-through statement (``tools.erp.netsuite.sell_through_query``):
+        per kept item above ``tl.item >`` with lines of the wanted types on or after the
+        ``TO_DATE`` bound (inventory-affecting ones only when the statement says so), the
+        negated sum of their quantities, and the item's available quantity at the locations."""
+        masked, literals = mask_literals(q)
+        inner = re.search(r"FROM \((SELECT tl\.item .+?) GROUP BY tl\.item\) sold", masked)
+        outer = re.search(r"\) sold (JOIN item .+)$", masked)
+        if inner is None or outer is None:
+            raise QueryError("Search error occurred: unsupported sell-through statement")
+        sales, where = inner[1], outer[1]
+        after = int(re.search(r"\btl\.item > (\d+)", sales)[1])  # type: ignore[index]
+        types = set(self._in_literals(sales, "t.type", literals))
+        affecting = self._equals_literal(sales, "tl.isinventoryaffecting", literals) == "T"
+        bound = re.search(r"\bt\.trandate >= TO_DATE\(\?(\d+), \?(\d+)\)", sales)
+        if bound is None or literals[int(bound[2])] != "YYYY-MM-DD":
+            raise QueryError("Search error occurred: trandate needs a TO_DATE bound")
+        try:
+            since = date.fromisoformat(literals[int(bound[1])])
+        except ValueError:
+            raise QueryError("Search error occurred: invalid date literal") from None
+        wanted = re.search(r"\biil\.location IN \(([^)]*)\)", where)
+        locations = {x.strip() for x in wanted[1].split(",")} if wanted else None
+        keep = self._catalog_filter(where, literals)
+        columns = _split_top(re.match(r"^\s*SELECT\s+(.+?)\s+FROM\s+\(", masked, re.S)[1])  # type: ignore[index]
+        table = _Table(frozenset({"id", "itemid", "units", "quantityavailable"}), [])
+        projections = [_Projection(e, literals, table, self._zone) for e in columns]
+        catalog = self.catalog or _ListCatalog(self._snapshot_items())
+        out: list[Row] = []
+        for item in catalog.items_after(after):
+            sold = [
+                line.quantity
+                for line in item.lines
+                if line.type in types
+                and line.trandate >= since
+                and (line.inventory_affecting or not affecting)
+            ]
+            if not sold or not keep(item):
+                continue
+            counted = [x for x in item.stock if locations is None or x[0] in locations]
+            row: Row = {
+                "id": item.item_id,
+                "itemid": item.sku,
+                "units": -sum(sold),
+                "quantityavailable": sum(x[1] for x in counted) if counted else None,
+            }
+            rendered = {p.name: _as_text(p.value(row)) for p in projections}
+            out.append({k: v for k, v in rendered.items() if v is not None})
+        return out
+
     def _snapshot_items(self) -> Iterator[CatalogItem]:
         for snap in self.snapshots:
             item = snap.item
@@ -515,6 +632,10 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                     for loc in snap.locations
                 ),
                 item_type=raw_type,
+                lines=tuple(
+                    CatalogLine(_KIND_TYPES[t.kind], t.at.astimezone(self._zone).date(), t.quantity)
+                    for t in snap.transactions
+                ),
             )
 
     def _authorized(self, request: httpx.Request) -> bool:
