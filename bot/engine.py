@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.settings import Thresholds
 from bot.sku import validate_sku
 from bot.tree import LAYER_ORDER, CheckSpec, Layer, Tree, load_tree
 from bot.verdict import classify_pattern, decide
+from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
 
@@ -157,7 +158,7 @@ async def triage(
     sku = validate_sku(sku)
     tree = tree or load_tree()
     thresholds = thresholds or Thresholds()
-    started_at = datetime.now(UTC)
+    started_at = utc_now()
     clock = now or started_at
     t0 = time.perf_counter()
     reads = _start_reads(sku, stack, clock - timedelta(hours=thresholds.change_window_hours))

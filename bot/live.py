@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from bot.config import ConfigError, StackConfig, SystemConfig
+from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
 from tools.registry import UnknownVendor, factory
@@ -120,7 +121,7 @@ class SystemCheck:
 
 
 async def _probe(key: str, adapter: Any) -> None:
-    since = datetime.now(UTC) - timedelta(hours=1)
+    since = utc_now() - timedelta(hours=1)
     if key == "storefront":
         await adapter.read_sku(PROBE_SKU)
     elif key.startswith("marketplace:"):

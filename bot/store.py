@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.report import Report
+from tools.clock import utc_now
 
 SCHEMA_VERSION = 2
 
@@ -174,7 +175,7 @@ class TriageStore:
         """Record that ``user`` resolved the triage (at ``at``, default now). True if this call
         resolved it; False if there is no such triage or it was already resolved, in which case
         the first resolution stands (``get`` says by whom and when)."""
-        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        when = (at or utc_now()).astimezone(UTC).isoformat()
         try:
             with self.db.conn:
                 cursor = self.db.conn.execute(

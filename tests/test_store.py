@@ -44,12 +44,15 @@ def test_a_saved_report_comes_back_whole(tmp_path: Path, report: Report) -> None
 
 def test_recent_filters_by_user_newest_first(tmp_path: Path, report: Report) -> None:
     store = TriageStore(tmp_path / "t.db")
-    later = report.model_copy(update={"started_at": report.started_at.replace(year=2030)})
+    later = report.model_copy(update={"started_at": report.started_at + timedelta(days=400)})
     store.save(report, user="U1")
     store.save(later, user="U1")
     store.save(report, user="U2")
     rows = store.recent(user="U1")
-    assert [r["started_at"][:4] for r in rows] == ["2030", str(report.started_at.year)]
+    assert [r["started_at"] for r in rows] == [
+        later.started_at.isoformat(),
+        report.started_at.isoformat(),
+    ]
     assert "report" not in rows[0]
 
 
@@ -111,7 +114,7 @@ def make_v1_database(path: Path, report: Report) -> None:
     conn.executescript(V1_SCHEMA)
     rows = [
         ("old1", "U1", "C1", "171.1", report.started_at.isoformat()),
-        ("old2", "U2", "C2", "172.2", report.started_at.replace(year=2030).isoformat()),
+        ("old2", "U2", "C2", "172.2", (report.started_at + timedelta(days=400)).isoformat()),
     ]
     with conn:
         conn.executemany(

@@ -157,8 +157,14 @@ class ChannelListing(Snapshot):
     issues: list[ListingIssue] = []
     status_history: list[ListingStatusChange] = []
     last_inventory_feed_at: datetime | None = None
-    feed_source: str = "storefront"  # or e.g. "repricer:RepricerExpress"
+    # Who feeds the listing's quantity: "storefront" (the default), "erp" (the ERP through the
+    # connector: its upstream is the erp_to_marketplace flow), or a third party such as
+    # "repricer:RepricerExpress" / "channel_manager:ChannelAdvisor".
+    feed_source: str = "storefront"
     buffer: int = 0  # the channel suppresses at quantity <= buffer
+    # "marketplace": the marketplace's own warehouse fulfils it (Amazon FBA, Walmart WFS), so
+    # its quantity comes from there, not from anyone's feed.
+    fulfilled_by: Literal["seller", "marketplace"] = "seller"
 
     @property
     def out_of_stock(self) -> bool:
@@ -203,7 +209,16 @@ class MiddlewareLogEntry(Model):
     message: str = ""
     status_code: int | None = None
     quantity: int | None = None
-    source_id: str | None = None  # the upstream event id, for idempotency checks
+    # The record's id or trace key (Celigo ``traceKey``): pairs a receipt, an error and a later
+    # delivery of the same record, and two postings of one event.
+    source_id: str | None = None
+    error_code: str | None = None  # the vendor's own code, e.g. "INSUFFICIENT_PERMISSION"
+    # Who refused, for an error: "destination" (the target system answered with a refusal,
+    # e.g. the ERP's 403) or "connector" (the connector's own mapping, lookup or transform).
+    error_source: Literal["destination", "connector"] | None = None
+    job_id: str | None = None  # the connector run the entry belongs to
+    job_records: int | None = None  # records that run processed ("1 of 500 failed": 500)
+    job_failed: int | None = None  # records that run failed ("1 of 500 failed": 1)
 
 
 class SkuMapping(Model):

@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from openai import AsyncOpenAI
 
@@ -30,6 +30,7 @@ from bot.privacy import Masker
 from bot.report import AgentClaim, AgentRun, AgentUsage, Report
 from bot.settings import Thresholds
 from bot.tree import Tree, load_tree
+from tools.clock import utc_now
 from tools.protocols import Stack
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class Agent:
             report=report,
             stack=stack,
             tree=self.tree,
-            now=now or datetime.now(UTC),
+            now=now or utc_now(),
             thresholds=thresholds,
         )
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
+
+from tools.clock import utc_now
 
 TABLE = "agent_thread_turns"
 DEFAULT_TURNS = 6
@@ -83,7 +85,7 @@ class ThreadMemory:
                     "channel": channel,
                     "thread_ts": thread_ts,
                     "triage_id": triage_id,
-                    "at": datetime.now(UTC).isoformat(),
+                    "at": utc_now().isoformat(),
                     "question": question,
                     "answer": answer,
                     "source": source,

@@ -36,6 +36,7 @@ from bot.monitor.scan import CompareRule, Counts, scan_catalogs
 from bot.monitor.state import DriftState, Recorded, RunSummary, Tracked
 from bot.settings import default_store_path
 from bot.store import TriageStore
+from tools.clock import utc_now
 from tools.erp.netsuite import NetSuiteConfig, NetSuiteErp
 from tools.errors import AdapterError
 from tools.models import QuantityKind
@@ -273,7 +274,7 @@ async def run_drift(
     store cannot be written. Never returns a partial comparison.
     """
     started = time.monotonic()
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or utc_now()).astimezone(UTC)
     day = target.day(now) if isinstance(target, GeneratedCatalog) else 0
     async with _sources(target, day, transports) as sources:
         try:

@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.models import FlowHealth, Hop
 from tools.protocols import MiddlewareAdapter
@@ -208,7 +209,7 @@ async def check_health(
 ) -> HealthReport:
     """Read every flow's health over ``window`` and judge it. A middleware that cannot be read
     gives a report that carries the error (and is not healthy)."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     since = now - window
     try:
         flows = await middleware.flow_health(since)

@@ -32,16 +32,17 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from tools.clock import Clock, utc_now
+
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2  # a slot whose holder died is taken over once, not again and again
-Clock = Callable[[], datetime]
 Status = Literal["done", "failed", "skipped"]
 
 _SCHEMA = """
@@ -152,7 +153,7 @@ class LeaseStore:
         path: Path | str,
         *,
         owner: str | None = None,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.path = Path(path)
         self.owner = owner or new_owner()

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from bot.monitor.lease import Lease, LeaseStore
+from tools.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ FIRST_START_GRACE = timedelta(minutes=5)
 MAX_NAP = 60.0  # seconds
 DEFAULT_TTL = timedelta(minutes=10)
 
-Clock = Callable[[], datetime]
 JobRun = Callable[[Lease], Awaitable[str | None]]
 
 
@@ -111,7 +111,7 @@ class Scheduler:
         jobs: Sequence[ScheduledJob],
         leases: LeaseStore,
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.jobs = list(jobs)
         self.leases = leases

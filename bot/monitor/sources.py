@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from bot.monitor.lowstock import LowStock, scan_low_stock
 from bot.monitor.map import Systems, TriggerMap, build_map
 from bot.monitor.state import DriftState
 from bot.settings import Thresholds
+from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.models import ChannelListing, ErpSnapshot, FlowHealth, SellThrough
 from tools.protocols import MiddlewareAdapter, SellThroughSource, Stack
@@ -55,7 +56,6 @@ from tools.sandbox.catalog import GeneratedCatalog
 from tools.sandbox.monitoring import CatalogSellThrough, catalog_middleware
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 FLOW_WINDOW = timedelta(days=1)  # how far back the map and the latency check read flow runs
 SKU_READS = 8  # concurrent per-SKU reads in a latency check
 SANDBOX_SIZE = 10_000
@@ -63,7 +63,7 @@ LOW_STOCK_LISTED = 10_000  # low-stock SKUs kept for the CSV (least cover first)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 @dataclass

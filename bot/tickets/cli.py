@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -41,7 +40,7 @@ async def _retry(service: TicketService) -> int:
         )
         service.notify = SlackTicketNotifier(client, service.config.system)
     try:
-        armed = service.store.rearm(now=datetime.now(UTC))
+        armed = service.store.rearm(now=service.now())
         outcomes = await service.drain()
     finally:
         await service.aclose()

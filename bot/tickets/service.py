@@ -32,7 +32,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
 
@@ -50,6 +50,7 @@ from bot.tickets.render import (
 )
 from bot.tickets.store import OutboxItem, TicketRow, TicketStore
 from bot.tree import Owner
+from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.retry import RetryPolicy
 from tools.ticketing import SYSTEMS
@@ -57,7 +58,6 @@ from tools.ticketing.base import Routing, Ticket, TicketSystem
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 OutcomeKind = Literal[
     "opened", "commented", "reopened", "linked", "resolved", "queued", "failed", "nothing", "busy"
 ]
@@ -128,10 +128,14 @@ class TicketService:
         self.system = system
         self.store = store
         self.notify: Notify = _no_notify
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utc_now
         self._jitter = jitter
         self._scrubber = scrubber
         self.worker = worker or uuid.uuid4().hex[:12]
+
+    def now(self) -> datetime:
+        """The service's clock: what it decides is due is judged by this time."""
+        return self._clock()
 
     @classmethod
     def from_config(

@@ -42,6 +42,10 @@ async def serve(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Callable
             "PORT": str(port),
             "OOS_HOST": "127.0.0.1",
             "OOS_DB": str(tmp_path / "serve.db"),
+            # A suite run under libfaketime moves the server's clock with the test's.
+            **{
+                k: v for k, v in os.environ.items() if k.startswith("FAKETIME") or k == "LD_PRELOAD"
+            },
         }
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -151,6 +151,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools import redact
+from tools.clock import utc_now
 from tools.concurrency import gather_fail_fast
 from tools.erp.netsuite_auth import TbaEnv, TbaSigner
 from tools.errors import AdapterError
@@ -756,7 +757,7 @@ class NetSuiteErp(AsyncClosing):
         jitter: Jitter = full_jitter,
         nonce: Callable[[], str] | None = None,
         timestamp: Callable[[], str] | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
         signer_options: dict[str, Callable[[], str]] = {}

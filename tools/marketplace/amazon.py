@@ -59,6 +59,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools import redact
+from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.http import AsyncClosing, Params, VendorClient
 from tools.models import ChannelListing, ListingIssue, ListingStatusChange, Source
@@ -103,7 +104,7 @@ _SEVERITY: dict[str, Literal["error", "warning", "info"]] = {
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 # --- the vendor's shapes (only what the mapping reads; everything else stays in ``raw``) ------

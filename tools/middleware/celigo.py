@@ -171,7 +171,7 @@ import asyncio
 import itertools
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
@@ -180,6 +180,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tools.clock import Clock, utc_now
 from tools.concurrency import gather_fail_fast
 from tools.errors import AdapterError
 from tools.http import VendorClient
@@ -214,7 +215,6 @@ Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_l
 ChangeKind = Literal[
     "credential_rotation", "key_refresh", "app_upgrade", "config_change", "password_reset"
 ]
-Clock = Callable[[], datetime]
 
 _LISTENER_EXPORTS = frozenset({"webhook", "distributed"})
 _DELTA_EXPORTS = frozenset({"delta", "once"})
@@ -720,7 +720,7 @@ class CeligoMiddleware:
         sku_lookup: str = "sku_map",
         location_lookup: str = "location_map",
         source_lookup: str = "source_map",
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         environ: Mapping[str, str] | None = None,
         page_limit: int = PAGE_LIMIT,
         max_pages: int = MAX_PAGES,

@@ -70,12 +70,13 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from tools.clock import utc_now
 from tools.errors import AdapterError, ErrorKind
 from tools.http import VendorClient
 from tools.models import (
@@ -156,7 +157,7 @@ Now = Callable[[], datetime]
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 class ShopifyStorefront:

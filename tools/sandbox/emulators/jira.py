@@ -34,11 +34,11 @@ import email.policy
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tools.clock import utc_now
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
 from tools.sandbox.emulators.ticketing import Refusal, Routed, TicketEmulator
@@ -381,4 +381,4 @@ def _is_adf(value: Any) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return utc_now().strftime("%Y-%m-%dT%H:%M:%S.000+0000")

@@ -31,11 +31,11 @@ import base64
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tools.clock import utc_now
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
 from tools.sandbox.emulators.ticketing import Refusal, Routed, TicketEmulator
@@ -187,7 +187,7 @@ class ServiceNowEmulator(TicketEmulator):
             raise _Answer(400, "Invalid request", "the body must be a JSON object")
         self._number += 1
         sys_id = uuid.uuid4().hex
-        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        now = utc_now().strftime("%Y-%m-%d %H:%M:%S")
         record: dict[str, Any] = {
             "sys_id": sys_id,
             "number": f"INC{self._number:07d}",
