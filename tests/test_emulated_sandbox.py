@@ -5,6 +5,7 @@ system can be unreadable is rendered as that vendor's failure, and nothing leaks
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, get_args
 
 import pytest
@@ -14,15 +15,17 @@ from bot.report import Report
 from tools.erp.netsuite import NetSuiteErp
 from tools.errors import ErrorKind
 from tools.marketplace.amazon import AmazonSpApi
-from tools.models import ErpSnapshot
 from tools.middleware.celigo import CeligoMiddleware
+from tools.models import ErpSnapshot
 from tools.sandbox.emulated import (
     EMULATED_VENDORS,
     aclose_stack,
     emulated_stack,
+    netsuite_config_for,
     open_emulated_stack,
     vendor_of,
 )
+from tools.sandbox.emulators.netsuite import NetSuiteEmulator, sandbox_environ
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import Scenario, Unreadable, load_library
 from tools.storefront.shopify import ShopifyStorefront
@@ -212,11 +215,6 @@ async def test_latency_is_injected_inside_the_emulators() -> None:
 
 
 async def _with_netsuite(scenario: Scenario, **emulator: Any) -> Report:
-    from dataclasses import replace
-
-    from tools.sandbox.emulated import netsuite_config_for
-    from tools.sandbox.emulators.netsuite import NetSuiteEmulator, sandbox_environ
-
     assert isinstance(scenario.erp, ErpSnapshot)
     config = netsuite_config_for(scenario.erp)
     erp = NetSuiteErp(
