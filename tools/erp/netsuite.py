@@ -30,7 +30,8 @@ the account's Records Catalog; see "Evidence" below for what the rest rests on):
                                   quantityavailable, quantityonhand, quantitycommitted; every
                                   NetSuite location is reported as kind "warehouse"
     available                     the sum of the locations' quantityavailable (item-level
-                                  aggregates are unreliable over SuiteQL)
+                                  aggregates are unreliable over SuiteQL); None (unknown, not 0)
+                                  for a non-inventory item with no location rows
     transactions                  transaction ⋈ transactionline for the item, createddate ≥ since:
                                   at = createddate; kind from type (InvAdjst/InvWksht/InvCount →
                                   adjustment, ItemRcpt → receipt, ItemShip → fulfilment,
@@ -1000,7 +1001,13 @@ class NetSuiteErp(AsyncClosing):
             raw=parts.raw,
             vendor=SYSTEM,
             item=item,
-            available=sum(loc.available for loc in parts.locations),
+            # an item NetSuite keeps no stock for (no location rows, not an inventory item) has
+            # no quantity: unknown, not 0
+            available=(
+                sum(loc.available for loc in parts.locations)
+                if parts.locations or item.item_type == "inventory"
+                else None
+            ),
             locations=parts.locations,
             transactions=parts.transactions,
             last_inventory_update_at=parts.last_update,
