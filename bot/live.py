@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bot.config import ConfigError, StackConfig, SystemConfig
+from bot.config import ConfigError, StackConfig, SystemConfig, missing_env
 from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
@@ -203,4 +203,14 @@ async def check_stack(
     results = [r for rs in await asyncio.gather(*(one(*e) for e in _entries(config))) for r in rs]
     if config.wms is not None:
         results.append(SystemCheck("wms", config.wms.vendor, False, "no WMS adapter exists yet"))
+    missing = missing_env(config, only=("tickets",)).get("tickets")
+    if config.tickets is not None and missing:
+        results.append(
+            SystemCheck(
+                "tickets",
+                config.tickets.system,
+                False,
+                f"environment variable {', '.join(missing)} is not set: export it before running",
+            )
+        )
     return results
