@@ -27,7 +27,6 @@ from tools.storefront.shopify_graphql import (
     Webhooks,
     WebhooksPage,
     Wire,
-    connection_cost,
 )
 
 _LOCATION_FIELDS = """
@@ -119,9 +118,8 @@ class ShopifyShop:
 
 
 async def discover_shopify(adapter: ShopifyStorefront) -> ShopifyShop:
-    cost = 1 + connection_cost(PAGE, 1) + connection_cost(PAGE, 1) + 2
     first = await adapter._query(
-        DISCOVER_SHOP, "DiscoverShop", {"locations": PAGE, "webhooks": PAGE}, _Discovered, cost
+        DISCOVER_SHOP, "DiscoverShop", {"locations": PAGE, "webhooks": PAGE}, _Discovered
     )
     locations = list(first.locations.nodes)
     info = first.locations.page_info
@@ -131,7 +129,6 @@ async def discover_shopify(adapter: ShopifyStorefront) -> ShopifyShop:
             "LocationsPage",
             {"locations": PAGE, "after": info.end_cursor},
             _LocationsPage,
-            1 + connection_cost(PAGE, 1),
         )
         locations.extend(page.locations.nodes)
         info = page.locations.page_info
@@ -143,7 +140,6 @@ async def discover_shopify(adapter: ShopifyStorefront) -> ShopifyShop:
             "WebhooksPage",
             {"webhooks": PAGE, "after": info.end_cursor},
             WebhooksPage,
-            1 + connection_cost(PAGE, 1),
         )
         hooks.extend(more.webhook_subscriptions.nodes)
         info = more.webhook_subscriptions.page_info
