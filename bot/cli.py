@@ -38,6 +38,7 @@ from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
+from bot.slack.manifest import add_manifest_parser
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
@@ -143,7 +144,8 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(report))
     if not args.no_save:
         try:
-            store = TriageStore(args.db or default_store_path())
+            sandbox = args.sandbox is not None
+            store = TriageStore(args.db or default_store_path(sandbox=sandbox))
             store.save(report, origin="cli")
             store.close()
         except StoreError as exc:
@@ -256,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)
+    add_manifest_parser(sub)
     return parser
 
 
