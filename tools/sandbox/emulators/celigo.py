@@ -7,7 +7,10 @@ conventions written in that module's docstring (the adapter reads back what this
     each Flow            a flow document, one export (type webhook / delta / full for event /
                          poll / batch) on a source connection, one import on a target connection
                          (``http.baseURI`` + ``relativeURI`` = target_endpoint); ``schedule`` from
-                         interval_minutes when cron can say it
+                         interval_minutes when cron can say it; each connection's
+                         ``assistant`` is the application its side of the hop names
+                         (storefront shopify, erp netsuite, marketplace amazonsellercentral)
+    integrations         one, ``GET /integrations`` (what ``oos discover`` lists)
     status disabled      ``disabled: true``, ``lastModified`` = status_since
     status suspended     the target connection ``offline: true`` and an open flow error with
                          ``source: connection`` (message = reason, ``occurredAt`` = since)
@@ -72,6 +75,15 @@ from tools.sandbox.emulators.faults import Faults
 
 DEFAULT_TOKEN = "sandbox-celigo-api-token"
 INTEGRATION_ID = "int-sandbox"
+INTEGRATION_NAME = "Sandbox store sync"
+# The application each side of a flow connects to, by the layer its hop names (a connection's
+# ``assistant``): what ``oos discover`` guesses the hop back from.
+_ASSISTANTS = {
+    "storefront": "shopify",
+    "erp": "netsuite",
+    "marketplace": "amazonsellercentral",
+    "wms": "shipbob",
+}
 # How list endpoints page: "link" (Celigo's documented default: ``Link: <…?skip=…&limit=…>;
 # rel="next"``) or "offset" (``limit`` / ``offset`` and no ``Link``, as api-reference.md lists
 # for ``GET /audit``; the end is a short page).
@@ -143,6 +155,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     fid = flow.id
     export_id, import_id = f"exp-{fid}", f"imp-{fid}"
     source_id, target_id = f"conn-{fid}-source", f"conn-{fid}-target"
+    source_layer, _, target_layer = flow.hop.partition("_to_")
     export: dict[str, Any] = {
         "_id": export_id,
         "name": f"{flow.name} · source",
@@ -155,6 +168,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
         "_id": target_id,
         "name": f"{flow.name} · target",
         "type": "http",
+        "assistant": _ASSISTANTS[target_layer],
         "offline": flow.status == "suspended",
         "lastModified": iso(created),
     }
@@ -173,7 +187,13 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     account.exports.append(export)
     account.imports.append(import_doc)
     account.connections.append(
-        {"_id": source_id, "name": f"{flow.name} · source", "type": "http", "offline": False}
+        {
+            "_id": source_id,
+            "name": f"{flow.name} · source",
+            "type": "http",
+            "assistant": _ASSISTANTS[source_layer],
+            "offline": False,
+        }
     )
     account.connections.append(target)
 
@@ -253,9 +273,10 @@ def _add_error(
     at: datetime,
     message: str,
     source: str,
-    code: int | None,
+    code: str | None,
     trace_key: str | None,
     job_id: str | None = None,
+    classification: str | None = None,
 ) -> None:
     errors = account.errors.setdefault((flow_id, step_id), [])
     error: dict[str, Any] = {
@@ -264,35 +285,45 @@ def _add_error(
         "source": source,
         "occurredAt": iso(at),
         "retryDataKey": f"retry-{flow_id}-{len(errors)}",
+        "reqAndResKey": f"req-{flow_id}-{len(errors)}",
     }
     if code is not None:
-        error["code"] = str(code)
+        error["code"] = code
     if trace_key is not None:
         error["traceKey"] = trace_key
     if job_id is not None:
         error["_flowJobId"] = job_id
+    if classification is not None:
+        error["classification"] = classification
     errors.append(error)
 
 
+def trace_key(entry: MiddlewareLogEntry) -> str:
+    """The export's trace key template ``{{sku}}|{{event id}}`` (just the SKU without an id)."""
+    return f"{entry.sku}|{entry.source_id}" if entry.source_id else entry.sku
+
+
 def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
+    """Entries grouped into flow runs: by their ``job_id``, else one run per (flow, record)."""
     flow_ids = {f.id for f in state.flows}
     groups: dict[tuple[str, str], list[MiddlewareLogEntry]] = {}
     for entry in state.log:
         if entry.flow_id in flow_ids:
-            key = entry.source_id or f"at-{iso(entry.at)}"
+            key = entry.job_id or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
     for n, ((fid, _), entries) in enumerate(groups.items()):
-        job_id = f"job-{fid}-{n}"
+        job_id = entries[0].job_id or f"job-{fid}-{n}"
         start, end = min(e.at for e in entries), max(e.at for e in entries)
+        ignored = sum(e.stage in ("filtered", "dropped") for e in entries)
+        failed = next((e.job_failed for e in entries if e.job_failed is not None), None)
+        records = next((e.job_records for e in entries if e.job_records is not None), None)
+        if failed is None:
+            failed = sum(e.stage in ("error", "rate_limited") for e in entries)
+        success = sum(e.stage == "delivered" for e in entries)
+        if records is not None:
+            success = max(records - failed - ignored, 0)
         job = _job(
-            job_id,
-            fid,
-            start,
-            end,
-            "completed",
-            success=sum(e.stage == "delivered" for e in entries),
-            errors=sum(e.stage in ("error", "rate_limited") for e in entries),
-            ignored=sum(e.stage in ("filtered", "dropped") for e in entries),
+            job_id, fid, start, end, "completed", success=success, errors=failed, ignored=ignored
         )
         account.jobs.append(job)
         current = account.latest.get(fid)
@@ -306,18 +337,27 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
             if entry.stage in _ROW_STAGES:
                 rows.append(_row(entry, job_id, len(rows)))
             else:
-                code = entry.status_code or (429 if entry.stage == "rate_limited" else None)
-                _add_error(
-                    account,
-                    fid,
-                    f"imp-{fid}",
-                    entry.at,
-                    entry.message,
-                    "application",
-                    code,
-                    entry.sku,
-                    job_id,
-                )
+                _render_error(account, fid, entry, job_id)
+
+
+def _render_error(account: Account, fid: str, entry: MiddlewareLogEntry, job_id: str) -> None:
+    """A record error on the import step, in Celigo's error record shape: ``source`` says who
+    failed it (the target application, or Celigo's own mapping), ``code`` is the vendor's text
+    code (else the HTTP status), a rate limit is ``classification: rate_limit``."""
+    status = entry.status_code or (429 if entry.stage == "rate_limited" else None)
+    code = entry.error_code or (str(status) if status is not None else None)
+    _add_error(
+        account,
+        fid,
+        f"imp-{fid}",
+        entry.at,
+        entry.message,
+        "mapping" if entry.error_source == "connector" else "application",
+        code,
+        trace_key(entry),
+        job_id,
+        "rate_limit" if entry.stage == "rate_limited" else None,
+    )
 
 
 def _render_runs(account: Account, health: FlowHealth) -> None:
@@ -359,7 +399,7 @@ def _render_runs(account: Account, health: FlowHealth) -> None:
             at,
             "Record failed validation in the target system",
             "application",
-            422,
+            "422",
             f"record-{i}",
             f"job-{fid}-run-{i % n}",
         )
@@ -371,7 +411,7 @@ def _row(entry: MiddlewareLogEntry, job_id: str, n: int) -> dict[str, Any]:
     row: dict[str, Any] = {
         "_id": f"{job_id}-row-{n}",
         "_expOrImpId": step,
-        "traceKey": entry.sku,
+        "traceKey": trace_key(entry),
         "groupId": f"{job_id}-group",
         "stage": "outputFilter" if filtered else "apiCall",
         "time": iso(entry.at),
@@ -576,7 +616,9 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         }
         match parts:
             case ["tokenInfo"]:
-                return {"_userId": "user-sandbox"}, None
+                return {"_userId": "user-sandbox", "scope": "*"}, None
+            case ["integrations"]:
+                return self._page(request, [{"_id": INTEGRATION_ID, "name": INTEGRATION_NAME}])
             case [name] if name in lists:
                 return self._page(request, lists[name])
             case ["flows" | "exports" | "imports" | "connections" as name, rid]:
