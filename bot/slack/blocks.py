@@ -262,8 +262,11 @@ def notice(text: str) -> Message:
 # The thread: root message, progress, verdict, error
 
 
-def root_message(sku: str, user: str, *, outcome: str | None = None) -> Message:
-    """The channel message that opens the thread. ``outcome`` is added once the walk ends."""
+def root_message(
+    sku: str, user: str, *, outcome: str | None = None, resolution: Resolution | None = None
+) -> Message:
+    """The channel message that opens the thread. ``outcome`` is added once the walk ends, and
+    ``resolution`` once someone presses Mark resolved, so the channel view says it too."""
     text = f"Triage for {sku} started by <@{user}>"
     b = _Blocks()
     b.section(f":mag: Triage for *{esc(sku)}* started by <@{user}>")
@@ -272,6 +275,11 @@ def root_message(sku: str, user: str, *, outcome: str | None = None) -> Message:
         text = f"{text} — {outcome}"
     else:
         b.context("Walking the checklist in the thread…")
+    if resolution:
+        b.context(
+            f":white_check_mark: Resolved by <@{resolution.user}> {slack_date(resolution.at)}"
+        )
+        text = f"{text} — resolved by <@{resolution.user}>"
     return b.done(text)
 
 
@@ -418,10 +426,15 @@ def verdict_text(report: Report) -> str:
 
 
 def verdict_message(
-    report: Report, triage_id: str, *, resolution: Resolution | None = None
+    report: Report,
+    triage_id: str,
+    *,
+    resolution: Resolution | None = None,
+    explaining: bool = False,
 ) -> Message:
     """The verdict: pattern, layer, cause in words with its code, confidence, owner, next step,
-    the six-item evidence package, the checks that failed or could not be verified, buttons."""
+    the six-item evidence package, the checks that failed or could not be verified, buttons.
+    ``explaining``: the LLM agent is still writing; the message says its explanation follows."""
     v = report.verdict
     b = _Blocks()
     b.header(verdict_title(report))
@@ -447,6 +460,11 @@ def verdict_message(
     proof = f" · proved by `{v.check}`" if v.check else ""
     b.context(f"Escalation: {esc(report.escalation.reason)}{proof}")
     _agent_blocks(b, report)
+    if explaining:
+        b.context(
+            ":hourglass_flowing_sand: _The LLM agent is writing its explanation; it will "
+            "appear here when it is ready._"
+        )
 
     b.divider()
     b.section("*Evidence package*")
@@ -490,6 +508,14 @@ def verdict_message(
     )
     tail += 2
     return b.done(verdict_text(report), keep_tail=tail)
+
+
+def explanation_reply(report: Report) -> Message:
+    """The agent's explanation as a reply of its own, when the verdict could not be edited."""
+    b = _Blocks()
+    b.context(f"Explanation of the verdict for *{esc(report.sku)}* above")
+    _agent_blocks(b, report)
+    return b.done(f"Explanation of the verdict for {report.sku}")
 
 
 def _cited(ids: Sequence[str]) -> str:
