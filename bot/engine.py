@@ -26,7 +26,7 @@ from bot.settings import Thresholds
 from bot.sku import validate_sku
 from bot.tree import LAYER_ORDER, CheckSpec, Layer, Tree, load_tree
 from bot.verdict import classify_pattern, decide
-from tools.clock import utc_now
+from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
 
@@ -153,15 +153,20 @@ async def triage(
     thresholds: Thresholds | None = None,
     progress: Progress | None = None,
     tree: Tree | None = None,
+    clock: Clock = utc_now,
 ) -> Report:
-    """Diagnose one SKU over ``stack``. Raises ``InvalidSku`` before touching any system."""
+    """Diagnose one SKU over ``stack``. Raises ``InvalidSku`` before touching any system.
+
+    ``clock`` is the process's one wall clock: it stamps ``started_at``. ``now`` is the moment
+    every check judges by; it defaults to the clock's reading (a sandbox scenario pins it).
+    """
     sku = validate_sku(sku)
     tree = tree or load_tree()
     thresholds = thresholds or Thresholds()
-    started_at = utc_now()
-    clock = now or started_at
+    started_at = clock()
+    clock_now = now or started_at
     t0 = time.perf_counter()
-    reads = _start_reads(sku, stack, clock - timedelta(hours=thresholds.change_window_hours))
+    reads = _start_reads(sku, stack, clock_now - timedelta(hours=thresholds.change_window_hours))
     results: list[CheckResult] = []
     cited: dict[str, FactRef] = {}
     try:
@@ -170,7 +175,7 @@ async def triage(
             await _settle(
                 reads, sorted({k for s in specs for n in s.needs for k in _keys_for(n, reads)})
             )
-            facts = _facts(sku, clock, thresholds, stack, reads)
+            facts = _facts(sku, clock_now, thresholds, stack, reads)
             walked = []
             for spec in specs:
                 outcome = judge_check(spec, facts)
@@ -195,7 +200,7 @@ async def triage(
     finally:
         for r in reads.values():
             r.task.cancel()
-    facts = _facts(sku, clock, thresholds, stack, reads)
+    facts = _facts(sku, clock_now, thresholds, stack, reads)
     pattern = classify_pattern(facts)
     unread = [e.describe() for e in facts.errors.values()]
     verdict, secondary = decide(results, pattern, unread, tree)
@@ -224,7 +229,7 @@ async def triage(
             )
             for r in reads.values()
         ],
-        clock=clock,
+        clock=clock_now,
         started_at=started_at,
         seconds=round(time.perf_counter() - t0, 4),
     )

@@ -93,6 +93,11 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
 
     title = "ERP last inventory update"
     if erp:
+        shows = (
+            f"ERP shows {erp.available} available."
+            if erp.available is not None
+            else "the ERP keeps no quantity for this item."
+        )
         since = facts.change_window_start
         recent = [t for t in erp.transactions if t.at >= since]
         if erp.last_inventory_update_at or recent:
@@ -102,7 +107,7 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
             item(
                 "E3",
                 title,
-                f"Last inventory update {when(at)}{what}; ERP shows {erp.available} available.",
+                f"Last inventory update {when(at)}{what}; {shows}",
                 True,
                 ref("erp.last_inventory_update_at", at, erp),
             )
@@ -110,7 +115,7 @@ def build_evidence(facts: Facts) -> tuple[list[EvidenceItem], list[FactRef]]:
             item(
                 "E3",
                 title,
-                f"No inventory update at all for this SKU in the last {facts.thresholds.change_window_hours} h; ERP shows {erp.available} available.",
+                f"No inventory update at all for this SKU in the last {facts.thresholds.change_window_hours} h; {shows}",
                 False,
                 ref("erp.last_inventory_update_at", None, erp),
             )

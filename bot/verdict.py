@@ -12,17 +12,23 @@ def classify_pattern(facts: Facts) -> str:
 
     Beyond the design's six: ``quantity_mismatch`` when every surface sells but a quantity
     differs (storefront vs ERP, or a channel vs the storefront), and ``undetermined`` when the
-    storefront or the ERP could not be read.
+    storefront or the ERP could not be read, or the ERP keeps no quantity for the item and the
+    storefront and channels alone do not show a pattern.
     """
     sf, erp = facts.storefront, facts.erp
     if sf is None or erp is None:
         return "undetermined"
     channels = facts.channels
-    erp_zero = erp.available <= 0 or (facts.wms is not None and facts.wms.on_hand <= 0)
+    # A figure a system does not keep (None: a non-inventory item, a listing without a seller
+    # quantity) is unknown: never zero, and never "agrees".
+    erp_zero = (erp.available is not None and erp.available <= 0) or (
+        facts.wms is not None and facts.wms.on_hand <= 0
+    )
     anything_selling = sf.selling or any(not ch.out_of_stock for ch in channels)
     if erp_zero and anything_selling:
         return "erp_oos_storefront_available"
-    if not sf.selling and not erp_zero:
+    erp_unknown = erp.available is None and not erp_zero
+    if not sf.selling and not erp_zero and not erp_unknown:
         if channels and all(ch.out_of_stock for ch in channels):
             return "all_channels_oos_erp_stock"
         return "storefront_oos_erp_stock"
@@ -33,10 +39,15 @@ def classify_pattern(facts: Facts) -> str:
         return "one_channel_oos"
     tolerance = facts.thresholds.quantity_tolerance
     if sf.selling and (
-        abs(sf.available - erp.available) > tolerance
-        or any(abs(ch.quantity - max(sf.available, 0)) > tolerance for ch in channels)
+        (erp.available is not None and abs(sf.available - erp.available) > tolerance)
+        or any(
+            ch.quantity is not None and abs(ch.quantity - max(sf.available, 0)) > tolerance
+            for ch in channels
+        )
     ):
         return "quantity_mismatch"
+    if erp_unknown:
+        return "undetermined"  # no ERP figure to compare with: neither "ERP has stock" nor "agree"
     return "in_sync"
 
 

@@ -151,6 +151,15 @@ async def test_an_unreadable_middleware_names_itself_in_every_check_that_needed_
     assert report.verdict.confidence == "inconclusive"
 
 
+async def test_the_report_is_stamped_by_the_injected_clock_and_judged_by_it() -> None:
+    stack = Stack(storefront=Storefront(), middleware=Middleware(), erp=Erp())
+    pinned = f.NOW.replace(year=2031)
+    report = await triage(f.SKU, stack, clock=lambda: pinned)
+    assert (report.started_at, report.clock) == (pinned, pinned)
+    judged = await triage(f.SKU, stack, now=f.NOW, clock=lambda: pinned)
+    assert (judged.started_at, judged.clock) == (pinned, f.NOW)
+
+
 async def test_a_malformed_sku_is_refused_before_any_system_is_asked() -> None:
     meet = Rendezvous(expected=99)
     stack = Stack(storefront=Storefront(meet), middleware=Middleware(meet), erp=Erp(meet))

@@ -97,6 +97,27 @@ SOLD_OUT = storefront(available=0)
             "in_sync",
             id="all-agree-at-zero",
         ),
+        # An unknown quantity (None) is never zero and never "agrees".
+        pytest.param(
+            facts(sf=SOLD_OUT, erp_=erp(available=None), channels=(listing(**OOS),)),
+            "undetermined",
+            id="erp-keeps-no-quantity-storefront-oos-is-not-all-agree",
+        ),
+        pytest.param(
+            facts(erp_=erp(available=None)),
+            "undetermined",
+            id="erp-keeps-no-quantity-storefront-sells-is-not-erp-oos",
+        ),
+        pytest.param(
+            facts(channels=(listing(quantity=None),)),
+            "in_sync",
+            id="buyable-listing-without-a-quantity-is-not-oos",
+        ),
+        pytest.param(
+            facts(channels=(listing(quantity=None, buyable=False, status="INACTIVE"),)),
+            "one_channel_oos",
+            id="unbuyable-listing-without-a-quantity-is-oos",
+        ),
     ],
 )
 def test_classify_pattern(f: Facts, pattern: str) -> None:

@@ -151,7 +151,9 @@ class ListingStatusChange(Model):
 class ChannelListing(Snapshot):
     channel: str  # "amazon", "walmart", "ebay", …
     sku: str
-    quantity: int
+    # None: the channel shows no quantity for this listing (e.g. an FBA listing read without its
+    # inventory summary): unknown, never zero.
+    quantity: int | None
     buyable: bool
     status: str  # the channel's own word: BUYABLE, UNPUBLISHED, ON_HOLD, ACTIVE, …
     issues: list[ListingIssue] = []
@@ -168,7 +170,8 @@ class ChannelListing(Snapshot):
 
     @property
     def out_of_stock(self) -> bool:
-        return self.quantity <= 0 or not self.buyable
+        """Not buyable, or a known quantity at zero (an unknown quantity is not zero)."""
+        return not self.buyable or (self.quantity is not None and self.quantity <= 0)
 
 
 # --- Layer 3: middleware ---------------------------------------------------------------------
@@ -348,7 +351,9 @@ class IntegrationUser(Model):
 class ErpSnapshot(Snapshot):
     vendor: str
     item: ErpItem
-    available: int
+    # None: the ERP keeps no stock figure for the item (non-inventory, service, kit): unknown,
+    # never zero.
+    available: int | None
     locations: list[LocationQuantity] = []
     transactions: list[InventoryTransaction] = []
     last_inventory_update_at: datetime | None = None

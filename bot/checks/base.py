@@ -84,6 +84,18 @@ def listable(sf: StorefrontSnapshot) -> int:
     return max(sf.available, 0)
 
 
+def units(quantity: int | None) -> str:
+    """A quantity in words: an unknown one (None) is said, never printed as 0."""
+    return "no quantity" if quantity is None else str(quantity)
+
+
+def disagrees(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
+    """Does the listing show something other than the storefront? An unknown quantity only
+    disagrees by the listing being out of stock while the storefront has stock."""
+    known_differs = ch.quantity is not None and ch.quantity != listable(sf)
+    return known_differs or (ch.out_of_stock and sf.available > 0)
+
+
 def channel_flows(facts: Facts, channel: str) -> list[Flow]:
     if facts.middleware is None:
         return []

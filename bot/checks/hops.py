@@ -16,6 +16,7 @@ from bot.checks.base import (
     passed,
     skipped,
     storefront_of,
+    units,
     unknown,
     when,
 )
@@ -45,7 +46,11 @@ def erp_broadcast(facts: Facts) -> Outcome:
         key=lambda t: t.at,
     )
     if not sales:
+        if hidden := not_visible(erp, "transactions") or not_visible(erp, "origin"):
+            return unknown(hidden)
         return passed("no ERP-side sale since the storefront last heard from the ERP")
+    if erp.available is None:
+        return skipped("the ERP keeps no quantity for the item: no stock figure to announce")
     if sf.available <= erp.available:
         return passed("the storefront already shows no more than the ERP")
     hop = facts.flows("erp_to_storefront")
@@ -87,13 +92,15 @@ def restock(facts: Facts) -> Outcome:
         for x in erp.transactions
         if x.kind in ("receipt", "return") and x.quantity > 0 and x.status == "posted" and x.at > t
     ]
-    if back and erp.available > 0:
+    if back and (erp.available is None or erp.available > 0):
         first = min(back, key=lambda x: x.at)
         return failed(
-            f"the ERP took back {first.quantity} ({first.kind}, {first.origin or 'ERP'}) at {when(first.at)}, after the storefront sold out at {when(t)}; storefront still shows {sf.available}, ERP {erp.available}",
+            f"the ERP took back {first.quantity} ({first.kind}, {first.origin or 'ERP'}) at {when(first.at)}, after the storefront sold out at {when(t)}; storefront still shows {sf.available}, ERP {units(erp.available)}",
             ref("erp.transactions.restock", back, erp),
             ref("storefront.out_of_stock_since", t, sf),
         )
+    if hidden := not_visible(erp, "transactions"):
+        return unknown(hidden)
     return passed("no ERP receipt or return since the storefront sold out")
 
 
@@ -113,6 +120,8 @@ def wms_batch(facts: Facts) -> Outcome:
     erp_heard = erp.last_inventory_update_at is not None and erp.last_inventory_update_at >= last.at
     if batch_ran or erp_heard:
         return passed("the WMS→ERP batch ran after the last WMS movement", *cites)
+    if hidden := not_visible(erp, "last_update"):
+        return unknown(hidden)
     every = f" (runs every {wms.batch_interval_minutes} min)" if wms.batch_interval_minutes else ""
     return failed(
         f"WMS {last.kind} of {last.quantity} at {when(last.at)}; last WMS→ERP batch {when(wms.last_batch_at)}{every}",
@@ -152,6 +161,8 @@ def duplicates(facts: Facts) -> Outcome:
             + ", ".join(f"{t.quantity:+d} at {when(t.at)}" for t in same),
             ref("erp.transactions.duplicates", same, erp),
         )
+    if hidden := not_visible(erp, "transactions"):
+        return unknown(hidden)
     return passed("every adjustment applied once", ref("erp.transactions", erp.transactions, erp))
 
 
@@ -161,14 +172,14 @@ def _gaps(facts: Facts) -> list[tuple[str, str | None, datetime]]:
     gaps: list[tuple[str, str | None, datetime]] = []
     tolerance = facts.thresholds.quantity_tolerance
     sf_changed = facts.last_storefront_change()
-    if abs(sf.available - erp.available) > tolerance:
+    if erp.available is not None and abs(sf.available - erp.available) > tolerance:
         erp_changed = max((t.at for t in erp.transactions), default=erp.last_inventory_update_at)
         if erp_changed and (sf_changed is None or erp_changed >= sf_changed):
             gaps.append(("erp_to_storefront", None, erp_changed))
         elif sf_changed:
             gaps.append(("storefront_to_erp", None, sf_changed))
     for ch in facts.channels:
-        if ch.quantity != listable(sf) and sf_changed:
+        if ch.quantity is not None and ch.quantity != listable(sf) and sf_changed:
             gaps.append(("storefront_to_marketplace", ch.channel, sf_changed))
     return gaps
 

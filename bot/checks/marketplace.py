@@ -2,36 +2,72 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.checks.base import (
     Outcome,
     channel_flows,
     check,
+    disagrees,
     failed,
     listable,
     listing_state_unsynced,
     passed,
     skipped,
     storefront_of,
+    units,
     unknown,
     when,
 )
 from bot.facts import Facts, ref
 from tools.models import (
     ChannelListing,
+    Flow,
     StorefrontSnapshot,
 )
 
 
 def _suppressed(ch: ChannelListing) -> bool:
-    return ch.quantity > 0 and any(i.enforcement for i in ch.issues)
+    """Enforced issues on a listing that has (or may have: unknown) quantity."""
+    has_quantity = ch.quantity is None or ch.quantity > 0
+    return has_quantity and any(i.enforcement for i in ch.issues)
+
+
+def _fed_by_third_party(ch: ChannelListing) -> bool:
+    """Fed by a repricer or channel manager: not the storefront, not the ERP through the
+    connector, and not the marketplace's own warehouse (FBA, WFS: nobody's feed)."""
+    return ch.fulfilled_by == "seller" and ch.feed_source not in ("storefront", "erp")
 
 
 def _third_party(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
     """A third-party feed is a suspect only where the listing disagrees with the storefront."""
-    disagrees = ch.quantity != listable(sf) or (ch.out_of_stock and sf.available > 0)
-    return ch.feed_source != "storefront" and disagrees
+    return _fed_by_third_party(ch) and disagrees(ch, sf)
+
+
+def _upstream(ch: ChannelListing, facts: Facts) -> tuple[str, int | None, datetime | None] | None:
+    """What feeds the listing's quantity: (who, its quantity, when it last changed). None when
+    no feed does (marketplace-fulfilled) or the feeder is a third party we cannot read."""
+    if ch.fulfilled_by == "marketplace" or _fed_by_third_party(ch):
+        return None
+    if ch.feed_source == "erp":
+        erp = facts.erp
+        if erp is None:
+            return None
+        changed = max((t.at for t in erp.transactions), default=erp.last_inventory_update_at)
+        return "the ERP", erp.available, changed
+    sf = storefront_of(facts)
+    return (
+        "the storefront",
+        listable(sf),
+        sf.last_inventory_sync_at or facts.last_storefront_change(),
+    )
+
+
+def _upstream_flows(ch: ChannelListing, facts: Facts) -> list[Flow]:
+    hop = "erp_to_marketplace" if ch.feed_source == "erp" else "storefront_to_marketplace"
+    return [f for f in channel_flows(facts, ch.channel) if f.hop == hop] or channel_flows(
+        facts, ch.channel
+    )
 
 
 def _buffered(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
@@ -39,15 +75,20 @@ def _buffered(ch: ChannelListing, sf: StorefrontSnapshot) -> bool:
 
 
 def _feed_lag(ch: ChannelListing, facts: Facts) -> timedelta | None:
-    """How far the channel's last feed trails the storefront, when that lag is the story."""
-    sf = storefront_of(facts)
-    reference = sf.last_inventory_sync_at or facts.last_storefront_change()
-    if ch.last_inventory_feed_at is None or reference is None or ch.quantity == listable(sf):
+    """How far the channel's last feed trails its own upstream (the storefront, or the ERP for
+    an ERP-fed listing), when that lag is the story."""
+    upstream = _upstream(ch, facts)
+    if upstream is None:
+        return None
+    _, quantity, reference = upstream
+    if ch.last_inventory_feed_at is None or reference is None:
+        return None
+    if quantity is None or ch.quantity is None or ch.quantity == max(quantity, 0):
         return None
     lag = reference - ch.last_inventory_feed_at
     if lag <= timedelta(minutes=facts.thresholds.latency_minutes):
         return None
-    for flow in channel_flows(facts, ch.channel):
+    for flow in _upstream_flows(ch, facts):
         if flow.status != "active":
             return None  # a stopped flow explains it: L3.flow_status
         if (
@@ -70,7 +111,7 @@ def listing_status(facts: Facts) -> Outcome:
     cites = [ref(f"{ch.channel}.issues", ch.issues, ch) for ch in facts.channels]
     if bad:
         words = "; ".join(
-            f"{ch.channel}: {ch.status}, qty {ch.quantity}, "
+            f"{ch.channel}: {ch.status}, qty {units(ch.quantity)}, "
             + ", ".join(
                 f"{i.enforcement or i.code} ({i.message})" for i in ch.issues if i.enforcement
             )
@@ -87,11 +128,15 @@ def feed_source(facts: Facts) -> Outcome:
     bad = [ch for ch in facts.channels if _third_party(ch, sf)]
     if bad:
         words = "; ".join(
-            f"{ch.channel} is fed by {ch.feed_source} (qty {ch.quantity}, storefront {sf.available})"
+            f"{ch.channel} is fed by {ch.feed_source} (qty {units(ch.quantity)}, storefront {sf.available})"
             for ch in bad
         )
         return failed(words, *cites, ref("storefront.available", sf.available, sf))
-    return passed("every listing is fed by the storefront feed (or agrees with it)", *cites)
+    return passed(
+        "every listing is fed by the storefront or the ERP, fulfilled by the marketplace, "
+        "or agrees with the storefront",
+        *cites,
+    )
 
 
 @check("L2.buffer")
@@ -126,16 +171,25 @@ def feed_freshness(facts: Facts) -> Outcome:
     lagging = [(ch, lag) for ch in facts.channels if (lag := _feed_lag(ch, facts)) is not None]
     if lagging:
         words = "; ".join(
-            f"{ch.channel} last fed {when(ch.last_inventory_feed_at)} ({lag.total_seconds() / 60:.0f} min behind the storefront), shows {ch.quantity}"
+            f"{ch.channel} last fed {when(ch.last_inventory_feed_at)} ({lag.total_seconds() / 60:.0f} min behind {_upstream_name(ch)}), shows {units(ch.quantity)}"
             for ch, lag in lagging
         )
         return failed(words, *cites)
-    # a channel that shows the storefront's quantity has kept up, whether or not it says when
-    behind = [ch for ch in facts.channels if ch.quantity != listable(sf)]
+    # a channel that shows the storefront's quantity has kept up, whether or not it says when;
+    # one fulfilled by the marketplace or fed by a third party has no feed of ours to lag
+    behind = [
+        ch
+        for ch in facts.channels
+        if disagrees(ch, sf) and not (ch.fulfilled_by == "marketplace" or _fed_by_third_party(ch))
+    ]
     unreported = [ch.channel for ch in behind if ch.last_inventory_feed_at is None]
     if unreported and len(unreported) == len(behind):
         return unknown(f"{', '.join(unreported)} report no last inventory feed time")
     return passed("every marketplace feed keeps up with the storefront", *cites)
+
+
+def _upstream_name(ch: ChannelListing) -> str:
+    return "the ERP" if ch.feed_source == "erp" else "the storefront"
 
 
 @check("L2.channel_state")
@@ -145,7 +199,12 @@ def channel_state(facts: Facts) -> Outcome:
     cites = [
         ref(
             f"{ch.channel}.state",
-            {"status": ch.status, "buyable": ch.buyable, "quantity": ch.quantity},
+            {
+                "status": ch.status,
+                "buyable": ch.buyable,
+                "quantity": ch.quantity,
+                "fulfilled_by": ch.fulfilled_by,
+            },
             ch,
         )
         for ch in facts.channels
@@ -172,7 +231,7 @@ def channel_state(facts: Facts) -> Outcome:
     ]
     if unexplained:
         words = "; ".join(
-            f"{ch.channel} shows {ch.status} (qty {ch.quantity}, buyable {ch.buyable})"
+            f"{ch.channel} shows {ch.status} (qty {units(ch.quantity)}, buyable {ch.buyable})"
             for ch in unexplained
         )
         return failed(

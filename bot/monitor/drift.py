@@ -31,7 +31,7 @@ from typing import IO, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from bot.config import ConfigError, StackConfig, load_config
+from bot.config import ConfigError, StackConfig, load_config, require_env
 from bot.monitor.scan import CompareRule, Counts, scan_catalogs
 from bot.monitor.state import DriftState, Recorded, RunSummary, Tracked
 from bot.settings import default_store_path
@@ -261,6 +261,7 @@ async def run_drift(
     now: datetime | None = None,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    announce: bool = True,
 ) -> DriftResult:
     """Compare every SKU of ``target`` once and record the run in ``store``'s drift tables.
 
@@ -268,6 +269,8 @@ async def run_drift(
     ``[thresholds] drift_units`` say) or a sandbox catalog (``tools.sandbox.catalog``; it
     shows the gaps of ``now``'s day). ``now`` (default: the current time) stamps first / last
     seen. ``transports`` (by "storefront" / "erp") replace the network, as in ``open_stack``.
+    ``announce`` says the caller shows the result itself (the CLI); a Slack post passes False
+    and calls ``DriftState.announced`` once the post went out, so a failed post loses nothing.
 
     Raises ``DriftError`` when a system cannot be read (nothing is recorded: the previous
     state stands), ``ConfigError`` for a config the check cannot use, ``StoreError`` when the
@@ -300,7 +303,7 @@ async def run_drift(
                 threshold=sources.rule.threshold,
                 compared=counts.compared,
             )
-            recorded = state.record(summary, scan.gaps(), scan.pairs)
+            recorded = state.record(summary, scan.gaps(), scan.pairs, announce=announce)
         finally:
             if state is not store:
                 state.close()
@@ -486,6 +489,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     target: StackConfig | GeneratedCatalog
     if args.config:
         target = load_config(Path(args.config))
+        require_env(target, args.config, only=("storefront", "erp"))
     else:
         if not 1 <= args.size <= 10_000_000:
             print("oos: --size is 1 to 10,000,000 SKUs", file=sys.stderr)

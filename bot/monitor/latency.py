@@ -196,6 +196,8 @@ def lags_from_sku(
             continue  # fed by a third party: its lag is not this hop's
         covered.append(hop_key("storefront_to_marketplace", ch.channel))
         fed = ch.last_inventory_feed_at
+        if ch.quantity is None or ch.fulfilled_by == "marketplace":
+            continue  # no quantity of ours to lag: unknown, or the marketplace's own stock
         if ch.quantity == listable or changed is None or (fed is not None and fed >= changed):
             continue
         last_feed = f"last feed {_clock(fed)}" if fed else "no feed recorded"
@@ -213,8 +215,8 @@ def lags_from_sku(
     if erp is None:
         return lags, covered
     covered += ["erp_to_storefront", "storefront_to_erp"]
-    if sf.available == erp.available:
-        return lags, covered
+    if erp.available is None or sf.available == erp.available:
+        return lags, covered  # None: the ERP keeps no quantity, so no hop can lag on it
     erp_changed, heard = _erp_changed(erp), _storefront_heard(sf)
     if erp_changed is not None and (heard is None or erp_changed > heard):
         lags.append(

@@ -6,7 +6,8 @@ the builders of ``bot.slack.blocks``:
 
     drift     the summary with the worst offenders (a Triage button each) and low stock; the
               full list as CSV in the post's thread. A run that could not compare says so —
-              never an all clear it cannot back
+              never an all clear it cannot back. Its new gaps and resolutions stay news until
+              the post went out: after a failed post the next run announces them again
     health    every flow's status and error rate against the 0.5 % bar
     latency   one post per alert the latency state hands out (a breach, a change of band, a
               recovery), each marked posted only once Slack accepted it
@@ -89,7 +90,7 @@ class MonitorPoster:
 
     async def drift(self, channel: str, *, lease: Lease | None = None) -> str:
         try:
-            result = await self.monitor.drift()
+            result = await self.monitor.drift(announce=False)
         except (DriftError, ConfigError, StoreError) as exc:
             await self._post(
                 channel,
@@ -108,6 +109,7 @@ class MonitorPoster:
             result, worst=self.monitor.settings.worst, low=low, csv_name=name, low_csv_name=low_name
         )
         ts = await self._post(channel, message, lease)
+        self.monitor.drift_announced(result)
         out = io.StringIO()
         rows = write_csv(result, out)
         files = [{"filename": name, "content": out.getvalue(), "title": name}]

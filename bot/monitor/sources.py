@@ -184,11 +184,22 @@ class Monitor:
         async with self.middleware(now, window) as middleware:
             return await check_health(middleware, now=now, window=window)
 
-    async def drift(self) -> DriftResult:
-        """One drift run, recorded in the drift state (``DriftError`` when it cannot run)."""
+    async def drift(self, *, announce: bool = True) -> DriftResult:
+        """One drift run, recorded in the drift state (``DriftError`` when it cannot run).
+        ``announce=False``: its news stays news until ``drift_announced`` (the post went out)."""
         state = DriftState(self.db_path)
         try:
-            return await run_drift(self.target, state, self.clock(), transports=self.transports)
+            return await run_drift(
+                self.target, state, self.clock(), transports=self.transports, announce=announce
+            )
+        finally:
+            state.close()
+
+    def drift_announced(self, result: DriftResult) -> None:
+        """``result``'s post went out: its new gaps and resolutions are no longer news."""
+        state = DriftState(self.db_path)
+        try:
+            state.announced(result.scope, result.run_id)
         finally:
             state.close()
 

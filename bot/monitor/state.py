@@ -57,12 +57,22 @@ CREATE TABLE IF NOT EXISTS drift_episodes (
     storefront INTEGER NOT NULL,
     erp INTEGER NOT NULL,
     storefront_record TEXT,
-    erp_record TEXT
+    erp_record TEXT,
+    announced INTEGER NOT NULL DEFAULT 1,
+    resolution_run TEXT,
+    resolution_announced INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS drift_open ON drift_episodes (scope, sku)
     WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS drift_episodes_sku ON drift_episodes (scope, sku, first_seen);
 """
+# Columns added after the first release: a file made before them gains them, every episode it
+# holds counting as announced (its posts went out under the old rules).
+_ANNOUNCE_COLUMNS = {
+    "announced": "INTEGER NOT NULL DEFAULT 1",
+    "resolution_run": "TEXT",
+    "resolution_announced": "INTEGER NOT NULL DEFAULT 1",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,10 @@ class DriftState:
         self.db = conn
         try:
             conn.executescript(_SCHEMA)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(drift_episodes)")}
+            for name, kind in _ANNOUNCE_COLUMNS.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE drift_episodes ADD COLUMN {name} {kind}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use the drift state at {self.path}: {exc}") from None
 
@@ -165,9 +179,16 @@ class DriftState:
         run: RunSummary,
         gaps: Iterable[Pair],
         compared: Callable[[list[str]], dict[str, Pair]],
+        *,
+        announce: bool = True,
     ) -> Recorded:
         """Apply one run: ``gaps`` are this run's flagged SKUs; ``compared(skus)`` gives this
-        run's figures for the SKUs among ``skus`` that it compared (to resolve open episodes)."""
+        run's figures for the SKUs among ``skus`` that it compared (to resolve open episodes).
+
+        A gap stays *new*, and a resolution stays in the *resolved* list, until a run that
+        reported it is announced: at once with ``announce`` (the caller shows the result
+        itself, as the CLI does), else by ``announced(scope, run_id)`` once the post went out.
+        A post that failed thus loses nothing: the next run reports the same news again."""
         now, scope = _iso(run.ran_at), run.scope
         conn = self.db
         try:
@@ -192,6 +213,8 @@ class DriftState:
                         len(recorded.unverified),
                     ],
                 )
+                if announce:
+                    self._announce(conn, scope, run.run_id)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -199,6 +222,34 @@ class DriftState:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"could not record the drift run in {self.path}: {exc}") from None
         return recorded
+
+    def announced(self, scope: str, run_id: str) -> None:
+        """Run ``run_id``'s post went out: its new gaps are open from now on, and the
+        resolutions it reported are not reported again."""
+        conn = self.db
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._announce(conn, scope, run_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not record the drift post in {self.path}: {exc}") from None
+
+    @staticmethod
+    def _announce(conn: sqlite3.Connection, scope: str, run_id: str) -> None:
+        conn.execute(
+            "UPDATE drift_episodes SET announced = 1"
+            " WHERE scope = ? AND last_run = ? AND announced = 0",
+            [scope, run_id],
+        )
+        conn.execute(
+            "UPDATE drift_episodes SET resolution_announced = 1"
+            " WHERE scope = ? AND resolution_run = ? AND resolution_announced = 0",
+            [scope, run_id],
+        )
 
     def _apply(
         self,
@@ -213,9 +264,9 @@ class DriftState:
             "SELECT max(ran_at) FROM drift_runs WHERE scope = ?", [scope]
         ).fetchone()[0]
         open_ = {
-            sku: (first, last)
-            for sku, first, last in conn.execute(
-                "SELECT sku, first_seen, last_seen FROM drift_episodes"
+            sku: (first, last, bool(announced))
+            for sku, first, last, announced in conn.execute(
+                "SELECT sku, first_seen, last_seen, announced FROM drift_episodes"
                 " WHERE scope = ? AND resolved_at IS NULL",
                 [scope],
             )
@@ -225,9 +276,10 @@ class DriftState:
         for pair in gaps:
             figures = (pair.storefront, pair.erp, pair.storefront_record, pair.erp_record)
             if pair.sku in open_:
-                first = open_.pop(pair.sku)[0]
+                first, _last, announced = open_.pop(pair.sku)
                 updates.append((now, run.run_id, *figures, scope, pair.sku))
-                flagged.append(Tracked(pair, "open", _time(first), run.ran_at))
+                status: Literal["new", "open"] = "open" if announced else "new"
+                flagged.append(Tracked(pair, status, _time(first), run.ran_at))
             else:
                 inserts.append((scope, pair.sku, now, now, run.run_id, run.run_id, *figures))
                 flagged.append(Tracked(pair, "new", run.ran_at, run.ran_at))
@@ -239,20 +291,56 @@ class DriftState:
         )
         conn.executemany(
             "INSERT INTO drift_episodes (scope, sku, first_seen, last_seen, first_run, last_run,"
-            " storefront, erp, storefront_record, erp_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " storefront, erp, storefront_record, erp_record, announced, resolution_announced)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
             inserts,
         )
         # Open episodes this run did not flag: resolved if it compared them, else unverified.
         now_agreeing = compared(sorted(open_))
         resolved = [
             Tracked(now_agreeing[sku], "resolved", _time(first), _time(last))
-            for sku, (first, last) in sorted(open_.items())
-            if sku in now_agreeing
+            for sku, (first, last, announced) in sorted(open_.items())
+            if sku in now_agreeing and announced
         ]
         conn.executemany(
             "UPDATE drift_episodes SET resolved_at = ?, storefront = ?, erp = ?"
             " WHERE scope = ? AND sku = ? AND resolved_at IS NULL",
-            [(now, t.pair.storefront, t.pair.erp, scope, t.pair.sku) for t in resolved],
+            [
+                (now, now_agreeing[sku].storefront, now_agreeing[sku].erp, scope, sku)
+                for sku in sorted(open_)
+                if sku in now_agreeing
+            ],
+        )
+        # A gap that closed before it was ever announced is no news; one announced as open
+        # whose resolution was not announced yet (that post failed) is reported again, unless
+        # the SKU is flagged again in this run.
+        conn.execute(
+            "UPDATE drift_episodes SET resolution_announced = 1 WHERE scope = ?"
+            " AND resolved_at IS NOT NULL AND resolution_announced = 0 AND announced = 0",
+            [scope],
+        )
+        flagged_now = {t.pair.sku for t in flagged}
+        earlier = [
+            Tracked(Pair(sku, sf, erp, sf_rec, erp_rec), "resolved", _time(first), _time(last))
+            for sku, sf, erp, sf_rec, erp_rec, first, last in conn.execute(
+                "SELECT sku, storefront, erp, storefront_record, erp_record, first_seen,"
+                " last_seen FROM drift_episodes WHERE scope = ? AND resolved_at IS NOT NULL"
+                " AND resolved_at < ? AND resolution_announced = 0 ORDER BY sku",
+                [scope, now],
+            )
+            if sku not in flagged_now
+        ]
+        conn.execute(
+            "UPDATE drift_episodes SET resolution_announced = 1 WHERE scope = ?"
+            " AND resolved_at IS NOT NULL AND resolved_at < ? AND resolution_announced = 0"
+            " AND sku IN (SELECT sku FROM drift_episodes WHERE scope = ? AND resolved_at IS NULL)",
+            [scope, now, scope],
+        )
+        resolved = sorted([*earlier, *resolved], key=lambda t: t.pair.sku)
+        conn.executemany(
+            "UPDATE drift_episodes SET resolution_run = ?"
+            " WHERE scope = ? AND sku = ? AND resolved_at IS NOT NULL AND resolution_announced = 0",
+            [(run.run_id, scope, t.pair.sku) for t in resolved],
         )
         unverified = sorted(sku for sku in open_ if sku not in now_agreeing)
         return Recorded(

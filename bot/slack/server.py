@@ -214,7 +214,16 @@ async def serve(
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            server = await start_http(app, settings.host, settings.port)
+            try:
+                server = await start_http(app, settings.host, settings.port)
+            except OSError as exc:
+                print(
+                    f"oos serve: cannot listen on {settings.host}:{settings.port} "
+                    f"({exc.strerror or exc}); is another process using the port? "
+                    "Choose another with --port or PORT.",
+                    file=sys.stderr,
+                )
+                return 2
             log.info(
                 "oos serve: %s, listening on %s (Web API %s)", who, server.url, settings.api_url
             )
@@ -240,6 +249,17 @@ async def serve(
     return 0
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (0-65535)")
+    return port
+
+
 def add_serve_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
@@ -263,7 +283,7 @@ def add_serve_parser(
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
     )
-    parser.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
+    parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
     parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
     parser.set_defaults(func=serve_main)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, load_config, require_env
 from bot.settings import default_store_path
 from bot.slack.settings import DEFAULT_API_URL
 from bot.slack.tickets import SlackTicketNotifier
@@ -57,6 +57,7 @@ def _cmd_retry(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.config}: no [tickets] table: there is no ticket system to send to"
         )
+    require_env(config, args.config, only=("tickets",))
     service = TicketService.from_config(config.tickets, args.db or default_store_path())
     return asyncio.run(_retry(service))
 

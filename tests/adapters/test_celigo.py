@@ -27,6 +27,7 @@ from tools.middleware.celigo import (
     change_kind,
     cron_from_interval,
     error_entry,
+    error_side,
     flow_steps,
     interval_from_cron,
     log_sort_key,
@@ -178,6 +179,53 @@ def test_job_error_example_parses_and_needs_a_trace_key_to_name_a_sku() -> None:
     entry = error_entry(parse_error(doc | {"traceKey": "SKU-1"}), "f1")
     assert entry is not None
     assert (entry.sku, entry.stage, entry.status_code) == ("SKU-1", "error", 422)
+
+
+@pytest.mark.parametrize(
+    ("source", "on_import", "side"),
+    [
+        ("application", True, "destination"),  # the target system refused the record
+        ("connection", True, "destination"),
+        ("application", False, None),  # the source system failed the export
+        ("mapping", True, "connector"),
+        ("lookup", True, "connector"),
+        ("transformation", False, "connector"),
+        ("preSavePage_hook", True, "connector"),
+        ("internal", True, "connector"),
+        (None, True, None),
+    ],
+)
+def test_who_failed_a_record_comes_from_the_error_source(
+    source: str | None, on_import: bool, side: str | None
+) -> None:
+    assert error_side(source, on_import) == side
+
+
+def test_verified_error_record_names_record_run_and_refusal() -> None:
+    # The step error record of docs.celigo.com "Errors API endpoints" (VERIFIED-2026-12 §2c).
+    doc = {
+        "occurredAt": "2021-06-15T21:21:30.538Z",
+        "source": "application",
+        "code": "response_failure",
+        "message": "Item record refused",
+        "traceKey": "SKU-1|53968",
+        "retryDataKey": "r1",
+        "errorId": "e1",
+        "_flowJobId": "job-1",
+        "classification": "missing",
+    }
+    job = parse_job({"_id": "job-1", "type": "retry", "numSuccess": 499, "numError": 1})
+    entry = error_entry(parse_error(doc, "imp-1"), "f1", imports=("imp-1",), jobs={"job-1": job})
+    assert entry is not None
+    assert (entry.sku, entry.source_id, entry.stage) == ("SKU-1", "53968", "error")
+    assert (entry.error_code, entry.error_source, entry.status_code) == (
+        "response_failure",
+        "destination",
+        None,
+    )
+    assert (entry.job_id, entry.job_records, entry.job_failed) == ("job-1", 500, 1)
+    limited = error_entry(parse_error(doc | {"classification": "Rate limit"}, "imp-1"), "f1")
+    assert limited is not None and limited.stage == "rate_limited"
 
 
 # A static lookup as Celigo documents it (import.md, lookups.yml): ``map`` is an object of input →
@@ -332,10 +380,28 @@ def _entry_view(entry: MiddlewareLogEntry) -> dict[str, Any]:
     if view["stage"] == "dropped":
         view["stage"] = "filtered"  # Celigo drops nothing silently: a skipped record was filtered
     if view["stage"] in ("error", "rate_limited"):
-        view["source_id"] = None  # Celigo errors carry the run and retry keys, not the event id
         if view["stage"] == "rate_limited" or view["status_code"] == 429:
             view["stage"], view["status_code"] = "rate_limited", view["status_code"] or 429
+        if view["error_code"] is not None and view["status_code"] is not None:
+            view["status_code"] = None  # a text code takes the place of the HTTP status
+        elif view["error_code"] is None and view["status_code"] is not None:
+            view["error_code"] = str(view["status_code"])  # Celigo's code is the status, as text
+        # Every error has a source in Celigo: the target's refusal unless Celigo's own step.
+        view["error_source"] = view["error_source"] or "destination"
     return view
+
+
+_JOB_FIELDS = ("job_id", "job_records", "job_failed")
+
+
+def _log_view(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries read, with the run Celigo filed them under left out where the state named
+    none (the emulator makes one run per record up)."""
+    for entry, want in zip(got, expected, strict=False):
+        if want["job_id"] is None:
+            assert entry["job_id"] is not None and entry["job_records"] is not None
+            entry.update(dict.fromkeys(_JOB_FIELDS))
+    return got
 
 
 def _expected(scenario: Scenario, state: MiddlewareSnapshot, since: datetime) -> dict[str, Any]:
@@ -389,7 +455,7 @@ def _got(snapshot: MiddlewareSnapshot, expected: dict[str, Any]) -> dict[str, An
             flow["status_reason"] = None
     return {
         "flows": flows,
-        "log": [e.model_dump() for e in snapshot.log],
+        "log": _log_view([e.model_dump() for e in snapshot.log], expected["log"]),
         "log_window_start": snapshot.log_window_start,
         "sku_mapping": snapshot.sku_mapping.model_dump() if snapshot.sku_mapping else None,
         "location_mappings": [m.model_dump() for m in snapshot.location_mappings],
@@ -571,6 +637,39 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
         MiddlewareLogEntry(
             at=T0 - 1 * h, flow_id="f-ev", sku="SKU-B", stage="rate_limited", message="slow down"
         ),
+        # One run of 500 records, one of which (this SKU's) the ERP refused; and a record that
+        # Celigo's own mapping failed.
+        *(
+            MiddlewareLogEntry(
+                at=T0 - 6 * h,
+                flow_id="f-ev",
+                sku="SKU-B",
+                source_id="e3",
+                job_id="run-77",
+                job_records=500,
+                job_failed=1,
+                **fields,
+            )
+            for fields in (
+                {"stage": "received"},
+                {
+                    "stage": "error",
+                    "error_code": "INSUFFICIENT_PERMISSION",
+                    "error_source": "destination",
+                    "message": "You need the 'Adjust Inventory' permission",
+                },
+            )
+        ),
+        MiddlewareLogEntry(
+            at=T0 - 7 * h,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="error",
+            source_id="e4",
+            error_code="lookup_failed",
+            error_source="connector",
+            message="No item mapping found for SKU-B",
+        ),
         MiddlewareLogEntry(
             at=T0 - 1 * h, flow_id="f-ev", sku="SKU-OTHER", stage="received", source_id="x"
         ),
@@ -613,11 +712,27 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
 
 async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario, state = _busy()
-    snapshot = await _adapter(CeligoEmulator(state), monkeypatch).read_activity(
-        "SKU-B", _since(state)
-    )
+    emulator = CeligoEmulator(state)
+    snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
     expected = _expected(scenario, state, _since(state))
     assert _got(snapshot, expected) == expected
+    # The refusal is keyed on Celigo's error source, with the run's counts and the record's id.
+    refused = next(e for e in snapshot.log if e.error_code == "INSUFFICIENT_PERMISSION")
+    assert (refused.error_source, refused.source_id, refused.status_code) == (
+        "destination",
+        "e3",
+        None,
+    )
+    assert (refused.job_id, refused.job_records, refused.job_failed) == ("run-77", 500, 1)
+    wire = next(
+        e
+        for errors in emulator.account.errors.values()
+        for e in errors
+        if e.get("code") == "lookup_failed"
+    )
+    assert (wire["source"], wire["traceKey"]) == ("mapping", "SKU-B|e4")
+    mapping = next(e for e in snapshot.log if e.error_code == "lookup_failed")
+    assert (mapping.error_source, mapping.source_id) == ("connector", "e4")
     assert [f.status for f in snapshot.flows] == ["active", "error", "disabled", "suspended"]
     assert {c.kind for c in snapshot.changes} == {
         "credential_rotation",

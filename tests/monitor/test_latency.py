@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bot.monitor.latency import (
     HopLag,
@@ -264,6 +265,28 @@ async def test_the_sandbox_latency_check_posts_each_breach_once(
     clock[0] = NOW + timedelta(minutes=1)  # the same breaches a minute later: nothing new
     await poster.latency("C1")
     assert len([m for m in fake_slack.messages.values() if m.channel == "C1"]) == len(posts)
+
+
+async def test_a_latency_alert_whose_post_failed_is_posted_by_the_next_check(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    clock = [NOW]
+    monitor = Monitor.sandbox(tmp_path / "t.db", size=500, clock=lambda: clock[0])
+    poster = MonitorPoster(fake_slack.client(), monitor)
+    fake_slack.fail_once("chat.postMessage", "channel_not_found")
+    with pytest.raises(SlackApiError):
+        await poster.latency("C1")
+    assert not [m for m in fake_slack.messages.values() if m.channel == "C1"]
+
+    clock[0] = NOW + timedelta(minutes=1)
+    await poster.latency("C1")
+    posts = [m for m in fake_slack.messages.values() if m.channel == "C1"]
+    assert posts and all("Sync latency" in p.text and "behind" in p.text for p in posts)
+    catalog = monitor.target
+    assert isinstance(catalog, GeneratedCatalog)
+    behind = {hop_key(h.hop, h.channel) for h in catalog.hop_lags(NOW) if h.lag_minutes > 15}
+    stopped = {hop_key(f.hop, f.channel) for f in catalog.flows(NOW) if f.status != "active"}
+    assert len(posts) == len(behind | stopped), "every breach announced, the failed one too"
 
 
 # --- a live stack: per-SKU reads -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from slack_sdk.errors import SlackApiError
 
 from bot.compose import sandbox_target
 from bot.config import load_config
@@ -332,3 +333,75 @@ async def test_serve_runs_the_schedules_the_config_names(
     runs = LeaseStore(store.path).runs("weekly_health")
     assert runs and runs[0]["status"] == "done"
     store.close()
+
+
+# --- a scheduled post that failed loses nothing --------------------------------------------------
+
+
+def _days(catalog: GeneratedCatalog, start: int, want: Any) -> int:
+    """The first day from ``start`` whose next days' gaps satisfy ``want``."""
+    day = start
+    while not want(*(set(catalog.expected_gaps(day + i)) for i in range(3))):
+        day += 1
+    return day
+
+
+def _values(post: Posted) -> dict[str, str]:
+    fields = next(b for b in post.blocks if "fields" in b)["fields"]
+    return {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in fields}
+
+
+async def test_gaps_of_a_failed_drift_post_are_announced_as_new_by_the_next_one(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    catalog = GeneratedCatalog(SIZE, 7)
+    day = _days(catalog, catalog.day(NOW), lambda a, b, _c: a & b)
+    clock = Clock(NOW + timedelta(days=day - catalog.day(NOW)))
+    poster = MonitorPoster(
+        fake_slack.client(), Monitor.sandbox(tmp_path / "t.db", size=SIZE, clock=clock)
+    )
+    first, second = catalog.expected_gaps(day), catalog.expected_gaps(day + 1)
+    fake_slack.fail_once("chat.postMessage", "channel_not_found")
+    with pytest.raises(SlackApiError):
+        await poster.drift("C1")
+    assert not channel_posts(fake_slack)
+
+    clock.at += timedelta(days=1)
+    await poster.drift("C1")
+    (post,) = channel_posts(fake_slack)
+    values = _values(post)
+    assert next(v for k, v in values.items() if k.startswith("*New*")) == str(len(second))
+    assert values["*Still open*"] == "0", "nothing was announced before, so nothing is 'still'"
+    assert values["*Resolved*"] == "0", "a gap nobody was told about is no news when it closes"
+    assert set(first) & set(second), "the gaps both days share are among the new ones"
+
+    clock.at += timedelta(days=1)  # this time the post went out: the shared gaps are open now
+    await poster.drift("C1")
+    latest = channel_posts(fake_slack)[-1]
+    third = catalog.expected_gaps(day + 2)
+    assert _values(latest)["*Still open*"].startswith(str(len(set(second) & set(third))))
+
+
+async def test_resolutions_of_a_failed_drift_post_are_announced_by_the_next_one(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    catalog = GeneratedCatalog(SIZE, 7)
+    day = _days(catalog, catalog.day(NOW), lambda a, b, c: (a - b) - c)
+    clock = Clock(NOW + timedelta(days=day - catalog.day(NOW)))
+    poster = MonitorPoster(
+        fake_slack.client(), Monitor.sandbox(tmp_path / "t.db", size=SIZE, clock=clock)
+    )
+    gaps = [set(catalog.expected_gaps(day + i)) for i in range(3)]
+    await poster.drift("C1")  # day 0: announced
+    clock.at += timedelta(days=1)
+    fake_slack.fail_once("chat.postMessage", "ratelimited")
+    with pytest.raises(SlackApiError):
+        await poster.drift("C1")  # day 1: its resolutions were never announced
+    clock.at += timedelta(days=1)
+    await poster.drift("C1")
+    latest = channel_posts(fake_slack)[-1]
+    resolved_then = (gaps[0] - gaps[1]) - gaps[2]
+    resolved_now = (gaps[0] & gaps[1]) - gaps[2]
+    assert _values(latest)["*Resolved*"] == str(len(resolved_then | resolved_now))
+    assert all(f"`{sku}`" in latest.everything for sku in sorted(resolved_then)[:10])
+    assert _values(latest)["*Still open*"].startswith(str(len(gaps[0] & gaps[1] & gaps[2])))

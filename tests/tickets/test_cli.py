@@ -72,7 +72,9 @@ def test_retry_without_a_tickets_table_is_a_usage_error(
 ) -> None:
     stack = tmp_path / "stack.toml"
     stack.write_text(
-        '[storefront]\nvendor = "shopify"\n[middleware]\nvendor = "celigo"\n[erp]\nvendor = "netsuite"\n'
+        '[storefront]\nvendor = "shopify"\noptions = { shop = "acme" }\n'
+        '[middleware]\nvendor = "celigo"\noptions = { flows = {} }\n'
+        '[erp]\nvendor = "netsuite"\noptions = { account_id = "1234567" }\n'
     )
     assert main(["tickets", "retry", "--config", str(stack), "--db", str(tmp_path / "t.db")]) == 2
     assert "no [tickets] table" in capsys.readouterr().err

@@ -23,7 +23,9 @@ configured marketplace only):
     quantity      seller-fulfilled: ``fulfillmentAvailability[fulfillmentChannelCode=DEFAULT].quantity``.
                   When a ``fulfillmentChannelCode`` is ``AMAZON_*`` the listing is FBA: the sum of
                   ``inventorySummaries[].inventoryDetails.fulfillableQuantity`` for the SKU
-                  (0 when Amazon holds none)
+                  (0 when Amazon holds none). None (unknown, not 0) when the figure is omitted
+    fulfilled_by  ``marketplace`` when any ``fulfillmentChannelCode`` is not ``DEFAULT`` (FBA),
+                  else ``seller``
     buyable       ``"BUYABLE" in summaries[].status``
     status        ``summaries[].status`` joined with "+" (``BUYABLE+DISCOVERABLE``, ``DISCOVERABLE``).
                   An empty list gets a word: SUPPRESSED (an enforced LISTING_SUPPRESSED), REMOVED
@@ -434,31 +436,35 @@ class AmazonSpApi(AsyncClosing):
         issues = [self._issue(i) for i in item.issues if self._ours(i)]
         raw: dict[str, Any] = {"getListingsItem": raw_item}
 
-        fba = any(
-            a.fulfillmentChannelCode.startswith("AMAZON") for a in item.fulfillmentAvailability
-        )
+        # DEFAULT is the seller's own fulfilment; any other code (AMAZON_NA, AMAZON_EU…) is FBA
+        fba = any(a.fulfillmentChannelCode != _MFN_CODE for a in item.fulfillmentAvailability)
         if fba:
             endpoint += f" + GET {INVENTORY_SUMMARIES_PATH}"
             inventory, raw["getInventorySummaries"] = await self._fba_inventory(sku)
-            quantity = sum(
-                (s.inventoryDetails and s.inventoryDetails.fulfillableQuantity) or 0
+            held = [
+                s.inventoryDetails.fulfillableQuantity
                 for s in inventory
-            )
+                if s.inventoryDetails and s.inventoryDetails.fulfillableQuantity is not None
+            ]
+            # no summary: Amazon holds none (0); summaries without a figure: unknown
+            quantity: int | None = sum(held) if held or not inventory else None
             times = [t for s in inventory if (t := _utc(s.lastUpdatedTime)) is not None]
             feed_at = max(times, default=None)
         else:
-            quantity = sum(
-                a.quantity or 0
+            stated = [
+                a.quantity
                 for a in item.fulfillmentAvailability
-                if a.fulfillmentChannelCode == _MFN_CODE
-            )
+                if a.fulfillmentChannelCode == _MFN_CODE and a.quantity is not None
+            ]
+            quantity = sum(stated) if stated else None  # omitted: unknown, not zero
             feed_at = _utc(summary.lastUpdatedDate)
 
         buyable = "BUYABLE" in summary.status
         status = "+".join(summary.status) if summary.status else self._status_word(item)
         history: list[ListingStatusChange] = []
         updated = _utc(summary.lastUpdatedDate)
-        if not buyable and updated and ("DISCOVERABLE" not in summary.status or quantity > 0):
+        held_some = quantity is not None and quantity > 0
+        if not buyable and updated and ("DISCOVERABLE" not in summary.status or held_some):
             history.append(ListingStatusChange(at=updated, status=status, buyable=False))
 
         return ChannelListing(
@@ -475,6 +481,7 @@ class AmazonSpApi(AsyncClosing):
             last_inventory_feed_at=feed_at,
             feed_source=self.feed_source,
             buffer=self.buffer,
+            fulfilled_by="marketplace" if fba else "seller",
         )
 
     async def _fba_inventory(self, sku: str) -> tuple[list[_InventorySummary], list[Any]]:

@@ -53,14 +53,25 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
     listens_for_raw          up in the source system). ``listens_for`` defaults to ``carries``.
 
     log (the SKU's entries, from max(since, read time − retention) to the read time):
-      error / rate_limited   open and resolved flow errors whose ``traceKey`` is the SKU (set the
-                             export's trace key template to the SKU field); ``code`` → status_code
-                             when it is an HTTP status, 429 → rate_limited; ``occurredAt`` → at
+      error / rate_limited   open and resolved flow errors whose ``traceKey`` names the SKU (set
+                             the export's trace key template to ``{{sku}}`` or ``{{sku}}|{{event
+                             id}}``; the part after ``trace_key_separator`` is the record id →
+                             source_id, which pairs an error with a later delivery of the same
+                             record); ``code`` (Celigo's text code) → error_code, and → status_code
+                             only when it is an HTTP status; ``source`` → error_source (never a
+                             numeric code): application/connection on an import → destination,
+                             Celigo's mapping/lookup/transformation/filter/hook/internal →
+                             connector; ``classification`` "Rate limit" (or a 429) →
+                             rate_limited; ``occurredAt`` → at; ``_flowJobId`` → job_id, and that
+                             run's ``numSuccess + numError + numIgnore`` / ``numError`` →
+                             job_records / job_failed ("1 of 500 failed")
       received / delivered   execution log rows (``/flows/{id}/jobs/{jobId}/logs``) whose
       / filtered             ``traceKey`` is the SKU: rows of an export step → received, of an
                              import step → delivered, rows of an ``inputFilter``/``outputFilter``
                              stage → filtered; ``time`` → at (else the run's ``startedAt``),
-                             ``statusCode``, ``message``, ``recordId`` → source_id. Import rows with
+                             ``statusCode``, ``message``, the trace key's record id (else
+                             ``recordId``) → source_id, the run → job_id / job_records /
+                             job_failed. Import rows with
                              a status ≥ 400 are skipped: the same failure is in the error list.
       (not read)             quantity: it is in the record body (``…/logs/data/query``, one call
                              per record); ``dropped``: Celigo drops nothing silently, records it
@@ -221,6 +232,23 @@ _DELTA_EXPORTS = frozenset({"delta", "once"})
 _FILTER_STAGES = frozenset({"inputFilter", "outputFilter"})
 _STAGE_ORDER = {"received": 0, "filtered": 1, "dropped": 1, "delivered": 2, "rate_limited": 3}
 _CREDENTIAL_WORDS = ("token", "secret", "key", "auth", "credential", "certificate")
+# Error ``source`` values (VERIFIED-2026-12 §2f): Celigo's own steps vs the applications.
+_CONNECTOR_SOURCES = frozenset(
+    {
+        "internal",
+        "resource",
+        "lookup",
+        "transformation",
+        "output_filter",
+        "input_filter",
+        "import_filter",
+        "mapping",
+        "response_mapping",
+    }
+)
+_APPLICATION_SOURCES = frozenset({"application", "connection"})
+_RATE_LIMIT_CODES = frozenset({"rate_limited", "rate_limit", "too_many_requests", "429"})
+DEFAULT_TRACE_SEPARATOR = "|"
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -247,6 +275,7 @@ class _Options(BaseModel):
     sku_lookup: str = "sku_map"
     location_lookup: str = "location_map"
     source_lookup: str = "source_map"
+    trace_key_separator: str | None = DEFAULT_TRACE_SEPARATOR
 
 
 # --- parsed wire records ---------------------------------------------------------------------
@@ -269,7 +298,8 @@ class Job:
 
 @dataclass(frozen=True)
 class StepError:
-    """One error of a flow step (``/flows/{id}/{stepId}/errors``) or a job (``/joberrors``)."""
+    """One error of a flow step (``/flows/{id}/{stepId}/errors``, ``…/resolved``), or a legacy
+    job error (``/jobs/{id}/joberrors``: no trace key, ``createdAt``)."""
 
     at: datetime | None
     code: str | None
@@ -278,6 +308,8 @@ class StepError:
     source: str | None
     trace_key: str | None
     step_id: str | None = None
+    classification: str | None = None
+    job_id: str | None = None  # ``_flowJobId``: the flow run the record failed in
 
 
 @dataclass(frozen=True)
@@ -406,7 +438,42 @@ def parse_error(doc: Mapping[str, Any], step_id: str | None = None) -> StepError
         source=_str(doc.get("source")),
         trace_key=_str(doc.get("traceKey")),
         step_id=step_id or _str(doc.get("_expOrImpId")),
+        classification=_str(doc.get("classification")),
+        job_id=_str(doc.get("_flowJobId")),
     )
+
+
+def split_trace_key(trace_key: str, separator: str | None) -> tuple[str, str | None]:
+    """A trace key as (SKU, record id): ``SKU-1|evt-9`` → (``SKU-1``, ``evt-9``) with the
+    separator ``|``; a key without the separator is the SKU alone."""
+    if separator:
+        sku, found, record = trace_key.partition(separator)
+        if found and sku:
+            return sku, record or None
+    return trace_key, None
+
+
+def error_side(source: str | None, on_import: bool) -> Literal["destination", "connector"] | None:
+    """Who failed the record, from the error's ``source`` (never from a numeric code).
+
+    ``application`` / ``connection`` on an import step: the target system refused or could not
+    be reached (``destination``); Celigo's own steps (mapping, lookup, transformation, filters,
+    hooks, internal): ``connector``; anything else (the source system failing an export) None.
+    """
+    if source is None:
+        return None
+    if source in _CONNECTOR_SOURCES or source.endswith("_hook"):
+        return "connector"
+    if source in _APPLICATION_SOURCES and on_import:
+        return "destination"
+    return None
+
+
+def is_rate_limit(error: StepError) -> bool:
+    """Celigo's ``classification`` "Rate limit", its ``code`` text, or a legacy numeric 429."""
+    kind = re.sub(r"[^a-z]", "", (error.classification or "").lower())
+    code = (error.code or "").lower()
+    return kind == "ratelimit" or error.status_code == 429 or code in _RATE_LIMIT_CODES
 
 
 def flow_steps(doc: Mapping[str, Any]) -> FlowSteps:
@@ -555,29 +622,61 @@ def parse_flow(
     )
 
 
-def error_entry(error: StepError, flow_id: str) -> MiddlewareLogEntry | None:
-    """A SKU log entry from a flow error with a trace key; None without one or a time."""
+def error_entry(
+    error: StepError,
+    flow_id: str,
+    *,
+    imports: Collection[str] = (),
+    jobs: Mapping[str, Job] | None = None,
+    separator: str | None = DEFAULT_TRACE_SEPARATOR,
+) -> MiddlewareLogEntry | None:
+    """A SKU log entry from a flow error with a trace key; None without one or a time.
+
+    ``imports`` are the flow's import steps (an application error there is the target's
+    refusal); ``jobs`` the flow's runs by id, for the run's record counts."""
     if error.trace_key is None or error.at is None:
         return None
+    sku, record = split_trace_key(error.trace_key, separator)
+    job = (jobs or {}).get(error.job_id or "")
     return MiddlewareLogEntry(
         at=error.at,
         flow_id=flow_id,
-        sku=error.trace_key,
-        stage="rate_limited" if error.status_code == 429 else "error",
+        sku=sku,
+        stage="rate_limited" if is_rate_limit(error) else "error",
         message=error.message,
         status_code=error.status_code,
+        source_id=record,
+        error_code=error.code,
+        error_source=error_side(error.source, error.step_id in imports),
+        job_id=error.job_id,
+        **_job_counts(job),
     )
 
 
+def _job_counts(job: Job | None) -> dict[str, int | None]:
+    """ "1 of 500 failed": the records a run processed and how many of them failed."""
+    if job is None:
+        return {"job_records": None, "job_failed": None}
+    return {
+        "job_records": job.num_success + job.num_error + job.num_ignore,
+        "job_failed": job.num_error,
+    }
+
+
 def execution_entry(
-    row: Mapping[str, Any], flow_id: str, steps: FlowSteps, job: Job | None
+    row: Mapping[str, Any],
+    flow_id: str,
+    steps: FlowSteps,
+    job: Job | None,
+    separator: str | None = DEFAULT_TRACE_SEPARATOR,
 ) -> MiddlewareLogEntry | None:
     """A SKU log entry from an execution log row; None when the row says nothing we report."""
-    sku = _str(row.get("traceKey"))
+    trace_key = _str(row.get("traceKey"))
     step = row.get("_expOrImpId")
     at = parse_time(row.get("time")) or (job.started_at if job else None)
-    if sku is None or at is None:
+    if trace_key is None or at is None:
         return None
+    sku, record = split_trace_key(trace_key, separator)
     status = http_status(row.get("statusCode"))
     stage: Stage
     if row.get("stage") in _FILTER_STAGES:
@@ -598,7 +697,9 @@ def execution_entry(
         stage=stage,
         message=message if isinstance(message, str) else "",
         status_code=status,
-        source_id=_str(row.get("recordId")),
+        source_id=record or _str(row.get("recordId")),
+        job_id=job.id if job else None,
+        **_job_counts(job),
     )
 
 
@@ -720,6 +821,7 @@ class CeligoMiddleware:
         sku_lookup: str = "sku_map",
         location_lookup: str = "location_map",
         source_lookup: str = "source_map",
+        trace_key_separator: str | None = DEFAULT_TRACE_SEPARATOR,
         clock: Clock = utc_now,
         environ: Mapping[str, str] | None = None,
         page_limit: int = PAGE_LIMIT,
@@ -735,6 +837,7 @@ class CeligoMiddleware:
         self.sku_lookup = sku_lookup
         self.location_lookup = location_lookup
         self.source_lookup = source_lookup
+        self.trace_key_separator = trace_key_separator
         self._clock = clock
         self._environ = os.environ if environ is None else environ
         self._base_path = urlsplit(base_url).path.rstrip("/")
@@ -781,6 +884,7 @@ class CeligoMiddleware:
             sku_lookup=parsed.sku_lookup,
             location_lookup=parsed.location_lookup,
             source_lookup=parsed.source_lookup,
+            trace_key_separator=parsed.trace_key_separator,
         )
 
     async def aclose(self) -> None:
@@ -1144,14 +1248,23 @@ class CeligoMiddleware:
     ) -> tuple[list[MiddlewareLogEntry], datetime | None]:
         """The SKU's entries of one flow, and the end of the last run that left no rows."""
         steps = flow_steps(read.doc)
-        entries = [e for e in (error_entry(err, fid) for err in read.errors) if e]
+        jobs = {job.id: job for job, _ in read.jobs}
+        sep = self.trace_key_separator
+        entries = [
+            e
+            for e in (
+                error_entry(err, fid, imports=steps.imports, jobs=jobs, separator=sep)
+                for err in read.errors
+            )
+            if e
+        ]
         blind_until: datetime | None = None
         for job, rows in read.jobs:
             if job.num_success > 0 and not rows:
                 end = job.ended_at or job.started_at or job.created_at
                 if end is not None and (blind_until is None or end > blind_until):
                     blind_until = end
-            entries.extend(e for e in (execution_entry(r, fid, steps, job) for r in rows) if e)
+            entries.extend(e for e in (execution_entry(r, fid, steps, job, sep) for r in rows) if e)
         return [e for e in entries if e.sku == sku and e.at >= log_from], blind_until
 
     def _mappings(

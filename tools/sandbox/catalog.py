@@ -25,7 +25,8 @@ Seeded items (positions drawn from ``seed``; everything else agrees exactly):
     gap          storefront available (and on hand) off by threshold + 1 to threshold + 30, in
                  either direction, on the days its cycle says (``expected_gaps(day)``): each gap
                  comes and goes on a cycle of 3 to 9 days, so consecutive days show new, still
-                 open and resolved gaps
+                 open and resolved gaps — except the first, which stays open every day, so a scan
+                 on any date finds at least one
     near_miss    off by 1 to ``threshold`` units: never flagged
     untracked    a storefront variant that does not track inventory, with an unrelated quantity
     non_inventory, inactive   NetSuite items the scan must leave out (NonInvtPart, isinactive)
@@ -42,7 +43,7 @@ from __future__ import annotations
 import bisect
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
@@ -202,12 +203,15 @@ class GeneratedCatalog:
                 self.kinds[n] = kind
                 if kind == "gap":
                     period = rng.randint(3, 9)
-                    self._cycles[n] = _Cycle(
+                    cycle = _Cycle(
                         period=period,
                         duration=rng.randint(1, period - 1),
                         phase=rng.randrange(period),
                         sign=rng.choice((1, -1)),
                     )
+                    if not self._cycles:  # a gap that never closes: one to find on any date
+                        cycle = replace(cycle, duration=period)
+                    self._cycles[n] = cycle
         self.gaps = sum(1 for k in self.kinds.values() if k == "gap")
         self._special_ids = sorted(self.kinds)
         # For NetSuite's totalResults: ERP items by (type, inactive) class, in id order.

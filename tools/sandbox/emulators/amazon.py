@@ -16,7 +16,7 @@ How a snapshot is rendered (the inverse of ``tools.marketplace.amazon``'s mappin
 ``status`` words BUYABLE / DISCOVERABLE become ``summaries[].status`` (BUYABLE follows ``buyable``;
 any other word renders as an empty list); ``lastUpdatedDate`` is the latest of
 ``last_inventory_feed_at`` and the ``status_history`` times, as Amazon keeps one such date per
-listing; issues with an ``enforcement`` are NOT_EXEMPT. SKUs in ``fba_skus`` render as FBA
+listing; issues with an ``enforcement`` are NOT_EXEMPT. SKUs in ``fba_skus`` (and listings ``fulfilled_by: marketplace``) render as FBA
 listings (channel ``AMAZON_*``) whose fulfillable quantity and ``lastUpdatedTime`` come from
 ``getInventorySummaries``. Prices are unknown to a snapshot, so ``offers`` is empty.
 """
@@ -303,18 +303,21 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
         item = self.render_item(listing)
         return 200, {k: v for k, v in item.items() if k == "sku" or k in included}
 
+    def _fba(self, listing: ChannelListing) -> bool:
+        return listing.sku in self.fba_skus or listing.fulfilled_by == "marketplace"
+
     def render_item(self, listing: ChannelListing) -> dict[str, Any]:
         """The listings ``Item`` Amazon would show for ``listing`` (every includedData part)."""
         updated = last_updated(listing) or listing.read_at - timedelta(days=365)
         created = min([c.at for c in listing.status_history] + [updated])
         asin = _fake_id("B0", listing.sku)
-        if listing.sku in self.fba_skus:
-            availability: dict[str, Any] = {"fulfillmentChannelCode": self.fulfillment_channel}
+        availability: dict[str, Any]
+        if self._fba(listing):
+            availability = {"fulfillmentChannelCode": self.fulfillment_channel}
         else:
-            availability = {
-                "fulfillmentChannelCode": "DEFAULT",
-                "quantity": max(listing.quantity, 0),
-            }
+            availability = {"fulfillmentChannelCode": "DEFAULT"}
+            if listing.quantity is not None:  # Amazon omits a quantity it does not hold
+                availability["quantity"] = max(listing.quantity, 0)
         return {
             "sku": listing.sku,
             "summaries": [
@@ -373,7 +376,7 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
                 "errors": _errors(400, "marketplaceIds: exactly this marketplace")["errors"]
             }
         wanted = params.get("sellerSkus")
-        skus = sorted(self.fba_skus & set(self.listings))
+        skus = sorted(s for s, listing in self.listings.items() if self._fba(listing))
         if wanted is not None:
             skus = [s for s in skus if s in wanted.split(",")]
         elif "sellerSku" in params:
@@ -404,7 +407,7 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
 
     def render_inventory(self, listing: ChannelListing, details: bool = True) -> dict[str, Any]:
         """The FBA ``InventorySummary`` for ``listing``: all of its quantity is fulfillable."""
-        quantity = max(listing.quantity, 0)
+        quantity = max(listing.quantity or 0, 0)
         summary: dict[str, Any] = {
             "asin": _fake_id("B0", listing.sku),
             "fnSku": _fake_id("X0", listing.sku),

@@ -253,9 +253,10 @@ def _add_error(
     at: datetime,
     message: str,
     source: str,
-    code: int | None,
+    code: str | None,
     trace_key: str | None,
     job_id: str | None = None,
+    classification: str | None = None,
 ) -> None:
     errors = account.errors.setdefault((flow_id, step_id), [])
     error: dict[str, Any] = {
@@ -264,35 +265,45 @@ def _add_error(
         "source": source,
         "occurredAt": iso(at),
         "retryDataKey": f"retry-{flow_id}-{len(errors)}",
+        "reqAndResKey": f"req-{flow_id}-{len(errors)}",
     }
     if code is not None:
-        error["code"] = str(code)
+        error["code"] = code
     if trace_key is not None:
         error["traceKey"] = trace_key
     if job_id is not None:
         error["_flowJobId"] = job_id
+    if classification is not None:
+        error["classification"] = classification
     errors.append(error)
 
 
+def trace_key(entry: MiddlewareLogEntry) -> str:
+    """The export's trace key template ``{{sku}}|{{event id}}`` (just the SKU without an id)."""
+    return f"{entry.sku}|{entry.source_id}" if entry.source_id else entry.sku
+
+
 def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
+    """Entries grouped into flow runs: by their ``job_id``, else one run per (flow, record)."""
     flow_ids = {f.id for f in state.flows}
     groups: dict[tuple[str, str], list[MiddlewareLogEntry]] = {}
     for entry in state.log:
         if entry.flow_id in flow_ids:
-            key = entry.source_id or f"at-{iso(entry.at)}"
+            key = entry.job_id or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
     for n, ((fid, _), entries) in enumerate(groups.items()):
-        job_id = f"job-{fid}-{n}"
+        job_id = entries[0].job_id or f"job-{fid}-{n}"
         start, end = min(e.at for e in entries), max(e.at for e in entries)
+        ignored = sum(e.stage in ("filtered", "dropped") for e in entries)
+        failed = next((e.job_failed for e in entries if e.job_failed is not None), None)
+        records = next((e.job_records for e in entries if e.job_records is not None), None)
+        if failed is None:
+            failed = sum(e.stage in ("error", "rate_limited") for e in entries)
+        success = sum(e.stage == "delivered" for e in entries)
+        if records is not None:
+            success = max(records - failed - ignored, 0)
         job = _job(
-            job_id,
-            fid,
-            start,
-            end,
-            "completed",
-            success=sum(e.stage == "delivered" for e in entries),
-            errors=sum(e.stage in ("error", "rate_limited") for e in entries),
-            ignored=sum(e.stage in ("filtered", "dropped") for e in entries),
+            job_id, fid, start, end, "completed", success=success, errors=failed, ignored=ignored
         )
         account.jobs.append(job)
         current = account.latest.get(fid)
@@ -306,18 +317,27 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
             if entry.stage in _ROW_STAGES:
                 rows.append(_row(entry, job_id, len(rows)))
             else:
-                code = entry.status_code or (429 if entry.stage == "rate_limited" else None)
-                _add_error(
-                    account,
-                    fid,
-                    f"imp-{fid}",
-                    entry.at,
-                    entry.message,
-                    "application",
-                    code,
-                    entry.sku,
-                    job_id,
-                )
+                _render_error(account, fid, entry, job_id)
+
+
+def _render_error(account: Account, fid: str, entry: MiddlewareLogEntry, job_id: str) -> None:
+    """A record error on the import step, in Celigo's error record shape: ``source`` says who
+    failed it (the target application, or Celigo's own mapping), ``code`` is the vendor's text
+    code (else the HTTP status), a rate limit is ``classification: rate_limit``."""
+    status = entry.status_code or (429 if entry.stage == "rate_limited" else None)
+    code = entry.error_code or (str(status) if status is not None else None)
+    _add_error(
+        account,
+        fid,
+        f"imp-{fid}",
+        entry.at,
+        entry.message,
+        "mapping" if entry.error_source == "connector" else "application",
+        code,
+        trace_key(entry),
+        job_id,
+        "rate_limit" if entry.stage == "rate_limited" else None,
+    )
 
 
 def _render_runs(account: Account, health: FlowHealth) -> None:
@@ -359,7 +379,7 @@ def _render_runs(account: Account, health: FlowHealth) -> None:
             at,
             "Record failed validation in the target system",
             "application",
-            422,
+            "422",
             f"record-{i}",
             f"job-{fid}-run-{i % n}",
         )
@@ -371,7 +391,7 @@ def _row(entry: MiddlewareLogEntry, job_id: str, n: int) -> dict[str, Any]:
     row: dict[str, Any] = {
         "_id": f"{job_id}-row-{n}",
         "_expOrImpId": step,
-        "traceKey": entry.sku,
+        "traceKey": trace_key(entry),
         "groupId": f"{job_id}-group",
         "stage": "outputFilter" if filtered else "apiCall",
         "time": iso(entry.at),
