@@ -119,7 +119,15 @@ def clip(text: str, limit: int, marker: str = "…") -> tuple[str, bool]:
     """``text`` cut to ``limit`` characters (marker included); the flag says whether it was cut."""
     if len(text) <= limit:
         return text, False
-    return text[: max(0, limit - len(marker))].rstrip() + marker, True
+    head = text[: max(0, limit - len(marker))]
+    # Never cut escaped or marked-up text in half: a lone "&g" or "<https://…" left at the end
+    # would be raw markup. Back off to before an unfinished entity or <…> token.
+    amp, lt = head.rfind("&"), head.rfind("<")
+    if amp > head.rfind(";"):
+        head = head[:amp]
+    if lt > head.rfind(">"):
+        head = head[:lt]
+    return head.rstrip() + marker, True
 
 
 def slack_date(at: datetime) -> str:

@@ -119,3 +119,14 @@ async def test_editing_a_deleted_message_is_message_not_found(fake_slack: FakeSl
     with pytest.raises(SlackApiError) as caught:
         await client.chat_update(channel="C1", ts=str(posted["ts"]), text="done")
     assert caught.value.response["error"] == "message_not_found"
+
+
+def test_clipping_escaped_text_never_leaves_half_an_entity_or_link() -> None:
+    escaped = blocks.esc("R&D <!everyone> " * 20)
+    for limit in range(5, 80):
+        out, cut = blocks.clip(escaped, limit)
+        assert cut and escaping_errors({"text": out}) == [], out
+    linked = "see " + "<https://jira.example/browse/OOS-1|OOS-1> " * 5
+    for limit in range(5, 120):
+        out, _ = blocks.clip(linked, limit)
+        assert escaping_errors({"text": out}) == [], out
