@@ -38,7 +38,6 @@ from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
 from bot.slack.server import add_serve_parser, serve_main
-from bot.slack.settings import AccessPolicy
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
 from tools.protocols import Stack
@@ -167,12 +166,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     require_env(config, args.config)
     stack = build_stack(config)  # kept open for the server's lifetime
-    access = AccessPolicy(
-        channels=frozenset(config.slack.allowed_channels),
-        users=frozenset(config.slack.allowed_users),
-        usergroups=frozenset(config.slack.allowed_user_groups),
-        action_users=frozenset(config.slack.admin_users),
-    )
+    access = config.slack.policy(os.environ)
     return serve_main(
         args,
         resolve=lambda _sku: Target(stack=stack, clock=None),
@@ -182,6 +176,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         agent_config=config.agent,
         thresholds=config.thresholds,
         monitor=functools.partial(Monitor.from_config, config),
+        mode=f"live stack {config.name!r} ({args.config})",
     )
 
 

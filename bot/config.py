@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.monitor.scan import DriftSettings
 from bot.monitor.schedule import Cron, ScheduleError, zone
 from bot.settings import Thresholds
+from bot.slack.settings import AccessPolicy
 from bot.tickets.config import TicketsConfig
 from tools.registry import LAYERS
 from tools.vendors import VendorConfigError, first_error, validate_entry
@@ -83,12 +84,29 @@ class MarketplaceConfig(SystemConfig):
 
 
 class SlackAccess(_Strict):
+    """The ``[slack]`` table. Each list adds to its ``OOS_ALLOWED_*`` / ``OOS_ACTION_*``
+    environment variable (``policy``); a list empty in both means no restriction."""
+
     allowed_channels: list[str] = []
     allowed_users: list[str] = []
     allowed_user_groups: list[str] = []
     admin_users: list[str] = Field(
         default_factory=list, description="may press buttons that change state"
     )
+    admin_user_groups: list[str] = Field(
+        default_factory=list, description="user groups whose members may press them"
+    )
+
+    def policy(self, env: Mapping[str, str]) -> AccessPolicy:
+        """The effective access policy: this table's ids and the environment's, merged."""
+        table = AccessPolicy(
+            channels=frozenset(self.allowed_channels),
+            users=frozenset(self.allowed_users),
+            usergroups=frozenset(self.allowed_user_groups),
+            action_users=frozenset(self.admin_users),
+            action_usergroups=frozenset(self.admin_user_groups),
+        )
+        return AccessPolicy.from_env(env).merged(table)
 
 
 class AgentConfig(_Strict):
