@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -160,8 +160,11 @@ async def check_stack(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     retry: RetryPolicy | None = None,
+    now: datetime | None = None,
 ) -> list[SystemCheck]:
-    """One line per system: reached with its credentials accepted, or what is wrong and the fix."""
+    """One line per system: reached with its credentials accepted, or what is wrong and the fix;
+    then a warning per statement the vendor refused (NetSuite) and for a vendor API version near
+    retirement at ``now`` (Shopify; default: the clock)."""
     transports = transports or {}
 
     async def one(key: str, layer: str, entry: SystemConfig) -> list[SystemCheck]:
@@ -188,11 +191,10 @@ async def check_stack(
                 # flow is gone.
                 if exc.kind != "not_found" or key == "middleware":
                     raise
-            warnings = await statement_checks(key, entry.vendor, adapter)
-            return [
-                SystemCheck(key, entry.vendor, True, "reached, credentials accepted"),
-                *warnings,
-            ]
+            statements = await statement_checks(key, entry.vendor, adapter)
+            said: list[str] = getattr(adapter, "config_warnings", lambda _now: [])(now or utc_now())
+            message = "; ".join(["reached, credentials accepted", *said])
+            return [SystemCheck(key, entry.vendor, True, message, warning=bool(said)), *statements]
         except AdapterError as exc:
             # A refused statement says what it needs itself; other faults get the usual fix.
             fix = "" if hasattr(exc, "fault") else f": {_FIXES.get(exc.kind, 'see the message')}"

@@ -539,17 +539,17 @@ def _agent_blocks(b: _Blocks, report: Report) -> None:
     run = report.agent
     if run is None:
         return
-    if run.summary is not None:
+    grounded = [c for c in run.claims if c.grounded]
+    if run.summary is not None and grounded:
+        # Only the grounded claims, each with its ids: the summary is built from them.
         model = f", {esc(run.usage.model)}" if run.usage else ""
         lines = [
             f":robot_face: *Explanation* _(LLM agent{model}; the verdict above is the rules')_"
         ]
-        lines.append(esc(run.summary))
-        grounded = [c for c in run.claims if c.grounded]
         lines += [f"• {esc(c.text)}{_cited(c.cites)}" for c in grounded[:6]]
-        held = len(run.claims) - len(grounded)
+        held = run.held_back_count or len(run.claims) - len(grounded)
         if held:
-            lines.append(f"_{held} uncited or mis-cited claim(s) held back._")
+            lines.append(f"_{held} uncited, mis-cited or unsafe claim(s) held back._")
         b.section("\n".join(lines))
     if run.disagreement:
         b.section(
@@ -695,8 +695,8 @@ def agent_reply(
 ) -> Message:
     """The agent's answer to a thread question: its grounded claims, each with the ids it cites."""
     b = _Blocks()
-    lines = [esc(text)] + [f"• {esc(c.text)}{_cited(c.cites)}" for c in claims[:8] if c.grounded]
-    b.section("\n".join(lines))
+    grounded = [f"• {esc(c.text)}{_cited(c.cites)}" for c in claims[:8] if c.grounded]
+    b.section("\n".join(grounded or [esc(text)]))
     fresh = f" and {tool_calls} fresh tool call(s)" if tool_calls else ""
     cut = f" Partial: {esc(partial)}." if partial else ""
     b.context(
