@@ -261,7 +261,7 @@ async def test_the_verdict_and_the_ticket_do_not_wait_for_the_explanation(
 
     agent.release.set()
     await harness.services.runner.drain()
-    assert "The connector flow is switched off" in verdict.everything, "edited in place"
+    assert "The flow is disabled." in verdict.everything, "edited in place"
     assert "writing its explanation" not in verdict.everything
     _row, saved = harness.store.get(verdict_of(verdict) or "") or ({}, None)
     assert saved is not None and saved.explanation is not None, "the store has it too"
@@ -282,5 +282,5 @@ async def test_when_the_verdict_cannot_be_edited_the_explanation_is_a_reply(
     agent.release.set()
     await harness.services.runner.drain()
     last = fake.thread("C1", root.ts)[-1]
-    assert "The connector flow is switched off" in last.everything
+    assert "The flow is disabled." in last.everything
     assert last.thread_ts == root.ts
