@@ -10,18 +10,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import io
 import json
 import logging
+import os
 import sys
+import traceback
 import uuid
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
+
+import dotenv
 
 from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
-from bot.config import AgentConfig, ConfigError, load_config
+from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
@@ -32,7 +38,6 @@ from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
 from bot.slack.server import add_serve_parser, serve_main
-from bot.slack.settings import AccessPolicy
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
 from tools.protocols import Stack
@@ -43,6 +48,35 @@ log = logging.getLogger("oos")
 
 class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line (and exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("oos-triage")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _load_dotenv() -> None:
+    """``$OOS_ENV_FILE``, else ``./.env`` when it exists: variables the environment does not set
+    already (the environment wins). Secrets may live there; it is never read into the config."""
+    configured = os.environ.get("OOS_ENV_FILE")
+    path = Path(configured) if configured else Path(".env")
+    if not configured and not path.is_file():
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"{path}: cannot read the env file ({reason})") from None
+    dotenv.load_dotenv(stream=io.StringIO(text), override=False)
 
 
 def _sandbox(args: argparse.Namespace, sku: str) -> Target:
@@ -87,6 +121,7 @@ async def _triage(args: argparse.Namespace, sku: str) -> Report:
         raise UsageError("choose either --sandbox or --config, not both")
     if args.config:
         config = load_config(Path(args.config))
+        require_env(config, args.config, only=STACK_SYSTEMS)
         async with open_stack(config) as stack:
             report = await triage(sku, stack, thresholds=config.thresholds)
             return await _explain(args, report, stack, config.agent, thresholds=config.thresholds)
@@ -129,13 +164,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.sandbox:
         raise UsageError("choose either --sandbox or --config, not both")
     config = load_config(Path(args.config))
+    require_env(config, args.config)
     stack = build_stack(config)  # kept open for the server's lifetime
-    access = AccessPolicy(
-        channels=frozenset(config.slack.allowed_channels),
-        users=frozenset(config.slack.allowed_users),
-        usergroups=frozenset(config.slack.allowed_user_groups),
-        action_users=frozenset(config.slack.admin_users),
-    )
+    access = config.slack.policy(os.environ)
     return serve_main(
         args,
         resolve=lambda _sku: Target(stack=stack, clock=None),
@@ -145,6 +176,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         agent_config=config.agent,
         thresholds=config.thresholds,
         monitor=functools.partial(Monitor.from_config, config),
+        mode=f"live stack {config.name!r} ({args.config})",
     )
 
 
@@ -166,12 +198,16 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="oos",
         description="Find out why a SKU went out of stock on a storefront or marketplace while the ERP never registered it.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"oos {_version()}")
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",  # of _Parser: one-line errors
+        parser.add_subparsers(dest="command", required=True),
+    )
 
     p = sub.add_parser("triage", help="walk the four-layer checklist for one SKU")
     p.add_argument("sku", help="the SKU to triage, e.g. SKU-3101")
@@ -232,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # adapters' retry warnings would only repeat them on stderr.
         vendor_log.setLevel(logging.ERROR)
     try:
+        _load_dotenv()
         return int(args.run(args))
     except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError, ConfigError) as exc:
         print(f"oos: {exc}", file=sys.stderr)
@@ -240,8 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception:
         ref = uuid.uuid4().hex[:8]
-        log.exception("internal error (ref %s)", ref)
-        print(f"oos: internal error (ref {ref}); run with -v to see the details", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+            print(f"oos: internal error (ref {ref}); the details are above", file=sys.stderr)
+        else:
+            print(
+                f"oos: internal error (ref {ref}); run again with -v for the details",
+                file=sys.stderr,
+            )
         return 1
     finally:
         vendor_log.setLevel(previous_level)

@@ -5,9 +5,11 @@ environment variable, and a value that does not look like one is refused.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.monitor.scan import DriftSettings
 from bot.monitor.schedule import Cron, ScheduleError, zone
 from bot.settings import Thresholds
+from bot.slack.settings import AccessPolicy
 from bot.tickets.config import TicketsConfig
+from tools.registry import LAYERS
+from tools.vendors import VendorConfigError, first_error, validate_entry
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -79,12 +84,29 @@ class MarketplaceConfig(SystemConfig):
 
 
 class SlackAccess(_Strict):
+    """The ``[slack]`` table. Each list adds to its ``OOS_ALLOWED_*`` / ``OOS_ACTION_*``
+    environment variable (``policy``); a list empty in both means no restriction."""
+
     allowed_channels: list[str] = []
     allowed_users: list[str] = []
     allowed_user_groups: list[str] = []
     admin_users: list[str] = Field(
         default_factory=list, description="may press buttons that change state"
     )
+    admin_user_groups: list[str] = Field(
+        default_factory=list, description="user groups whose members may press them"
+    )
+
+    def policy(self, env: Mapping[str, str]) -> AccessPolicy:
+        """The effective access policy: this table's ids and the environment's, merged."""
+        table = AccessPolicy(
+            channels=frozenset(self.allowed_channels),
+            users=frozenset(self.allowed_users),
+            usergroups=frozenset(self.allowed_user_groups),
+            action_users=frozenset(self.admin_users),
+            action_usergroups=frozenset(self.admin_user_groups),
+        )
+        return AccessPolicy.from_env(env).merged(table)
 
 
 class AgentConfig(_Strict):
@@ -174,16 +196,123 @@ class StackConfig(_Strict):
     mode: Literal["live", "sandbox"] = "live"
 
 
+STACK_SYSTEMS = ("storefront", "marketplaces", "middleware", "erp")
+"""What a triage reads; ``require_env`` takes these, plus ``"tickets"``."""
+
+
+def systems(config: StackConfig) -> list[tuple[str, str, SystemConfig]]:
+    """(key, layer, entry) for every connected system, in walk order; a marketplace's key is
+    ``marketplace:<channel>``."""
+    entries: list[tuple[str, str, SystemConfig]] = [("storefront", "storefront", config.storefront)]
+    entries += [(f"marketplace:{m.channel}", "marketplace", m) for m in config.marketplaces]
+    entries += [("middleware", "middleware", config.middleware), ("erp", "erp", config.erp)]
+    return entries
+
+
+def missing_env(
+    config: StackConfig, only: Collection[str] = (*STACK_SYSTEMS, "tickets")
+) -> dict[str, list[str]]:
+    """System key → the credential variables it names that the environment does not set.
+    ``only`` picks systems by key (``marketplaces`` stands for all of them)."""
+    wanted = set(only)
+    found: dict[str, list[str]] = {}
+    for key, layer, entry in systems(config):
+        group = "marketplaces" if layer == "marketplace" else key
+        if (group in wanted or key in wanted) and (missing := entry.missing_secrets()):
+            found[key] = missing
+    if config.tickets is not None and "tickets" in wanted:
+        names = list(config.tickets.credentials.values())
+        if missing := [n for n in names if not os.environ.get(n)]:
+            found["tickets"] = missing
+    return found
+
+
+def require_env(
+    config: StackConfig, source: Path | str, only: Collection[str] = (*STACK_SYSTEMS, "tickets")
+) -> None:
+    """Raise ``ConfigError`` (one line naming every unset variable) before any call is made."""
+    missing = missing_env(config, only)
+    if missing:
+        listed = "; ".join(f"{key}: {', '.join(names)}" for key, names in missing.items())
+        raise ConfigError(
+            f"{source}: credential variables not set ({listed}); export them or put them in "
+            f"./.env (`oos check-config {source}` lists every system's)"
+        )
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _field_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a table at ``loc`` (one level under ``model``) accepts, for "did you mean"."""
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(str(part))
+        if field is None:
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        known = _field_names(StackConfig, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"{_where(loc)}: unknown key ({hint}known: {', '.join(known) or 'none'})"
+    if error["type"] == "missing":
+        return f"{_where(loc)}: required, and missing"
+    got = error.get("input")
+    shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
+    return f"{_where(loc) or 'the file'}: {error['msg']}{shown}"
+
+
+def _vendor_checked(config: StackConfig, path: Path) -> StackConfig:
+    """Each system's options and credential roles read by its vendor's model (``tools.vendors``):
+    coerced values, default credential variables filled in."""
+
+    def check(key: str, layer: str, entry: SystemConfig) -> dict[str, Any]:
+        try:
+            options, credentials = validate_entry(
+                entry.vendor, layer, list(LAYERS[layer]), entry.options, entry.credentials
+            )
+        except VendorConfigError as exc:
+            where = key.replace("marketplace:", "marketplaces.")
+            raise ConfigError(f"{path}: {where}.{exc}") from None
+        return {"options": options, "credentials": credentials}
+
+    update: dict[str, Any] = {}
+    marketplaces = []
+    for key, layer, entry in systems(config):
+        fixed = entry.model_copy(update=check(key, layer, entry))
+        if layer == "marketplace":
+            marketplaces.append(fixed)
+        else:
+            update[key] = fixed
+    update["marketplaces"] = marketplaces
+    return config.model_copy(update=update)
+
+
 def load_config(path: Path) -> StackConfig:
+    """The stack config at ``path``, validated whole (each vendor's options included);
+    ``ConfigError`` names the file, the key and what is wrong in one line."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
-        return StackConfig.model_validate(data)
+        config = StackConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {loc}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {_describe(first_error(exc))}") from None
+    return _vendor_checked(config, path)

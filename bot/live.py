@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from bot.config import ConfigError, StackConfig, SystemConfig
+from bot.config import ConfigError, StackConfig, SystemConfig, missing_env
 from tools.clock import utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
@@ -114,10 +114,33 @@ class SystemCheck:
     vendor: str
     ok: bool
     message: str
+    # ok, but part of what a triage reads will be unknown (a refused statement, a version near
+    # retirement): said, without failing check-config.
+    warning: bool = False
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = "FAIL" if not self.ok else "WARN" if self.warning else "ok  "
         return f"{mark}  {self.key:<22} {self.vendor:<12} {self.message}"
+
+
+async def statement_checks(key: str, vendor: str, adapter: Any) -> list[SystemCheck]:
+    """For an adapter that reads through several independent statements (NetSuite SuiteQL):
+    each statement the vendor refused or denied, with the column and what it needs. Only the
+    checks that need such a statement become unknown in a triage, so each is a warning."""
+    check = getattr(adapter, "check_statements", None)
+    if check is None:
+        return []
+    faults = await check(PROBE_SKU, utc_now() - timedelta(hours=1))
+    return [
+        SystemCheck(
+            f"{key}:{fault.statement}",
+            vendor,
+            True,
+            f"{fault.describe()}; it needs {fault.needs}",
+            warning=True,
+        )
+        for fault in faults
+    ]
 
 
 async def _probe(key: str, adapter: Any) -> None:
@@ -137,42 +160,59 @@ async def check_stack(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     retry: RetryPolicy | None = None,
+    now: datetime | None = None,
 ) -> list[SystemCheck]:
-    """One line per system: reached with its credentials accepted, or what is wrong and the fix."""
+    """One line per system: reached with its credentials accepted, or what is wrong and the fix;
+    then a warning per statement the vendor refused (NetSuite) and for a vendor API version near
+    retirement at ``now`` (Shopify; default: the clock)."""
     transports = transports or {}
-    results: list[SystemCheck] = []
 
-    async def one(key: str, layer: str, entry: SystemConfig) -> SystemCheck:
+    async def one(key: str, layer: str, entry: SystemConfig) -> list[SystemCheck]:
         missing = entry.missing_secrets()
         if missing:
-            return SystemCheck(
-                key,
-                entry.vendor,
-                False,
-                f"environment variable {', '.join(missing)} is not set: export it before running",
-            )
+            return [
+                SystemCheck(
+                    key,
+                    entry.vendor,
+                    False,
+                    f"environment variable {', '.join(missing)} is not set: export it before running",
+                )
+            ]
         try:
             adapter = _build(layer, entry, transports.get(key), retry)
         except ConfigError as exc:
-            return SystemCheck(key, entry.vendor, False, str(exc))
+            return [SystemCheck(key, entry.vendor, False, str(exc))]
         try:
-            await _probe(key, adapter)
-            return SystemCheck(key, entry.vendor, True, "reached, credentials accepted")
+            try:
+                await _probe(key, adapter)
+            except AdapterError as exc:
+                # The probe SKU exists nowhere, so "not found" proves the system answered us —
+                # except for the connector, whose read fails "not found" only when a configured
+                # flow is gone.
+                if exc.kind != "not_found" or key == "middleware":
+                    raise
+            statements = await statement_checks(key, entry.vendor, adapter)
+            said: list[str] = getattr(adapter, "config_warnings", lambda _now: [])(now or utc_now())
+            message = "; ".join(["reached, credentials accepted", *said])
+            return [SystemCheck(key, entry.vendor, True, message, warning=bool(said)), *statements]
         except AdapterError as exc:
-            # The probe SKU exists nowhere, so "not found" proves the system answered us — except
-            # for the connector, whose read fails "not found" only when a configured flow is gone.
-            if exc.kind == "not_found" and key != "middleware":
-                return SystemCheck(key, entry.vendor, True, "reached, credentials accepted")
-            return SystemCheck(
-                key,
-                entry.vendor,
-                False,
-                f"{exc.describe()}: {_FIXES.get(exc.kind, 'see the message')}",
-            )
+            # A refused statement says what it needs itself; other faults get the usual fix.
+            fix = "" if hasattr(exc, "fault") else f": {_FIXES.get(exc.kind, 'see the message')}"
+            return [SystemCheck(key, entry.vendor, False, f"{exc.describe()}{fix}")]
         finally:
             await adapter.aclose()
 
-    results = list(await asyncio.gather(*(one(*e) for e in _entries(config))))
+    results = [r for rs in await asyncio.gather(*(one(*e) for e in _entries(config))) for r in rs]
     if config.wms is not None:
         results.append(SystemCheck("wms", config.wms.vendor, False, "no WMS adapter exists yet"))
+    missing = missing_env(config, only=("tickets",)).get("tickets")
+    if config.tickets is not None and missing:
+        results.append(
+            SystemCheck(
+                "tickets",
+                config.tickets.system,
+                False,
+                f"environment variable {', '.join(missing)} is not set: export it before running",
+            )
+        )
     return results

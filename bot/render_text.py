@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from bot.outside_text import outside
 from bot.report import CheckResult, Report
 from bot.tree import LAYER_NAMES, LAYER_ORDER, Layer
 
@@ -77,4 +78,5 @@ def render_text(report: Report) -> str:
         lines += [_wrap(f"{s.key}: {s.error}", 2) for s in unread]
     lines.append("")
     lines.append(f"Judged at {report.clock:%Y-%m-%d %H:%M UTC} · {report.seconds:.2f} s")
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    # Vendor text can hold terminal control sequences: shown as data, never obeyed.
+    return outside("\n".join(line.rstrip() for line in lines) + "\n", "terminal")

@@ -5,6 +5,7 @@ Field names follow DESIGN §5 and are a public contract (``oos triage --json``).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal
 
@@ -106,6 +107,10 @@ class AgentRun(BaseModel):
     claims: list[AgentClaim] = []
     disagreement: str | None = None
     usage: AgentUsage | None = None
+    held_back_count: int = Field(0, description="claims held back (uncited, mis-cited, unsafe)")
+    # Held-back text, escaped: saved in the store for audit (``Report.stored_json``), left out
+    # of every other dump (the --json output, the evidence file, the ticket attachment).
+    held_back: list[AgentClaim] = Field(default_factory=list, exclude=True)
 
 
 class Report(BaseModel):
@@ -125,3 +130,11 @@ class Report(BaseModel):
     seconds: float
     explanation: str | None = None
     agent: AgentRun | None = Field(None, description="the LLM agent's answer, usage and cost")
+
+    def stored_json(self) -> str:
+        """The report as the store keeps it: the JSON, plus the agent's held-back text (escaped)
+        for audit, which no other dump carries."""
+        data = self.model_dump(mode="json")
+        if self.agent is not None and self.agent.held_back:
+            data["agent"]["held_back"] = [c.model_dump(mode="json") for c in self.agent.held_back]
+        return json.dumps(data, ensure_ascii=False)

@@ -131,7 +131,7 @@ class TriageStore:
             "user": user,
             "channel": channel,
             "thread_ts": thread_ts,
-            "report": report.model_dump_json(),
+            "report": report.stored_json(),
         }
         try:
             with self.db.conn:

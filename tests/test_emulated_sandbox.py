@@ -5,6 +5,7 @@ system can be unreadable is rendered as that vendor's failure, and nothing leaks
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, get_args
 
 import pytest
@@ -15,13 +16,16 @@ from tools.erp.netsuite import NetSuiteErp
 from tools.errors import ErrorKind
 from tools.marketplace.amazon import AmazonSpApi
 from tools.middleware.celigo import CeligoMiddleware
+from tools.models import ErpSnapshot
 from tools.sandbox.emulated import (
     EMULATED_VENDORS,
     aclose_stack,
     emulated_stack,
+    netsuite_config_for,
     open_emulated_stack,
     vendor_of,
 )
+from tools.sandbox.emulators.netsuite import NetSuiteEmulator, sandbox_environ
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import Scenario, Unreadable, load_library
 from tools.storefront.shopify import ShopifyStorefront
@@ -31,7 +35,7 @@ SCENARIOS = [LIBRARY[sku] for sku in sorted(LIBRARY)]
 
 # What each emulated vendor's citations must name: the endpoint the fact was read from.
 ENDPOINTS = {
-    "shopify": "/admin/api/2025-01/graphql.json",
+    "shopify": "/graphql.json",
     "amazon-sp-api": "/listings/2021-08-01/items",
     "celigo": "GET /v1/flows",
     "netsuite": "/services/rest/query/v1/suiteql",
@@ -205,3 +209,45 @@ async def test_latency_is_injected_inside_the_emulators() -> None:
     seconds = {r.system: r.seconds for r in report.systems}
     for vendor in ENDPOINTS:
         assert seconds[vendor] >= 0.05, vendor
+
+
+# --- one refused NetSuite statement loses only the checks that need it ------------------------
+
+
+async def _with_netsuite(scenario: Scenario, **emulator: Any) -> Report:
+    assert isinstance(scenario.erp, ErpSnapshot)
+    config = netsuite_config_for(scenario.erp)
+    erp = NetSuiteErp(
+        config,
+        transport=NetSuiteEmulator([scenario.erp], config=config, **emulator),
+        environ=sandbox_environ(config.env),
+        now=lambda: scenario.clock,
+    )
+    stack = replace(emulated_stack(scenario), erp=erp)
+    try:
+        return await triage(scenario.sku, stack, now=scenario.clock)
+    finally:
+        await aclose_stack(stack)
+
+
+async def test_a_refused_transactions_statement_leaves_the_rest_of_the_erp_read() -> None:
+    scenario = LIBRARY["SKU-3101"]  # the ERP is not the culprit: a flow is suspended
+    report = await _with_netsuite(scenario, denied_tables=["transactionline"])
+    (erp,) = [r for r in report.systems if r.system == "netsuite"]
+    assert erp.ok  # one statement lost, not the ERP
+    assert (report.verdict.cause, report.verdict.confidence) == (
+        scenario.expected.cause,
+        scenario.expected.confidence,
+    )
+    status = {c.id: c for c in report.checks}
+    assert status["L4.approval_queue"].status == "unknown"
+    assert "the transactions statement was denied" in status["L4.approval_queue"].detail
+    assert status["L4.item_type"].status == "pass"
+
+
+async def test_an_account_without_approvalstatus_cannot_clear_the_approval_queue() -> None:
+    scenario = LIBRARY["SKU-1000"]
+    report = await _with_netsuite(scenario, absent_columns=["approvalstatus"])
+    check = next(c for c in report.checks if c.id == "L4.approval_queue")
+    assert check.status == "unknown"
+    assert "column t.approvalstatus" in check.detail and "Approval Routing" in check.detail

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -151,3 +152,49 @@ async def test_check_config_says_which_system_refused_our_credentials(
     assert "credentials" in results["middleware"].message.split(":")[-1]
     assert "a-token-celigo-never-issued" not in results["middleware"].line()
     assert all(results[k].ok for k in ("storefront", "marketplace:amazon", "erp"))
+
+
+async def test_check_config_names_each_refused_statement_its_column_and_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, transports = _stack(monkeypatch)
+    erp = _scenario().erp
+    assert isinstance(erp, ErpSnapshot)
+    transports["erp"] = NetSuiteEmulator(
+        [erp],
+        config=netsuite_config_for(erp),
+        absent_columns=["approvalstatus"],
+        denied_tables=["loginaudit"],
+    )
+    results = await check_stack(config, transports=transports)
+    erp_lines = [r for r in results if r.key.startswith("erp")]
+    assert [(r.key, r.ok, r.warning) for r in erp_lines] == [
+        ("erp", True, False),
+        ("erp:transactions", True, True),
+        ("erp:employee", True, True),
+    ]
+    transactions, employee = erp_lines[1].line(), erp_lines[2].line()
+    assert transactions.startswith("WARN  erp:transactions")
+    assert "the transactions statement was refused (column t.approvalstatus;" in transactions
+    assert "Unknown identifier 't.approvalstatus'" in transactions
+    assert "it needs approval routing for the transaction type" in transactions
+    assert "the employee statement was denied (no permission)" in employee
+    assert "it needs Setup > Login Audit Trail (View) on the role" in employee
+    # every statement went out once for the check (one page each), besides the probe's own
+    statements = [q for q in transports["erp"].queries if "OOS-TRIAGE-CHECK-CONFIG-PROBE" in q]
+    assert len(statements) >= 5
+
+
+async def test_check_config_warns_of_a_shopify_version_near_retirement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, transports = _stack(monkeypatch)
+    near = datetime(2027, 8, 15, tzinfo=UTC)  # the default 2026-10 retires about 2027-10-01
+    results = {r.key: r for r in await check_stack(config, transports=transports, now=near)}
+    storefront = results["storefront"]
+    assert (storefront.ok, storefront.warning) == (True, True)
+    assert storefront.line().startswith("WARN  storefront")
+    assert "Shopify API version 2026-10 is retired about 2027-10-01" in storefront.message
+    fine = datetime(2027, 1, 1, tzinfo=UTC)
+    results = {r.key: r for r in await check_stack(config, transports=transports, now=fine)}
+    assert not results["storefront"].warning

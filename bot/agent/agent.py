@@ -19,7 +19,7 @@ from openai import AsyncOpenAI
 
 from bot.agent.budget import Meter
 from bot.agent.catalog import ToolContext, build_tools
-from bot.agent.grounding import Grounded, Sources, ground
+from bot.agent.grounding import Grounded, Guard, Sources, ground
 from bot.agent.loop import Loop, LoopResult
 from bot.agent.memory import Turn
 from bot.agent.messages import Message, followup_messages, triage_messages
@@ -64,14 +64,17 @@ class RunRecord:
     toolbox: Toolbox
 
 
-def explanation_text(grounded: Grounded) -> str:
-    """The explanation a person reads: the summary, then each grounded claim with its ids."""
-    parts = [grounded.summary.strip()]
-    for i, claim in enumerate(grounded.grounded_claims, 1):
-        parts.append(f"({i}) {claim.text.strip()} [{', '.join(claim.cites)}]")
+def explanation_text(grounded: Grounded) -> str | None:
+    """The explanation a person reads: each grounded claim with its ids (None: there is none)."""
+    parts = [
+        f"({i}) {claim.text.strip()} [{', '.join(claim.cites)}]"
+        for i, claim in enumerate(grounded.grounded_claims, 1)
+    ]
+    if not parts:
+        return None
     if grounded.held_back:
-        parts.append(f"({grounded.held_back} uncited or mis-cited claim(s) held back.)")
-    return " ".join(p for p in parts if p)
+        parts.append(f"({grounded.held_back} uncited, mis-cited or unsafe claim(s) held back.)")
+    return " ".join(parts)
 
 
 class Agent:
@@ -113,7 +116,14 @@ class Agent:
             sources = Sources.from_report(report)
             for tool_result in toolbox.results.values():
                 sources.add_result(tool_result)
-            grounded = ground(result.answer, sources, report, self.tree, compare=compare)
+            guard = Guard(
+                report,
+                prompt_text=self.prompts.for_followup(self.tree),
+                redactor=self.masker.redactor,
+            )
+            grounded = ground(
+                result.answer, sources, report, self.tree, compare=compare, guard=guard
+            )
         record = RunRecord(result, grounded, meter.usage(self.config.model), toolbox)
         self.last_run = record
         return record
@@ -162,17 +172,24 @@ class Agent:
                 status=status, reason=result.failed or result.stopped, usage=record.usage
             )
             return report.model_copy(update={"agent": run, "explanation": None})
+        summary = grounded.summary
+        reason = result.stopped
+        if summary is None and reason is None:
+            reason = "no claim of the agent's answer could be grounded in the evidence"
         run = AgentRun(
             status="budget_exhausted" if result.stopped else "ok",
-            reason=result.stopped,
+            reason=reason,
             layer=grounded.layer,
             cause=grounded.cause,
-            summary=self.masker.mask(grounded.summary),
-            claims=self._masked_claims(grounded.claims),
+            summary=None if summary is None else self.masker.mask(summary),
+            claims=self._masked_claims(grounded.grounded_claims),
             disagreement=grounded.disagreement,
             usage=record.usage,
+            held_back_count=grounded.held_back,
+            held_back=self._masked_claims(grounded.audit()),
         )
-        explanation = self.masker.mask(explanation_text(grounded))
+        text = explanation_text(grounded)
+        explanation = None if text is None else self.masker.mask(text)
         return report.model_copy(update={"agent": run, "explanation": explanation})
 
     async def answer(
@@ -212,6 +229,14 @@ class Agent:
                 "fallback" if result.failed else "budget_exhausted",
                 None,
                 reason=result.failed or result.stopped,
+                usage=record.usage,
+                tools_refused=refused,
+            )
+        if grounded.summary is None:
+            return ThreadAnswer(
+                "fallback",
+                None,
+                reason="no claim of the agent's answer could be grounded in the evidence",
                 usage=record.usage,
                 tools_refused=refused,
             )

@@ -1,6 +1,6 @@
 """The agent's final answer: a JSON object the model writes, validated with pydantic.
 
-    {"verdict": {"layer": 3, "cause": "L3.flow_suspended"},
+    {"verdict": {"layer": 3, "cause": "L3.flow_suspended", "reason": "…"},
      "summary": "…",
      "claims": [{"text": "…", "cites": ["E4", "T2"], "quote": "suspended"}]}
 
@@ -23,6 +23,7 @@ class AnswerVerdict(BaseModel):
 
     layer: int | str | None = None
     cause: str | None = None
+    reason: str | None = Field(None, max_length=600)
 
     @field_validator("cause")
     @classmethod

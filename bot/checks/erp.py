@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from bot.checks.base import (
     Outcome,
@@ -75,7 +76,7 @@ def listener(facts: Facts) -> Outcome:
         return failed(f"listener {listeners[0].name} ({listeners[0].id}) is inactive", fact)
     targets = {f.target_endpoint for f in facts.flows("storefront_to_erp") if f.target_endpoint}
     endpoints = {x.endpoint for x in active if x.endpoint}
-    if targets and endpoints and not targets & endpoints:
+    if targets and endpoints and not any(same_endpoint(t, e) for t in targets for e in endpoints):
         assert facts.middleware is not None
         return failed(
             f"listener {active[0].name} is at {', '.join(sorted(endpoints))}; the connector delivers to {', '.join(sorted(targets))}",
@@ -83,6 +84,23 @@ def listener(facts: Facts) -> Outcome:
             ref("middleware.flows.target_endpoint", sorted(targets), facts.middleware),
         )
     return passed(f"listener {active[0].name} is active", fact)
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Two addresses of one receiver. A RESTlet is named by its script and deployment ids
+    (``restlet.nl?script=…&deploy=…``): one side may leave the deployment out."""
+    if a == b:
+        return True
+    ua, ub = urlsplit(a), urlsplit(b)
+    if not (ua.path.endswith("restlet.nl") and ub.path.endswith("restlet.nl")):
+        return False
+    qa, qb = parse_qs(ua.query), parse_qs(ub.query)
+    deploys = (qa.get("deploy"), qb.get("deploy"))
+    return (
+        (ua.netloc, ua.path) == (ub.netloc, ub.path)
+        and qa.get("script") == qb.get("script")
+        and (None in deploys or deploys[0] == deploys[1])
+    )
 
 
 @check("L4.integration_user")
@@ -185,6 +203,8 @@ def approval_queue(facts: Facts) -> Outcome:
         return failed(
             f"{t.kind} of {t.quantity:+d} from {when(t.at)} is waiting for approval{memo}", fact
         )
+    if hidden := not_visible(erp, "transactions") or not_visible(erp, "approval_status"):
+        return unknown(hidden)
     return passed("no transaction waiting for approval", fact)
 
 
@@ -201,6 +221,8 @@ def threshold_rule(facts: Facts) -> Outcome:
     recent = [a for a in sf.adjustments if a.at >= facts.change_window_start]
     if not recent:
         return skipped("no recent storefront change to weigh against the rule")
+    if hidden := not_visible(erp, "transactions"):
+        return unknown(hidden)
     change = max(recent, key=lambda a: a.at)
     if any(t.at >= change.at and t.status == "posted" for t in erp.transactions):
         return passed("the ERP posted a transaction for the latest change")

@@ -46,6 +46,8 @@ def erp_broadcast(facts: Facts) -> Outcome:
         key=lambda t: t.at,
     )
     if not sales:
+        if hidden := not_visible(erp, "transactions") or not_visible(erp, "origin"):
+            return unknown(hidden)
         return passed("no ERP-side sale since the storefront last heard from the ERP")
     if erp.available is None:
         return skipped("the ERP keeps no quantity for the item: no stock figure to announce")
@@ -97,6 +99,8 @@ def restock(facts: Facts) -> Outcome:
             ref("erp.transactions.restock", back, erp),
             ref("storefront.out_of_stock_since", t, sf),
         )
+    if hidden := not_visible(erp, "transactions"):
+        return unknown(hidden)
     return passed("no ERP receipt or return since the storefront sold out")
 
 
@@ -116,6 +120,8 @@ def wms_batch(facts: Facts) -> Outcome:
     erp_heard = erp.last_inventory_update_at is not None and erp.last_inventory_update_at >= last.at
     if batch_ran or erp_heard:
         return passed("the WMS→ERP batch ran after the last WMS movement", *cites)
+    if hidden := not_visible(erp, "last_update"):
+        return unknown(hidden)
     every = f" (runs every {wms.batch_interval_minutes} min)" if wms.batch_interval_minutes else ""
     return failed(
         f"WMS {last.kind} of {last.quantity} at {when(last.at)}; last WMS→ERP batch {when(wms.last_batch_at)}{every}",
@@ -155,6 +161,8 @@ def duplicates(facts: Facts) -> Outcome:
             + ", ".join(f"{t.quantity:+d} at {when(t.at)}" for t in same),
             ref("erp.transactions.duplicates", same, erp),
         )
+    if hidden := not_visible(erp, "transactions"):
+        return unknown(hidden)
     return passed("every adjustment applied once", ref("erp.transactions", erp.transactions, erp))
 
 

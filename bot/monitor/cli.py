@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_config
+from bot.config import STACK_SYSTEMS, load_config, require_env
 from bot.monitor.health import render_text as health_text
 from bot.monitor.map import render_png
 from bot.monitor.map import render_text as map_text
@@ -71,10 +71,12 @@ class _BadInput(ValueError):
     pass
 
 
-def _monitor(args: argparse.Namespace) -> Monitor:
+def _monitor(args: argparse.Namespace, reads: tuple[str, ...]) -> Monitor:
     db = args.db or default_store_path()
     if args.config:
-        return Monitor.from_config(load_config(Path(args.config)), db)
+        config = load_config(Path(args.config))
+        require_env(config, args.config, only=reads)
+        return Monitor.from_config(config, db)
     if not 1 <= args.size <= 10_000_000:
         raise _BadInput("--size is 1 to 10,000,000 SKUs")
     return Monitor.sandbox(db, size=args.size, seed=args.seed)
@@ -82,7 +84,7 @@ def _monitor(args: argparse.Namespace) -> Monitor:
 
 def _cmd_health(args: argparse.Namespace) -> int:
     try:
-        monitor = _monitor(args)
+        monitor = _monitor(args, reads=("middleware",))
         if not 1 <= args.days <= 90:
             raise _BadInput("--days is 1 to 90")
     except _BadInput as exc:
@@ -98,7 +100,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
 def _cmd_map(args: argparse.Namespace) -> int:
     try:
-        monitor = _monitor(args)
+        monitor = _monitor(args, reads=STACK_SYSTEMS)
         if not args.out.parent.is_dir():
             raise _BadInput(f"cannot write {args.out}: no directory {args.out.parent}")
     except _BadInput as exc:

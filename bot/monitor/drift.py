@@ -31,7 +31,7 @@ from typing import IO, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from bot.config import ConfigError, StackConfig, load_config
+from bot.config import ConfigError, StackConfig, load_config, require_env
 from bot.monitor.scan import CompareRule, Counts, scan_catalogs
 from bot.monitor.state import DriftState, Recorded, RunSummary, Tracked
 from bot.settings import default_store_path
@@ -489,6 +489,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     target: StackConfig | GeneratedCatalog
     if args.config:
         target = load_config(Path(args.config))
+        require_env(target, args.config, only=("storefront", "erp"))
     else:
         if not 1 <= args.size <= 10_000_000:
             print("oos: --size is 1 to 10,000,000 SKUs", file=sys.stderr)

@@ -6,8 +6,10 @@ limits (50 blocks per message, 100 per Home view, 3000 characters per section, 1
 visible pointer to the evidence file, and the returned ``Message`` says so (``overflow``) so
 the runner attaches the file: long evidence goes to the file, never silently truncated.
 
-Values that come from vendors are escaped (``& < >``) so they can never turn into mentions or
-links in Slack.
+Every string a vendor, a user or the model wrote goes through ``bot.outside_text.outside``
+(``esc`` here for mrkdwn, ``plain`` for a message's top-level ``text`` and file comments), and
+every mrkdwn text object is ``verbatim``: outside text never becomes a mention, a channel ping
+or a link. The links and mentions the bot builds come from ``bot.outside_text`` too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bot.agent.render import status_line
 from bot.monitor.health import HOP_WORDS, flow_summary, minutes, percent, trigger_words
+from bot.outside_text import channel_ref, group_mention, link, outside, user_mention
 from bot.report import AgentClaim, CheckResult, EvidenceItem, Report
 from bot.slack.answers import Answer
 from bot.tree import LAYER_NAMES, LAYER_ORDER, Layer
@@ -97,9 +100,19 @@ def resolution_of(row: Mapping[str, Any]) -> Resolution | None:
 # Primitives
 
 
-def esc(text: str) -> str:
-    """Escape a value for mrkdwn so vendor data cannot become a mention, link or channel ping."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def esc(text: object) -> str:
+    """Outside text in mrkdwn: it cannot become a mention, link or channel ping."""
+    return outside(text)
+
+
+def plain(text: object) -> str:
+    """Outside text in a message's top-level ``text`` or a file comment (no ``verbatim``)."""
+    return outside(text, "plain")
+
+
+def mrkdwn(text: str) -> Block:
+    """A mrkdwn text object; ``verbatim`` so Slack links and pings only what we marked up."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def clip(text: str, limit: int, marker: str = "…") -> tuple[str, bool]:
@@ -142,7 +155,7 @@ class _Blocks:
         self.blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": self._fit(text, MAX_SECTION_TEXT)},
+                "text": mrkdwn(self._fit(text, MAX_SECTION_TEXT)),
             }
         )
 
@@ -150,18 +163,13 @@ class _Blocks:
         self.blocks.append(
             {
                 "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": self._fit(f, MAX_FIELD_TEXT)}
-                    for f in items[:MAX_FIELDS]
-                ],
+                "fields": [mrkdwn(self._fit(f, MAX_FIELD_TEXT)) for f in items[:MAX_FIELDS]],
             }
         )
 
     def context(self, *texts: str) -> None:
         elements = [
-            {"type": "mrkdwn", "text": self._fit(t, MAX_SECTION_TEXT)}
-            for t in texts[:MAX_CONTEXT_ELEMENTS]
-            if t
+            mrkdwn(self._fit(t, MAX_SECTION_TEXT)) for t in texts[:MAX_CONTEXT_ELEMENTS] if t
         ]
         if elements:
             self.blocks.append({"type": "context", "elements": elements})
@@ -181,12 +189,7 @@ class _Blocks:
             head = blocks[: max_blocks - keep_tail - 1]
             note: Block = {
                 "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": "More than fits in one message: see the Evidence file.",
-                    }
-                ],
+                "elements": [mrkdwn("More than fits in one message: see the Evidence file.")],
             }
             blocks = [*head, note, *tail]
             self.overflow = True
@@ -264,9 +267,9 @@ def notice(text: str) -> Message:
 
 def root_message(sku: str, user: str, *, outcome: str | None = None) -> Message:
     """The channel message that opens the thread. ``outcome`` is added once the walk ends."""
-    text = f"Triage for {sku} started by <@{user}>"
+    text = f"Triage for {plain(sku)} started by {user_mention(user)}"
     b = _Blocks()
-    b.section(f":mag: Triage for *{esc(sku)}* started by <@{user}>")
+    b.section(f":mag: Triage for *{esc(sku)}* started by {user_mention(user)}")
     if outcome:
         b.context(outcome)
         text = f"{text} — {outcome}"
@@ -318,7 +321,7 @@ def progress_message(
 ) -> Message:
     """The one progress message of a walk, updated in place as each layer finishes."""
     b = _Blocks()
-    who = f" (re-run by <@{user}>)" if rerun and user else ""
+    who = f" (re-run by {user_mention(user)})" if rerun and user else ""
     if state == "running":
         title = f":hourglass_flowing_sand: Walking the checklist for *{esc(sku)}*{who}"
     elif state == "explaining":
@@ -349,12 +352,13 @@ def progress_message(
     if state == "failed":
         b.context(_failure_words(reason, reference))
     done = sum(1 for layer in LAYER_ORDER if layer in walked)
-    return b.done(f"{sku}: {done} of {len(LAYER_ORDER)} checklist stages walked ({state})")
+    return b.done(f"{plain(sku)}: {done} of {len(LAYER_ORDER)} checklist stages walked ({state})")
 
 
 def _failure_words(reason: str | None, reference: str | None) -> str:
     ref = f" Reference `{reference}` (the details are in the server log)." if reference else ""
-    return f"The triage could not finish: {reason or 'an internal error'}.{ref} Press Re-run or type the command again."
+    why = esc(reason or "an internal error")
+    return f"The triage could not finish: {why}.{ref} Press Re-run or type the command again."
 
 
 def error_message(sku: str, *, reference: str, reason: str) -> Message:
@@ -363,7 +367,9 @@ def error_message(sku: str, *, reference: str, reason: str) -> Message:
     b.section(
         f":warning: *The triage of {esc(sku)} could not finish.*\n{_failure_words(reason, reference)}"
     )
-    return b.done(f"The triage of {sku} could not finish ({reason}). Reference {reference}.")
+    return b.done(
+        f"The triage of {plain(sku)} could not finish ({plain(reason)}). Reference {reference}."
+    )
 
 
 def _evidence_lines(item: EvidenceItem, limit: int) -> tuple[str, bool]:
@@ -384,10 +390,7 @@ def _verdict_buttons(triage_id: str, *, resolved: bool) -> list[Block]:
                 style="primary",
                 confirm={
                     "title": {"type": "plain_text", "text": "Mark resolved?"},
-                    "text": {
-                        "type": "mrkdwn",
-                        "text": "Everyone in the channel will see who resolved it.",
-                    },
+                    "text": mrkdwn("Everyone in the channel will see who resolved it."),
                     "confirm": {"type": "plain_text", "text": "Mark resolved"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
                 },
@@ -409,12 +412,13 @@ def verdict_title(report: Report) -> str:
 def verdict_text(report: Report) -> str:
     """The notification/fallback text: carries the cause code so Slack search finds it."""
     v = report.verdict
+    sku = plain(report.sku)
     head = (
-        f"{report.sku}: {v.cause} ({v.confidence})"
+        f"{sku}: {v.cause} ({v.confidence})"
         if v.cause
-        else f"{report.sku}: {v.confidence if v.confidence == 'inconclusive' else 'in sync'}"
+        else f"{sku}: {v.confidence if v.confidence == 'inconclusive' else 'in sync'}"
     )
-    return f"{head} — {v.summary}"
+    return f"{head} — {plain(v.summary)}"
 
 
 def verdict_message(
@@ -478,7 +482,8 @@ def verdict_message(
     tail = 0
     if resolution:
         b.context(
-            f":white_check_mark: Marked resolved by <@{resolution.user}> {slack_date(resolution.at)}"
+            f":white_check_mark: Marked resolved by {user_mention(resolution.user)} "
+            f"{slack_date(resolution.at)}"
         )
         tail += 1
     b.actions(
@@ -501,17 +506,17 @@ def _agent_blocks(b: _Blocks, report: Report) -> None:
     run = report.agent
     if run is None:
         return
-    if run.summary is not None:
+    grounded = [c for c in run.claims if c.grounded]
+    if run.summary is not None and grounded:
+        # Only the grounded claims, each with its ids: the summary is built from them.
         model = f", {esc(run.usage.model)}" if run.usage else ""
         lines = [
             f":robot_face: *Explanation* _(LLM agent{model}; the verdict above is the rules')_"
         ]
-        lines.append(esc(run.summary))
-        grounded = [c for c in run.claims if c.grounded]
         lines += [f"• {esc(c.text)}{_cited(c.cites)}" for c in grounded[:6]]
-        held = len(run.claims) - len(grounded)
+        held = run.held_back_count or len(run.claims) - len(grounded)
         if held:
-            lines.append(f"_{held} uncited or mis-cited claim(s) held back._")
+            lines.append(f"_{held} uncited, mis-cited or unsafe claim(s) held back._")
         b.section("\n".join(lines))
     if run.disagreement:
         b.section(
@@ -548,14 +553,15 @@ def ticket_not_configured(report: Report) -> Message:
 
 def resolved_notice(user: str, sku: str) -> Message:
     b = _Blocks()
-    b.context(f":white_check_mark: <@{user}> marked *{esc(sku)}* resolved.")
-    return b.done(f"{sku} marked resolved by <@{user}>")
+    b.context(f":white_check_mark: {user_mention(user)} marked *{esc(sku)}* resolved.")
+    return b.done(f"{plain(sku)} marked resolved by {user_mention(user)}")
 
 
 def already_resolved(resolution: Resolution, sku: str) -> Message:
     """Ephemeral: someone pressed Mark resolved on a triage that was resolved already."""
     return notice(
-        f":white_check_mark: *{esc(sku)}* was already marked resolved by <@{resolution.user}> "
+        f":white_check_mark: *{esc(sku)}* was already marked resolved by "
+        f"{user_mention(resolution.user)} "
         f"{slack_date(resolution.at)}."
     )
 
@@ -563,7 +569,7 @@ def already_resolved(resolution: Resolution, sku: str) -> Message:
 def _ticket_link(ticket: Ticket | None) -> str:
     if ticket is None:
         return "the ticket"
-    return f"<{ticket.url}|{esc(ticket.key)}>"
+    return link(ticket.url, ticket.key)
 
 
 def ticket_notice(
@@ -582,7 +588,7 @@ def ticket_notice(
         text = f":ticket: This triage was escalated already: {link}."
     elif kind == "opened":
         to = f" for the *{esc(owner_name)}*" if owner_name else ""
-        mention = f" <!subteam^{outcome.slack_group}>" if outcome.slack_group else ""
+        mention = f" {group_mention(outcome.slack_group)}" if outcome.slack_group else ""
         text = (
             f":ticket: Opened {link}{to}{mention}: the evidence package, the checks that passed "
             "and the report (JSON) are on it."
@@ -642,7 +648,7 @@ def mention_reply(sku: str, answers: Sequence[Answer], *, note: str | None = Non
     )
     first = answers[0] if answers else None
     text = f"{first.topic}: {' '.join(first.lines)}" if first else f"About {sku}"
-    return b.done(text)
+    return b.done(plain(text))
 
 
 def agent_reply(
@@ -656,15 +662,15 @@ def agent_reply(
 ) -> Message:
     """The agent's answer to a thread question: its grounded claims, each with the ids it cites."""
     b = _Blocks()
-    lines = [esc(text)] + [f"• {esc(c.text)}{_cited(c.cites)}" for c in claims[:8] if c.grounded]
-    b.section("\n".join(lines))
+    grounded = [f"• {esc(c.text)}{_cited(c.cites)}" for c in claims[:8] if c.grounded]
+    b.section("\n".join(grounded or [esc(text)]))
     fresh = f" and {tool_calls} fresh tool call(s)" if tool_calls else ""
     cut = f" Partial: {esc(partial)}." if partial else ""
     b.context(
         f":robot_face: Answered by the LLM agent ({esc(model)}) from the saved report for "
         f"{esc(sku)}, this thread's earlier questions{fresh}. Every point cites its evidence.{cut}"
     )
-    return b.done(text)
+    return b.done(plain(text))
 
 
 def not_a_triage_thread() -> Message:
@@ -679,8 +685,8 @@ def _thread_link(workspace_url: str | None, channel: str | None, thread_ts: str 
         return ""
     if workspace_url and thread_ts:
         url = f"{workspace_url.rstrip('/')}/archives/{channel}/p{thread_ts.replace('.', '')}"
-        return f"<{url}|open the thread> in <#{channel}>"
-    return f"in <#{channel}>"
+        return f"{link(url, 'open the thread')} in {channel_ref(channel)}"
+    return f"in {channel_ref(channel)}"
 
 
 def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = None) -> Block:
@@ -696,7 +702,7 @@ def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = 
     room = (MAX_HOME_BLOCKS - 4) // per_row
     for row in rows[:room]:
         cause = (
-            f"`{row['cause']}`"
+            f"`{esc(row['cause'])}`"
             if row.get("cause")
             else ("in sync" if row.get("confidence") != "inconclusive" else "no cause proven")
         )
@@ -709,7 +715,7 @@ def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = 
         resolution = resolution_of(row)
         state = " · :white_check_mark: *resolved*" if resolution else ""
         b.section(
-            f"*{esc(str(row['sku']))}* — {cause} ({row.get('confidence') or '?'}){layer_words}{state}"
+            f"*{esc(row['sku'])}* — {cause} ({esc(row.get('confidence') or '?')}){layer_words}{state}"
         )
         when = ""
         if row.get("started_at"):
@@ -718,7 +724,9 @@ def home_view(rows: Sequence[Mapping[str, Any]], *, workspace_url: str | None = 
             except ValueError:
                 when = esc(str(row["started_at"]))
         resolved = (
-            f"resolved by <@{resolution.user}> {slack_date(resolution.at)}" if resolution else ""
+            f"resolved by {user_mention(resolution.user)} {slack_date(resolution.at)}"
+            if resolution
+            else ""
         )
         b.context(
             " · ".join(
@@ -844,7 +852,8 @@ def evidence_files(report: Report, triage_id: str) -> EvidenceFiles:
         json_text=evidence_json(report),
         markdown_name=f"{stem}.md",
         markdown_text=evidence_markdown(report, triage_id),
-        comment=f"Evidence for {report.sku} (triage {triage_id}): the full report as JSON and Markdown.",
+        comment=f"Evidence for {plain(report.sku)} (triage {triage_id}): the full report as JSON "
+        "and Markdown.",
     )
 
 
@@ -866,7 +875,7 @@ def _with_button(b: _Blocks, text: str, accessory: Block) -> None:
     b.blocks.append(
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": b._fit(text, MAX_SECTION_TEXT)},
+            "text": mrkdwn(b._fit(text, MAX_SECTION_TEXT)),
             "accessory": accessory,
         }
     )
@@ -990,7 +999,7 @@ def health_post(report: HealthReport) -> Message:
             f":warning: *The connector could not be read*, so its health is unknown: "
             f"{esc(report.error)}"
         )
-        return b.done(f"Connector health: {report.system} could not be read")
+        return b.done(f"Connector health: {plain(report.system)} could not be read")
     flagged = report.flagged
     rate = percent(report.error_rate)
     total = report.records_ok + report.records_failed
@@ -1022,13 +1031,15 @@ def health_post(report: HealthReport) -> Message:
 
 
 def _hop_words(hop: str, channel: str | None) -> str:
+    """The hop in words (unescaped: the channel is a vendor's name)."""
     words = HOP_WORDS.get(hop, hop)
     return f"{words} ({channel})" if channel else words
 
 
 def latency_post(alert: LatencyAlert) -> Message:
     """One latency alert: a breach opened, its lag changed band, or it recovered."""
-    hop = _hop_words(alert.hop, alert.channel)
+    words = _hop_words(alert.hop, alert.channel)
+    hop = esc(words)
     lag = minutes(timedelta(minutes=alert.lag_minutes))
     over = f"over {alert.threshold_minutes} min"
     b = _Blocks()
@@ -1053,21 +1064,25 @@ def latency_post(alert: LatencyAlert) -> Message:
     else:
         b.section(body)
     b.context(f"Breach opened {slack_date(alert.opened_at)}")
-    plain = {
+    hop = plain(words)
+    fallback = {
         "breach": f"Sync latency: {hop} is {lag} behind",
         "changed": f"Sync latency: {hop} is now {lag} behind",
         "recovered": f"Sync latency: {hop} is back within {alert.threshold_minutes} min",
     }[alert.kind]
-    return b.done(plain)
+    return b.done(fallback)
 
 
 def map_comment(m: TriggerMap) -> str:
     """The text that goes with the map's PNG: one line per hop, for search and screen readers."""
-    lines = [f"Trigger chain · {m.name}"]
+    lines = [f"Trigger chain · {plain(m.name)}"]
     for h in m.hops:
-        reason = f" ({h.status_reason})" if h.status_reason else ""
-        lines.append(f"• {h.source} → {h.target}: {h.trigger_words()} · {h.lag_words()}{reason}")
-    lines += [f":warning: {n}" for n in m.notes]
+        reason = f" ({plain(h.status_reason)})" if h.status_reason else ""
+        lines.append(
+            f"• {plain(h.source)} → {plain(h.target)}: {plain(h.trigger_words())} · "
+            f"{plain(h.lag_words())}{reason}"
+        )
+    lines += [f":warning: {plain(n)}" for n in m.notes]
     return "\n".join(lines)
 
 

@@ -46,6 +46,7 @@ from bot.settings import Thresholds, default_store_path
 from bot.slack.app import build_app, build_client
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
+from bot.slack.startup import Startup
 from bot.store import StoreError, TriageStore
 from bot.tickets.config import TicketsConfig
 from bot.tickets.service import TicketService
@@ -129,6 +130,7 @@ async def serve(
     agent_config: AgentConfig | None = None,
     thresholds: Thresholds | None = None,
     monitor: Monitor | None = None,
+    mode: str = "live",
 ) -> int:
     """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code.
 
@@ -170,7 +172,8 @@ async def serve(
         )
         return 2
 
-    agent, off = open_agent(agent_config or AgentConfig(), thresholds=thresholds)
+    agent_config = agent_config or AgentConfig()
+    agent, off = open_agent(agent_config, thresholds=thresholds)
     if agent is None:
         log.info("oos serve: %s", off_line(off or "unknown reason"))
     app, services = build_app(
@@ -193,6 +196,32 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
 
     who = f"@{auth.get('user')} in {auth.get('team')}"
+
+    def announce(address: str) -> None:
+        jobs = services.monitoring.poster.jobs() if services.monitoring is not None else []
+        watch = services.monitoring.poster.monitor.settings if services.monitoring else None
+        startup = Startup(
+            mode=mode,
+            address=address,
+            slack=f"{who}, Web API {settings.api_url}",
+            agent=f"on ({agent_config.model})" if agent is not None else f"off ({off})",
+            schedules=(
+                f"{', '.join(f'{j.name} {j.cron.expression!r}' for j in jobs)} to "
+                f"{watch.channel} ({watch.timezone})"
+                if jobs and watch is not None
+                else "none (no [monitoring] channel)"
+            ),
+            tickets=(
+                f"{tickets.config.system} {tickets.config.base_url}"
+                if tickets is not None
+                else "none"
+            ),
+            access=settings.access,
+        )
+        log.info("%s", startup.line())
+        for warning in startup.warnings():
+            log.warning("%s", warning)
+
     try:
         if settings.app_token is not None:
             handler = AsyncSocketModeHandler(
@@ -203,19 +232,22 @@ async def serve(
                 # The client retries a failing connection forever; a stop still ends it.
                 connect = handler.connect_async()  # type: ignore[no-untyped-call]
                 if await until_stopped(connect, stop):
-                    log.info(
-                        "oos serve: %s, connected in Socket Mode (Web API %s)",
-                        who,
-                        settings.api_url,
-                    )
+                    announce("Socket Mode (connected)")
                 await stop.wait()
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            server = await start_http(app, settings.host, settings.port)
-            log.info(
-                "oos serve: %s, listening on %s (Web API %s)", who, server.url, settings.api_url
-            )
+            try:
+                server = await start_http(app, settings.host, settings.port)
+            except OSError as exc:
+                print(
+                    f"oos serve: cannot listen on {settings.host}:{settings.port} "
+                    f"({exc.strerror or exc}); is another process using the port? "
+                    "Choose another with --port or PORT.",
+                    file=sys.stderr,
+                )
+                return 2
+            announce(f"listening on {server.url}")
             try:
                 await stop.wait()
             finally:
@@ -234,6 +266,17 @@ async def serve(
         if services.monitoring is not None:
             await services.monitoring.shutdown()
     return 0
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (0-65535)")
+    return port
 
 
 def add_serve_parser(
@@ -259,7 +302,7 @@ def add_serve_parser(
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
     )
-    parser.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
+    parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
     parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
     parser.set_defaults(func=serve_main)
@@ -276,6 +319,7 @@ def serve_main(
     agent_config: AgentConfig | None = None,
     thresholds: Thresholds | None = None,
     monitor: Callable[[Path], Monitor] | None = None,
+    mode: str | None = None,
 ) -> int:
     """Entry point of ``oos serve``.
 
@@ -351,6 +395,7 @@ def serve_main(
                 agent_config=agent_config,
                 thresholds=thresholds,
                 monitor=monitor(store.path) if monitor is not None else None,
+                mode=mode or ("sandbox" if sandbox else "live"),
             )
         )
     except KeyboardInterrupt:

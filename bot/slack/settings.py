@@ -51,6 +51,34 @@ class AccessPolicy(BaseModel):
             action_usergroups=_ids(env.get("OOS_ACTION_USERGROUPS")),
         )
 
+    def merged(self, other: AccessPolicy) -> AccessPolicy:
+        """Both sources' ids together (the environment's and the stack config's): each list
+        admits whom either names, and stays empty — no restriction — only if both are."""
+        return AccessPolicy(
+            channels=self.channels | other.channels,
+            users=self.users | other.users,
+            usergroups=self.usergroups | other.usergroups,
+            action_users=self.action_users | other.action_users,
+            action_usergroups=self.action_usergroups | other.action_usergroups,
+        )
+
+    @property
+    def anyone_may_change_state(self) -> bool:
+        """Mark resolved and Open ticket are open to every member of an allowed channel."""
+        return not (self.action_users or self.action_usergroups or self.users or self.usergroups)
+
+    def describe(self) -> str:
+        """The effective policy in one line, for the startup log."""
+
+        def who(users: frozenset[str], groups: frozenset[str]) -> str | None:
+            named = [*sorted(users), *(f"group {g}" for g in sorted(groups))]
+            return ", ".join(named) if named else None
+
+        where = ", ".join(sorted(self.channels)) if self.channels else "any channel"
+        runs = who(self.users, self.usergroups) or "anyone"
+        acts = who(self.action_users, self.action_usergroups) or f"the same ({runs})"
+        return f"/oos in {where} by {runs}; Mark resolved / Open ticket by {acts}"
+
 
 class SlackSettings(BaseModel):
     model_config = ConfigDict(frozen=True)

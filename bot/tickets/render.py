@@ -6,7 +6,8 @@ the time it was read, the checks that passed (what IT need not re-check), what c
 verified, other failing causes, and a link back to the Slack thread. The full report goes along
 as a JSON attachment.
 
-Everything that leaves for the ticket system goes through ``Scrubber``: the values of secret
+Everything that leaves for the ticket system goes through ``Scrubber``: outside text made inert
+for a ticket (``bot.outside_text``: no markup that renders HTML, a link or a mention), the values of secret
 environment variables and credential shapes (``tools.redact``), e-mail addresses and phone
 numbers are masked — vendor payloads can carry an admin's address in an audit entry, and a
 ticket is read far more widely than the triage store.
@@ -19,6 +20,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from bot.outside_text import outside
 from bot.report import CheckResult, EvidenceItem, Report
 from bot.tickets.fingerprint import Fingerprint
 from bot.tree import LAYER_NAMES
@@ -55,18 +57,23 @@ class Scrubber:
     def __init__(self, redactor: Redactor | None = None) -> None:
         self.redactor = redactor if redactor is not None else Redactor.from_env()
 
-    def text(self, text: str) -> str:
+    def masked(self, text: str) -> str:
         text = self.redactor.redact(text)
         text = _EMAIL.sub(EMAIL_MASK, text)
         return _PHONE.sub(PHONE_MASK, text)
 
+    def text(self, text: str) -> str:
+        """Text shown in the ticket: masked, and inert as ticket markup."""
+        return outside(self.masked(text), "ticket")
+
     def value(self, value: Any) -> Any:
+        """A JSON value for an attachment: masked, the data otherwise untouched."""
         if isinstance(value, str):
-            return self.text(value)
+            return self.masked(value)
         if isinstance(value, list):
             return [self.value(v) for v in value]
         if isinstance(value, dict):
-            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+            return {self.masked(str(k)): self.value(v) for k, v in value.items()}
         return value
 
     def run(self, run: Run) -> Run:

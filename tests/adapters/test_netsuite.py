@@ -378,7 +378,7 @@ async def test_sends_exactly_these_suiteql_statements() -> None:
             "SELECT item.id, item.itemid, item.displayname, item.itemtype, item.isinactive, item.custitem_do_not_stock AS donotstock, item.custitem_available_to_fulfil AS availabletofulfil, iil.location, BUILTIN.DF(iil.location) AS locationname, iil.quantityavailable, iil.quantityonhand, iil.quantitycommitted FROM item LEFT OUTER JOIN inventoryitemlocations iil ON iil.item = item.id WHERE item.itemid = 'SKU-NS1' ORDER BY iil.location",
             f"SELECT t.id, t.tranid, t.type, TO_CHAR(t.createddate, 'YYYY-MM-DD HH24:MI:SS') AS createdat, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.externalid, t.memo, t.approvalstatus, tl.quantity, tl.location, t.custbody_origin AS origin FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND t.createddate >= {ts} ORDER BY t.createddate, t.id, tl.id",
             "SELECT TO_CHAR(MAX(t.createddate), 'YYYY-MM-DD HH24:MI:SS') AS lastupdate FROM transaction t JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item WHERE item.itemid = 'SKU-NS1' AND tl.isinventoryaffecting = 'T'",
-            "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid, scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed, scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script, script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script WHERE script.scriptid IN ('customscript_inv_sync') ORDER BY scriptdeployment.primarykey",
+            "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid, scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed, script.id AS scriptinternalid, script.scriptid AS script, script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script WHERE script.scriptid IN ('customscript_inv_sync') ORDER BY scriptdeployment.primarykey",
             f"SELECT {tr}.id, {tr}.name, {tr}.isinactive, {tr}.custrecord_oos_min_delta AS mindelta FROM {tr} ORDER BY {tr}.id",
             f"SELECT {wh}.id, TO_CHAR({wh}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {wh}.custrecord_oos_sku AS sku, {wh}.custrecord_oos_status_code AS statuscode, {wh}.custrecord_oos_message AS message, {wh}.custrecord_oos_source_id AS sourceid FROM {wh} WHERE {wh}.created >= {ts} AND ({wh}.custrecord_oos_sku = 'SKU-NS1' OR {wh}.custrecord_oos_sku IS NULL) ORDER BY {wh}.created, {wh}.id",
             f"SELECT {ob}.id, TO_CHAR({ob}.created, 'YYYY-MM-DD HH24:MI:SS') AS createdat, {ob}.custrecord_oos_kind AS kind, {ob}.custrecord_oos_sku AS sku, {ob}.custrecord_oos_target AS target FROM {ob} WHERE {ob}.created >= {ts} AND {ob}.custrecord_oos_sku = 'SKU-NS1' ORDER BY {ob}.created, {ob}.id",
@@ -570,7 +570,7 @@ async def test_a_refused_login_audit_trail_leaves_the_user_readable(
     got = await read(adapter)
     [note] = got.not_visible
     assert note.startswith(
-        "login_audit: NetSuite did not show the login audit trail (netsuite returned an answer we could not read (HTTP 400"
+        "login_audit: NetSuite did not show it: the employee statement was refused (table loginaudit; HTTP 400: INVALID_PARAMETER"
     )
     assert note.endswith("look in Setup > Users/Roles > User Management > View Login Audit Trail")
     assert got.integration_user == IntegrationUser(
@@ -590,18 +590,67 @@ async def test_an_optional_record_netsuite_refuses_becomes_not_visible() -> None
     got = await read(adapter)
     [note] = got.not_visible
     assert note.startswith(
-        "webhook_log: NetSuite did not show it (netsuite returned an answer we could not read (HTTP 400: INVALID_PARAMETER: Invalid search query."
+        "webhook_log: NetSuite did not show it: the webhook_log statement was refused (column customrecord_oos_webhook_log; HTTP 400: INVALID_PARAMETER: Invalid search query."
     )
+    assert "it needs View on the custom record type customrecord_oos_webhook_log" in note
     assert note.endswith("look in Customization > Scripting > Script Deployments > Execution Log")
     assert got.transactions and got.listeners  # the rest of the read stands
 
 
-async def test_unknown_custom_field_fails_the_item_read_with_netsuites_reason() -> None:
-    adapter, _ = build(snapshot(), emulator_config=full_config(do_not_stock_field=None))
+async def test_an_unknown_custom_flag_field_loses_the_flags_only() -> None:
+    # The config names a do-not-stock checkbox the account does not have: NetSuite refuses the
+    # item statement naming it; the item is read again without it, and only the flags are lost.
+    adapter, emulator = build(snapshot(), emulator_config=full_config(do_not_stock_field=None))
+    got = await read(adapter)
+    [note] = got.not_visible
+    assert note.startswith(
+        "item_flags: NetSuite did not show it: the item statement was refused (column item.custitem_do_not_stock; HTTP 400: INVALID_PARAMETER: Invalid search query. Detailed unprocessed description follows. Search error occurred: Unknown identifier 'item.custitem_do_not_stock'."
+    )
+    assert "it needs the custom field custitem_do_not_stock to exist" in note
+    assert got.item.item_id == "4417" and got.locations and got.transactions
+    items = [q for q in emulator.queries if "FROM item " in q]
+    assert ["custitem_do_not_stock" in q for q in items] == [True, False]
+
+
+async def test_a_refused_item_column_fails_the_read_naming_the_statement_and_column() -> None:
+    adapter, _ = build(snapshot(), emulator={"absent_columns": ["displayname"]})
     with pytest.raises(AdapterError) as caught:
         await read(adapter)
-    assert (caught.value.kind, caught.value.status) == ("bad_payload", 400)
-    assert "Field 'custitem_do_not_stock' was not found" in caught.value.message
+    assert caught.value.status == 400
+    assert caught.value.describe().startswith(
+        "netsuite the item statement was refused (column item.displayname; HTTP 400: INVALID_PARAMETER"
+    )
+    assert "could not read" not in caught.value.describe()
+
+
+async def test_an_account_without_approval_routing_loses_the_approval_status_only() -> None:
+    # approvalstatus is not found in any public SuiteQL: an account without it refuses the
+    # transactions statement; it goes again without the column (one more request, only then).
+    adapter, emulator = build(snapshot(), emulator={"absent_columns": ["approvalstatus"]})
+    got = await read(adapter)
+    [note] = got.not_visible
+    assert note.startswith(
+        "approval_status: NetSuite did not show it: the transactions statement was refused (column t.approvalstatus; HTTP 400: INVALID_PARAMETER"
+    )
+    assert "Approval Routing" in note and note.endswith("Adjust Inventory > List")
+    assert got.transactions == snapshot().transactions or got.transactions
+    assert all(t.status == "posted" for t in got.transactions)
+    tx = [q for q in emulator.queries if "FROM transaction t JOIN" in q and "MAX(" not in q]
+    assert ["approvalstatus" in q for q in tx] == [True, False]
+    assert got.raw is not None and "transactions" in got.raw["refused"]
+
+
+async def test_a_denied_transactions_table_loses_the_transaction_facts_only() -> None:
+    adapter, _ = build(snapshot(), emulator={"denied_tables": ["transactionline"]})
+    got = await read(adapter)
+    hidden = {n.split(":")[0]: n for n in got.not_visible}
+    assert set(hidden) == {"transactions", "last_update"}
+    assert hidden["transactions"].startswith(
+        "transactions: NetSuite did not show it: the transactions statement was denied (no permission) (table transactionline; HTTP 403: INSUFFICIENT_PERMISSION"
+    )
+    assert "Find Transaction (View)" in hidden["transactions"]
+    assert got.transactions == [] and got.last_inventory_update_at is None
+    assert got.item.item_id == "4417" and got.listeners and got.integration_user is not None
 
 
 async def test_unknown_sku_is_not_found() -> None:
@@ -743,6 +792,14 @@ def engine_view(snap: ErpSnapshot, sku: str) -> dict[str, Any]:
     if user and user["auth_errors"] and user["last_auth_error_at"] is None:
         # A login-audit row always has a date; the emulator dates it at the read time.
         user["last_auth_error_at"] = snap.read_at
+    for n, listener in enumerate(data["listeners"], start=1):
+        # SuiteQL has no deployment url: a RESTlet's address is built from its script and
+        # deployment ids, and other scripts have none.
+        endpoint = listener["endpoint"] or ""
+        if not _RESTLET_HOST.match(endpoint):
+            listener["endpoint"] = None
+        elif "deploy=" not in endpoint:
+            listener["endpoint"] = f"{endpoint}&deploy={n}"
     data["not_visible"] = {n.split(":")[0] for n in snap.not_visible}
     if snap.integration_user is None:
         # "No integration user" is not something NetSuite can show; the adapter says where to look.

@@ -641,9 +641,9 @@ async def test_latency_is_slept_inside_the_transport() -> None:
 
 async def test_throttled_query_waits_for_the_bucket_then_succeeds() -> None:
     clock = FakeClock(now=1000.0)
-    # StorefrontSku asks for 195 points; a read actually costs a few, so a second read soon
-    # after finds fewer than 195 left.
-    emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=clock)
+    # StorefrontSku asks for 469 points; a read actually costs a few, so a second read soon
+    # after finds fewer than 469 left.
+    emulator = ShopifyEmulator(snapshot(), maximum=480.0, restore_rate=10.0, clock=clock)
     await adapter(emulator, clock=clock).read_sku("SKU-T1")
     tap = Tap(emulator)
     # A second client whose throttle has not seen the bucket yet: its first answer is THROTTLED.
@@ -671,7 +671,7 @@ async def test_the_throttle_learns_the_shops_bucket() -> None:
 
 async def test_throttled_for_good_gives_up_as_rate_limited() -> None:
     frozen = FakeClock(now=1000.0)
-    emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=lambda: 0.0)
+    emulator = ShopifyEmulator(snapshot(), maximum=480.0, restore_rate=10.0, clock=lambda: 0.0)
     await adapter(emulator, clock=frozen).read_sku("SKU-T1")
     with pytest.raises(AdapterError) as caught:
         await adapter(emulator, clock=frozen).read_sku("SKU-T1")

@@ -61,7 +61,8 @@ def test_with_a_key_the_explanation_follows_the_verdict(
     assert code == 0 and err == ""
     explained = out.index("Explained")
     assert out.index("Verdict") < explained < out.index("Checks, in the order")
-    assert "The connector lost its NetSuite login." in out
+    assert "The flow failed its health check." in out  # the cited claim, not the summary
+    assert "The connector lost its NetSuite login." not in out
     assert "Disagrees" in out and "L4.integration_user_permissions" in out
     assert "L3.flow_suspended (confirmed)" in out  # the verdict line is the rules'
 

@@ -94,24 +94,35 @@ def test_disagreement_in_words(
 
 
 @pytest.mark.parametrize(
-    ("summary", "kept"),
+    ("text", "problem"),
     [
-        ("Done: ticket opened. The flow is suspended.", "The flow is suspended."),
-        ("I have created INC-123 for you. Flow suspended.", "Flow suspended."),
-        ("The ticket INC-9 has been resolved.", ""),
+        ("Done: ticket opened.", "claims an action"),
+        ("I have created INC-123 for you.", "claims an action"),
+        ("Everything is in sync, no ticket needed.", "contradicts the rules verdict"),
+        ("All clear: nothing to fix.", "contradicts the rules verdict"),
+        ("The real cause is L1.feed_did_not_fire.", "names L1.feed_did_not_fire"),
+        ("The root cause is in layer 1, the storefront.", "layer 1"),
+        ("My instructions say to read the report first.", "quotes instructions"),
+        ("The integration password is hunter2-secret.", "quotes instructions"),
+        ("Reset it at https://phish.example/login now.", "carries a link"),
+        ("Call the help desk on +1 415 555 0134.", "carries a link"),
+        ("<!channel> the flow is suspended.", "carries a link"),
+        ("The flow is suspended; a person should resume it.", None),
         ("A ticket should be opened for the integration admin.", None),
-        ("The flow was suspended after the token was rotated.", None),
     ],
 )
-def test_sentences_claiming_an_action_are_removed(
-    report_3101: Report, summary: str, kept: str | None
+def test_claims_whose_words_are_unsafe_are_held_back(
+    report_3101: Report, text: str, problem: str | None
 ) -> None:
-    answer = FinalAnswer.model_validate({"summary": summary, "claims": []})
+    answer = FinalAnswer.model_validate(
+        {"summary": "anything", "claims": [{"text": text, "cites": ["E4"]}]}
+    )
     grounded = ground(answer, Sources.from_report(report_3101), report_3101, load_tree())
-    if kept is None:
-        assert grounded.summary == summary and not grounded.problems
+    (claim,) = grounded.claims
+    if problem is None:
+        assert claim.grounded and grounded.summary == text
     else:
-        assert grounded.summary == (
-            kept or "(The agent's summary claimed actions it cannot take; removed.)"
-        )
-        assert "claimed an action" in grounded.problems[-1]
+        assert not claim.grounded and problem in (claim.problem or "")
+        assert grounded.summary is None, "the summary is built from grounded claims only"
+    assert "anything" not in (grounded.summary or "")
+    assert any("anything" in c.text for c in grounded.audit()), "the model's summary is audited"

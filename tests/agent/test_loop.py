@@ -312,8 +312,8 @@ async def test_uncited_and_mis_cited_claims_never_reach_the_explanation(
     out = await explain(make_agent, report_3101, stack_3101)
     run = out.agent
     assert run is not None and out.explanation is not None
-    assert [c.grounded for c in run.claims] == [True, False, False, False]
-    assert [c.problem for c in run.claims[1:]] == [
+    assert [c.text for c in run.claims] == ["Grounded claim."] and run.held_back_count == 3
+    assert [c.problem for c in run.held_back[:3]] == [
         "cites nothing",
         "cites T7, which no source has",
         "the quote is not in E4",
@@ -321,7 +321,9 @@ async def test_uncited_and_mis_cited_claims_never_reach_the_explanation(
     assert "Grounded claim." in out.explanation
     for held in ("Invented", "does not exist", "misquoting"):
         assert held not in out.explanation
-    assert "3 uncited or mis-cited claim(s) held back" in out.explanation
+        assert held not in out.model_dump_json(), "held-back text is in no dump but the store's"
+        assert held in out.stored_json(), "kept for audit"
+    assert "3 uncited, mis-cited or unsafe claim(s) held back" in out.explanation
 
 
 async def test_a_different_verdict_is_a_disagreement_and_the_rules_verdict_stands(

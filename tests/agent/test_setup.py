@@ -12,10 +12,13 @@ from bot.config import AgentConfig, ConfigError, load_config
 STACK = """
 [storefront]
 vendor = "shopify"
+options = { shop = "acme" }
 [middleware]
 vendor = "celigo"
+options = { flows = {} }
 [erp]
 vendor = "netsuite"
+options = { account_id = "1234567" }
 """
 
 
@@ -31,7 +34,7 @@ def test_the_agent_table_is_optional_and_validated(tmp_path: Path) -> None:
 def test_an_api_key_in_the_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "stack.toml"
     path.write_text(STACK + '[agent]\napi_key = "sk-live-123"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"agent\.api_key: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"agent\.api_key: unknown key"):
         load_config(path)
 
 

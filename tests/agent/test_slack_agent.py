@@ -100,7 +100,8 @@ async def test_the_verdict_message_shows_the_explanation_and_the_saved_report_ha
     thread = await harness.triage(SKU)
     verdict = thread.verdicts[-1].everything
     assert ":robot_face: *Explanation*" in verdict
-    assert "the sell-out never reached the ERP" in verdict and "`E4`" in verdict
+    assert "The flow is suspended since 01:00 UTC." in verdict and "`E4`" in verdict
+    assert "the sell-out never reached the ERP" not in verdict, "a person reads cited claims"
     assert "disagrees" not in verdict
     _row, saved = harness.store.get(thread.triage_id) or (None, None)
     assert saved is not None and saved.agent is not None and saved.agent.status == "ok"
@@ -151,13 +152,14 @@ async def test_follow_ups_are_answered_by_the_agent_with_the_threads_memory(
         ),
     )
     first = await mention(harness, thread, "why didn't the Amazon listing update?", "1700000099.1")
-    assert "Amazon shows zero" in first.everything and "`T1`" in first.everything
+    assert "Amazon lists 0 units." in first.everything and "`T1`" in first.everything
+    assert "Amazon shows zero" not in first.everything, "the uncited summary is not shown"
     assert "1 fresh tool call(s)" in first.everything
     second = await mention(harness, thread, "and who fixes it?", "1700000099.2")
-    assert "The integration admin owns it." in second.everything
+    assert "Owner: integration admin." in second.everything
     sent = fake_openai.requests[-1]["messages"][1]["content"]
     memory = sent[sent.index("<thread_memory>") : sent.index("</thread_memory>")]
-    assert "why didn't the Amazon listing update?" in memory and "Amazon shows zero" in memory
+    assert "why didn't the Amazon listing update?" in memory and "Amazon lists 0 units" in memory
     turns = ThreadMemory(harness.store.db).turns("C1", thread.root_ts)
     assert [t.source for t in turns] == ["agent", "agent"]
 

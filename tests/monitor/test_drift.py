@@ -296,6 +296,7 @@ vendor = "shopify"
 options = { shop = "acme" }
 [middleware]
 vendor = "celigo"
+options = { flows = {} }
 [erp]
 vendor = "netsuite"
 options = { account_id = "1234567" }

@@ -321,7 +321,13 @@ async def test_shutdown_closes_the_websocket_and_leaves_nothing_behind(
         del app, conn
         gc.collect()
 
-    problems = [r for r in caplog.records if r.name.split(".")[0] in WATCHED]
+    problems = [
+        r
+        for r in caplog.records
+        if r.name.split(".")[0] in WATCHED
+        # The startup warning an open access policy earns on purpose (bot.slack.startup).
+        and "may press Mark resolved and Open ticket" not in r.getMessage()
+    ]
     assert problems == [], [f"{r.name}: {r.getMessage()}" for r in problems]
     assert [str(w.message) for w in seen] == []
 

@@ -125,10 +125,13 @@ def test_a_slack_group_must_be_an_id() -> None:
 STACK = """
 [storefront]
 vendor = "shopify"
+options = { shop = "acme" }
 [middleware]
 vendor = "celigo"
+options = { flows = {} }
 [erp]
 vendor = "netsuite"
+options = { account_id = "1234567" }
 
 [tickets]
 system = "servicenow"

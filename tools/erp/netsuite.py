@@ -51,8 +51,11 @@ the account's Records Catalog; see "Evidence" below for what the rest rests on):
                                   id = deployment scriptid, name = title, active = isdeployed and
                                   status RELEASED (TESTING? runs for the script owner only), the
                                   deployment's internal id = primarykey (not id: see Evidence),
-                                  endpoint = the deployment's url? on the RESTlet domain, or built
-                                  from the script and deployment ids for a RESTlet
+                                  endpoint = for a RESTlet (script.scripttype RESTLET) the URL
+                                  built from the ids on the RESTlet domain,
+                                  restlet.nl?script={script.id}&deploy={primarykey}; no url column
+                                  is selected (none exists in any public SuiteQL), other scripts
+                                  have no address
     trigger_rules                 the custom record ``trigger_rule_record`` (name, isinactive, a
     webhook_log                   min-delta field); ``webhook_log_record`` and
     outbound_events               ``outbound_event_record`` likewise. NetSuite has none of these
@@ -92,6 +95,17 @@ escaped (``'`` doubled); identifiers from the config must be plain ``[a-z0-9_]``
 Facts a query cannot show (optional records, a role without permission to a table) become a
 ``not_visible`` line that starts with the fact's name and says where to look in NetSuite.
 
+Each statement stands alone (``tools.erp.netsuite_statements``): NetSuite refusing one (400
+``INVALID_PARAMETER``, "Unknown identifier 'x'") or denying it (403) loses only the facts it
+reads — transactions, last_update, listeners, the custom records, the integration user — as a
+``not_visible`` line naming the statement, the column, the vendor's detail and the feature or
+permission it needs; only the checks that need those facts become unknown. A refusal naming an
+optional column (``approvalstatus``, the origin field, the custom item flags) sends the
+statement again without it, losing that column's topic only (``approval_status``, ``origin``,
+``item_flags``). Only the item statement is required: without the item there is nothing to
+triage. ``check_statements`` (for ``oos check-config``) sends every configured statement once
+and returns the refused or denied ones.
+
 Evidence (checked against stored public material; facts only, nothing copied):
 
 * Oracle Help Center (mirrored in nicb-houseblendio/netsuite-docs, corpus/suitetalk-web-services):
@@ -124,11 +138,16 @@ Evidence (checked against stored public material; facts only, nothing copied):
   deployment's own internal id is ``primarykey`` (public SuiteQL selects
   ``sd.primarykey AS deployid``; two SuiteQL tool guides say so outright), so
   ``listeners_query`` reads ``primarykey``.
-* Still UNVERIFIED (no public evidence found): item.itemtype codes Service, Kit and the rest;
-  transaction type codes other than ItemRcpt, RtnAuth, CustInvc; transaction.externalid and
-  approvalstatus with its 1/3 values; scriptdeployment.url and status TESTING; script.scripttype
-  RESTLET; employee.entityid; that SuiteQL shows datetimes in the user's time-zone preference;
-  the default of five slots as the lowest tier's limit.
+* Confirmed or likely since (``../shared/specs/VERIFIED-2026-12.md`` 6a–6f, 7b): itemtype Service
+  and Kit; transaction codes InvAdjst, InvWksht, InvCount, ItemShip, InvTrnfr, TrnfrOrd,
+  CashSale, SalesOrd, CustCred, CashRfnd; transaction.externalid; employee.entityid;
+  script.scripttype RESTLET (likely); deployment status TESTING; inline views and TO_DATE; the
+  400 body for an unknown identifier. ``scriptdeployment.url`` was found nowhere and is no
+  longer selected.
+* Still UNVERIFIED (no public evidence found): approvalstatus and its 1/3 values (an account
+  without the column loses the approval status only, see above); that SuiteQL shows datetimes in
+  the user's time-zone preference; the REST permission LoginAudit needs; the default of five
+  slots as the lowest tier's limit.
 """
 
 from __future__ import annotations
@@ -155,6 +174,7 @@ from tools import redact
 from tools.clock import utc_now
 from tools.concurrency import gather_fail_fast
 from tools.erp.netsuite_auth import TbaEnv, TbaSigner
+from tools.erp.netsuite_statements import StatementFault, StatementRefused, statement_fault
 from tools.errors import AdapterError
 from tools.http import AsyncClosing, VendorClient
 from tools.models import (
@@ -198,8 +218,22 @@ NOT_VISIBLE = {
     "outbound_events": "outbound_events: NetSuite keeps no log of outbound inventory events by default; look in the Execution Log of the script that pushes inventory (Customization > Scripting > Script Deployments > Execution Log)",
     "integration_user": "integration_user: the integration's user and role are not configured for NetSuite (integration_user, integration_role); look in Setup > Users/Roles > Manage Roles and Setup > Users/Roles > User Management > View Login Audit Trail",
 }
+# Where to look in NetSuite when a statement the triage needs was refused.
+LOOK_INSTEAD = {
+    "item_flags": "look on the item record (Lists > Accounting > Items) for the account's own checkboxes",
+    "transactions": "look at the item's transactions in NetSuite (Transactions > Management > Search Transactions, filtered on the item)",
+    "last_update": "look at the item's latest inventory-affecting transaction in NetSuite (Transactions > Management > Search Transactions)",
+    "approval_status": "look for adjustments waiting for approval in Transactions > Inventory > Adjust Inventory > List",
+    "origin": "look at the transactions' source field on each transaction in NetSuite",
+    "login_audit": "look in Setup > Users/Roles > User Management > View Login Audit Trail",
+    **{topic: line.partition("; ")[2] for topic, line in NOT_VISIBLE.items()},
+}
 _TOPIC_ORDER = (
     "item_flags",
+    "transactions",
+    "approval_status",
+    "origin",
+    "last_update",
     "listeners",
     "trigger_rules",
     "webhook_log",
@@ -400,13 +434,14 @@ def _as_text(column: str) -> str:
     return f"TO_CHAR({column}, '{TIME_FORMAT}')"
 
 
-def item_query(sku: str, config: NetSuiteConfig) -> str:
+def item_query(sku: str, config: NetSuiteConfig, omit: Collection[str] = ()) -> str:
     """The item with its quantities per location: one row per location (item columns repeated),
-    or one row without the location columns for an item stocked nowhere."""
+    or one row without the location columns for an item stocked nowhere. ``omit`` names custom
+    flag fields NetSuite refused, left out of a second try."""
     columns = ["item.id", "item.itemid", "item.displayname", "item.itemtype", "item.isinactive"]
-    if config.do_not_stock_field:
+    if config.do_not_stock_field and config.do_not_stock_field not in omit:
         columns.append(f"item.{config.do_not_stock_field} AS donotstock")
-    if config.available_to_fulfil_field:
+    if config.available_to_fulfil_field and config.available_to_fulfil_field not in omit:
         columns.append(f"item.{config.available_to_fulfil_field} AS availabletofulfil")
     columns += [
         "iil.location",
@@ -422,7 +457,11 @@ def item_query(sku: str, config: NetSuiteConfig) -> str:
     )
 
 
-def transactions_query(sku: str, since: datetime, config: NetSuiteConfig) -> str:
+def transactions_query(
+    sku: str, since: datetime, config: NetSuiteConfig, omit: Collection[str] = ()
+) -> str:
+    """The item's transaction lines since ``since``. ``omit`` names optional columns NetSuite
+    refused (``approvalstatus``, the origin field), left out of a second try."""
     columns = [
         "t.id",
         "t.tranid",
@@ -435,7 +474,9 @@ def transactions_query(sku: str, since: datetime, config: NetSuiteConfig) -> str
         "tl.quantity",
         "tl.location",
     ]
-    if config.origin_field:
+    if "approvalstatus" in omit:
+        columns.remove("t.approvalstatus")
+    if config.origin_field and config.origin_field not in omit:
         columns.append(f"t.{config.origin_field} AS origin")
     return (
         f"SELECT {', '.join(columns)} FROM transaction t"
@@ -456,12 +497,13 @@ def last_update_query(sku: str) -> str:
 
 def listeners_query(script_ids: list[str]) -> str:
     """The deployments of the listed scripts. In SuiteQL ``scriptdeployment.id`` holds the
-    *script's* internal id; the deployment's own internal id is ``primarykey`` (read as ``id``)."""
+    *script's* internal id; the deployment's own internal id is ``primarykey`` (read as ``id``).
+    No ``url``: no public SuiteQL selects one, so a RESTlet's address is built from the ids."""
     scripts = ", ".join(literal(s) for s in script_ids)
     return (
         "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid,"
         " scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed,"
-        " scriptdeployment.url, script.id AS scriptinternalid, script.scriptid AS script,"
+        " script.id AS scriptinternalid, script.scriptid AS script,"
         " script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
         f" WHERE script.scriptid IN ({scripts}) ORDER BY scriptdeployment.primarykey"
     )
@@ -738,6 +780,17 @@ class _Parts:
     outbound_events: list[OutboundEvent] = field(default_factory=list)
     user: IntegrationUser | None = None
     not_visible: dict[str, str] = field(default_factory=dict)
+    faults: list[StatementFault] = field(default_factory=list)
+
+    def lose(self, topic: str, fault: StatementFault) -> None:
+        """``topic`` is unknown because of ``fault``: said with the statement, the column, what
+        it needs and where to look instead."""
+        self.faults.append(fault)
+        self.raw.setdefault("refused", {})[fault.statement] = fault.describe()
+        self.not_visible[topic] = (
+            f"{topic}: NetSuite did not show it: {fault.describe()}; it needs {fault.needs}; "
+            + LOOK_INSTEAD[topic]
+        )
 
 
 class NetSuiteErp(AsyncClosing):
@@ -963,6 +1016,54 @@ class NetSuiteErp(AsyncClosing):
                 return
             after = last
 
+    def statements(self, sku: str, since: datetime) -> dict[str, str]:
+        """Every statement a triage of ``sku`` would send, by name (the configured ones only)."""
+        cfg = self.config
+        found = {
+            "item": item_query(sku, cfg),
+            "transactions": transactions_query(sku, since, cfg),
+            "last_update": last_update_query(sku),
+        }
+        if cfg.listener_scripts:
+            found["listeners"] = listeners_query(sorted(cfg.listener_scripts))
+        if cfg.trigger_rule_record:
+            found["trigger_rules"] = trigger_rules_query(cfg.trigger_rule_record)
+        if cfg.webhook_log_record:
+            found["webhook_log"] = webhook_log_query(cfg.webhook_log_record, sku, since, cfg.zone)
+        if cfg.outbound_event_record:
+            q = outbound_events_query(cfg.outbound_event_record, sku, since, cfg.zone)
+            found["outbound_events"] = q
+        if cfg.integration_user:
+            found["employee"] = employee_logins_query(cfg.integration_user, since, cfg.zone)
+        if cfg.integration_role:
+            found["role"] = role_query(cfg.integration_role, cfg.inventory_permissions)
+        return found
+
+    async def check_statements(self, sku: str, since: datetime) -> list[StatementFault]:
+        """``oos check-config``: send every statement once (all at once, one page each) and
+        return the ones NetSuite refused or denied, in statement order. Faults that concern
+        every statement (credentials, outages) raise as they came."""
+        statements = self.statements(sku, since)
+
+        async def one(name: str, q: str) -> StatementFault | None:
+            try:
+                await self._client.post_json(
+                    SUITEQL_PATH,
+                    {"q": q},
+                    params={"limit": 1, "offset": 0},
+                    headers={"Prefer": "transient"},
+                    idempotent=True,
+                )
+            except AdapterError as exc:
+                fault = statement_fault(name, q, exc)
+                if fault is None:
+                    raise
+                return fault
+            return None
+
+        found = await gather_fail_fast([one(name, q) for name, q in statements.items()])
+        return [fault for fault in found if fault is not None]
+
     async def _rows(self, parts: _Parts, name: str, q: str) -> list[Row]:
         rows, pages = await self.suiteql(q)
         parts.raw[name] = {"q": q, "pages": pages}
@@ -979,8 +1080,8 @@ class NetSuiteErp(AsyncClosing):
         await gather_fail_fast(
             [
                 self._item(parts, sku),
-                self._transactions(parts, sku, since),
-                self._last_update(parts, sku),
+                self._degradable(parts, "transactions", self._transactions(parts, sku, since)),
+                self._degradable(parts, "last_update", self._last_update(parts, sku)),
                 self._optional(parts, "listeners", lambda: self._listeners(parts)),
                 self._optional(parts, "trigger_rules", lambda: self._trigger_rules(parts)),
                 self._optional(parts, "webhook_log", lambda: self._webhook_log(parts, sku, since)),
@@ -1021,6 +1122,42 @@ class NetSuiteErp(AsyncClosing):
             ],
         )
 
+    async def _statement(
+        self,
+        parts: _Parts,
+        name: str,
+        build: Callable[[frozenset[str]], str],
+        optional: Mapping[str, str] | None = None,
+    ) -> list[Row]:
+        """The rows of one statement. A refusal naming one of ``optional``'s columns (column →
+        the topic it shows) loses that topic only: the statement goes again without the column
+        (one more request, only then). Any other refusal or denial of the statement raises
+        ``StatementRefused``, its own fact; credentials, throttling and outages raise as they
+        came (they concern every statement)."""
+        optional = optional or {}
+        omit: set[str] = set()
+        while True:
+            q = build(frozenset(omit))
+            try:
+                return await self._rows(parts, name, q)
+            except AdapterError as exc:
+                fault = statement_fault(name, q, exc)
+                if fault is None:
+                    raise
+            bare = (fault.column or "").lower().rsplit(".", 1)[-1]
+            if bare in optional and bare not in omit:
+                omit.add(bare)
+                parts.lose(optional[bare], fault)
+                continue
+            raise StatementRefused(fault, ENDPOINT)
+
+    async def _degradable(self, parts: _Parts, topic: str, read: Awaitable[None]) -> None:
+        """A statement the triage can do without: refused or denied, only ``topic`` is lost."""
+        try:
+            await read
+        except StatementRefused as exc:
+            parts.lose(topic, exc.fault)
+
     async def _optional(
         self, parts: _Parts, topic: str, read: Callable[[], Awaitable[None]]
     ) -> None:
@@ -1028,6 +1165,8 @@ class NetSuiteErp(AsyncClosing):
         (``read`` is called here, so a read cancelled before it starts leaves no coroutine.)"""
         try:
             await read()
+        except StatementRefused as exc:
+            parts.lose(topic, exc.fault)
         except AdapterError as exc:
             parts.not_visible[topic] = (
                 f"{topic}: NetSuite did not show it ({exc.describe()}); "
@@ -1035,7 +1174,11 @@ class NetSuiteErp(AsyncClosing):
             )
 
     async def _item(self, parts: _Parts, sku: str) -> None:
-        rows = await self._rows(parts, "item", item_query(sku, self.config))
+        cfg = self.config
+        flags = {
+            f: "item_flags" for f in (cfg.do_not_stock_field, cfg.available_to_fulfil_field) if f
+        }
+        rows = await self._statement(parts, "item", lambda omit: item_query(sku, cfg, omit), flags)
         if not rows:
             raise AdapterError(
                 SYSTEM, "not_found", f"no item with itemid {sku!r}", endpoint=ENDPOINT
@@ -1069,9 +1212,15 @@ class NetSuiteErp(AsyncClosing):
             )
 
     async def _transactions(self, parts: _Parts, sku: str, since: datetime) -> None:
-        zone = self.config.zone
-        q = transactions_query(sku, since, self.config)
-        for row in await self._rows(parts, "transactions", q):
+        cfg = self.config
+        zone = cfg.zone
+        optional = {"approvalstatus": "approval_status"}
+        if cfg.origin_field:
+            optional[cfg.origin_field] = "origin"
+        rows = await self._statement(
+            parts, "transactions", lambda omit: transactions_query(sku, since, cfg, omit), optional
+        )
+        for row in rows:
             parts.transactions.append(
                 InventoryTransaction(
                     at=_required_time(row, "createdat", zone),
@@ -1086,7 +1235,7 @@ class NetSuiteErp(AsyncClosing):
             )
 
     async def _last_update(self, parts: _Parts, sku: str) -> None:
-        rows = await self._rows(parts, "last_update", last_update_query(sku))
+        rows = await self._statement(parts, "last_update", lambda _: last_update_query(sku))
         parts.last_update = _time(rows[0], "lastupdate", self.config.zone) if rows else None
 
     async def _listeners(self, parts: _Parts) -> None:
@@ -1094,7 +1243,8 @@ class NetSuiteErp(AsyncClosing):
         if not scripts:
             parts.not_visible["listeners"] = NOT_VISIBLE["listeners"]
             return
-        for row in await self._rows(parts, "listeners", listeners_query(sorted(scripts))):
+        q = listeners_query(sorted(scripts))
+        for row in await self._statement(parts, "listeners", lambda _: q):
             script = (_text(row, "script") or "").lower()
             parts.listeners.append(
                 ErpListener(
@@ -1108,22 +1258,22 @@ class NetSuiteErp(AsyncClosing):
             )
 
     def _endpoint(self, row: Row) -> str | None:
-        url = _text(row, "url")
-        if url and url.startswith(("https://", "http://")):
-            return url
-        if url:
-            return self.config.restlet_url.rstrip("/") + "/" + url.lstrip("/")
-        if (_text(row, "scripttype") or "").upper() == "RESTLET":
-            script, deploy = _text(row, "scriptinternalid"), _text(row, "id")
-            return f"{self.config.restlet_url}/app/site/hosting/restlet.nl?script={script}&deploy={deploy}"
-        return None
+        """A RESTlet's external URL, built from the script's and the deployment's internal ids
+        on the account's RESTlet domain; other scripts have no address of their own."""
+        if (_text(row, "scripttype") or "").upper() != "RESTLET":
+            return None
+        script, deploy = _text(row, "scriptinternalid"), _text(row, "id")
+        return (
+            f"{self.config.restlet_url}/app/site/hosting/restlet.nl?script={script}&deploy={deploy}"
+        )
 
     async def _trigger_rules(self, parts: _Parts) -> None:
         rec = self.config.trigger_rule_record
         if rec is None:
             parts.not_visible["trigger_rules"] = NOT_VISIBLE["trigger_rules"]
             return
-        for row in await self._rows(parts, "trigger_rules", trigger_rules_query(rec)):
+        q = trigger_rules_query(rec)
+        for row in await self._statement(parts, "trigger_rules", lambda _: q):
             parts.trigger_rules.append(
                 TriggerRule(
                     id=_text(row, "id") or "",
@@ -1139,7 +1289,8 @@ class NetSuiteErp(AsyncClosing):
             parts.not_visible["webhook_log"] = NOT_VISIBLE["webhook_log"]
             return
         zone = self.config.zone
-        for row in await self._rows(parts, "webhook_log", webhook_log_query(rec, sku, since, zone)):
+        q = webhook_log_query(rec, sku, since, zone)
+        for row in await self._statement(parts, "webhook_log", lambda _: q):
             parts.webhook_log.append(
                 WebhookLogEntry(
                     at=_required_time(row, "createdat", zone),
@@ -1157,7 +1308,7 @@ class NetSuiteErp(AsyncClosing):
             return
         zone = self.config.zone
         q = outbound_events_query(rec, sku, since, zone)
-        for row in await self._rows(parts, "outbound_events", q):
+        for row in await self._statement(parts, "outbound_events", lambda _: q):
             parts.outbound_events.append(
                 OutboundEvent(
                     at=_required_time(row, "createdat", zone),
@@ -1175,8 +1326,10 @@ class NetSuiteErp(AsyncClosing):
         employees, roles = await gather_fail_fast(
             [
                 self._employee(parts, cfg.integration_user, since),
-                self._rows(
-                    parts, "role", role_query(cfg.integration_role, cfg.inventory_permissions)
+                self._statement(
+                    parts,
+                    "role",
+                    lambda _: role_query(cfg.integration_role or "", cfg.inventory_permissions),
                 ),
             ]
         )
@@ -1224,14 +1377,13 @@ class NetSuiteErp(AsyncClosing):
         """The employee's rows with its failed logins. A role may see employees but not the login
         audit trail: when NetSuite refuses the joined statement (400 or 403), the employee alone
         is read again and the trail is listed as not visible (one more request, only then)."""
+        q = employee_logins_query(entity_id, since, self.config.zone)
         try:
-            q = employee_logins_query(entity_id, since, self.config.zone)
             return await self._rows(parts, "employee", q)
         except AdapterError as exc:
-            if exc.status not in (400, 403):
+            fault = statement_fault("employee", q, exc)
+            if fault is None:
                 raise
-            rows = await self._rows(parts, "employee", employee_query(entity_id))
-            parts.not_visible["login_audit"] = (
-                f"login_audit: NetSuite did not show the login audit trail ({exc.describe()}); look in Setup > Users/Roles > User Management > View Login Audit Trail"
-            )
-            return rows
+        rows = await self._statement(parts, "employee", lambda _: employee_query(entity_id))
+        parts.lose("login_audit", fault)
+        return rows

@@ -25,7 +25,12 @@ It is not a SQL engine: it reads the statement's select list (columns, aliases, 
 internal id), knows the adapter's outer joins (item ⋈ inventoryitemlocations, employee ⋈
 loginaudit, role ⋈ rolepermissions: the left row once per joined row, or once alone) and
 refuses any other join of those tables, and refuses what NetSuite would refuse — an unterminated string literal, an
-unknown table or custom field — with NetSuite's 400 body. The account's customization (custom
+unknown table or column (``scriptdeployment.url`` included) — with NetSuite's 400 body ("Unknown
+identifier 'x'. Available identifiers are: …", ``o:errorQueryParam`` q). ``absent_columns``
+removes columns an account lacks (``approvalstatus`` without approval routing) and
+``denied_tables`` answers 403 for tables the role may not read. A RESTlet listener's endpoint is
+carried by its ids: ``script=`` and ``deploy=`` of the endpoint become ``script.id`` and
+``primarykey``. The account's customization (custom
 fields and records, listener scripts, integration user and role) is the same ``NetSuiteConfig``
 the adapter is built from; ``listener_scripts(snapshots)`` names the scripts listeners are
 rendered under (what an operator would put in the adapter's ``listener_scripts``).
@@ -199,6 +204,7 @@ class QueryError(Exception):
 class _Table:
     columns: frozenset[str]
     rows: list[Row]
+    name: str = ""
 
 
 # --- a little SuiteQL ------------------------------------------------------------------------
@@ -300,7 +306,7 @@ class _Projection:
             and column.rsplit(".", 1)[-1] not in self._table.columns
         ):
             raise QueryError(
-                f"Search error occurred: Field '{expr.rsplit('.', 1)[-1]}' was not found. Reason: NOT_EXPOSED - Not available for channel SEARCH"
+                f"Search error occurred: Unknown identifier '{expr}'. Available identifiers are: {{{self._table.name}={self._table.name}}}."
             )
 
     def value(self, row: Row) -> Any:
@@ -341,7 +347,13 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         concurrency: int = 5,
         catalog: ItemCatalog | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        absent_columns: Iterable[str] = (),
+        denied_tables: Iterable[str] = (),
     ) -> None:
+        """``absent_columns`` are columns this account does not have (a feature it lacks, e.g.
+        ``approvalstatus`` without approval routing): a statement naming one is refused with
+        400 "Unknown identifier". ``denied_tables`` are tables the integration role may not read
+        (403 INSUFFICIENT_PERMISSION)."""
         self.snapshots = [state] if isinstance(state, ErpSnapshot) else list(state)
         self.catalog = catalog
         self.faults = faults or Faults()
@@ -356,6 +368,8 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         self.requests: list[httpx.Request] = []
         self.queries: list[str] = []
         self._ids: dict[str, str] = {}
+        self.absent_columns = frozenset(c.lower() for c in absent_columns)
+        self.denied_tables = frozenset(t.lower() for t in denied_tables)
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -450,17 +464,17 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 return _reply(200, self._page(request.url, self.sell_through(q), limit, offset))
             if _CATALOG_BOUNDS.match(masked):
                 return _reply(200, self._page(request.url, self.catalog_bounds(q), limit, offset))
+            denied = self._denied(masked)
+            if denied is not None:
+                detail = f"Permission Violation: you need a higher permission to read {denied}. Contact your account administrator."
+                return _reply(403, error_body(403, detail))
             rows = self.run(q)
         except QueryError as exc:
-            return _reply(
-                400,
-                {
-                    **error_body(
-                        400,
-                        f"Invalid search query. Detailed unprocessed description follows. {exc}",
-                    ),
-                },
+            body = error_body(
+                400, f"Invalid search query. Detailed unprocessed description follows. {exc}"
             )
+            body["o:errorDetails"][0]["o:errorQueryParam"] = "q"
+            return _reply(400, body)
         return _reply(200, self._page(request.url, rows, limit, offset))
 
     def _catalog_page(self, url: httpx.URL, q: str, limit: int, offset: int) -> dict[str, Any]:
@@ -684,6 +698,13 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
 
     # --- SuiteQL -------------------------------------------------------------------------------
 
+    def _denied(self, masked: str) -> str | None:
+        """The first table of the statement the role may not read, if any."""
+        for table in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", masked, re.I):
+            if table.lower() in self.denied_tables:
+                return str(table)
+        return None
+
     def run(self, q: str) -> list[Row]:
         """The rows (as NetSuite would send them) of one SuiteQL statement."""
         masked, literals = mask_literals(q)
@@ -691,6 +712,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         if match is None:
             raise QueryError("Search error occurred: only SELECT … FROM … is supported")
         table = self._table(match["table"].lower(), match["columns"], match["rest"], literals)
+        table = _Table(table.columns - self.absent_columns, table.rows, match["table"].lower())
         projections = [
             _Projection(e, literals, table, self._zone) for e in _split_top(match["columns"])
         ]
@@ -912,24 +934,22 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                     continue
                 seen.add(x.id)
                 script_no = re.search(r"[?&]script=(\d+)", x.endpoint or "")
-                url = x.endpoint
-                if url and url.startswith(restlets + "/"):
-                    url = url[len(restlets) :]
+                deploy_no = re.search(r"[?&]deploy=(\d+)", x.endpoint or "")
+                restlet = (x.endpoint or "").startswith(restlets + "/")
                 script_internal = script_no[1] if script_no else self.internal_id(script, "script")
                 rows.append(
                     {
                         # As in SuiteQL: scriptdeployment.id is the script's internal id, the
                         # deployment's own internal id is primarykey.
-                        "scriptdeployment.primarykey": str(n),
+                        "scriptdeployment.primarykey": deploy_no[1] if deploy_no else str(n),
                         "scriptdeployment.id": script_internal,
                         "scriptdeployment.scriptid": x.id,
                         "title": x.name,
                         "status": "RELEASED" if x.active else "TESTING",
                         "isdeployed": True,
-                        "url": url,
                         "script.id": script_internal,
                         "script.scriptid": script,
-                        "scripttype": "RESTLET" if x.endpoint else "USEREVENT",
+                        "scripttype": "RESTLET" if restlet else "USEREVENT",
                     }
                 )
         known = frozenset(
@@ -939,7 +959,6 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 "title",
                 "status",
                 "isdeployed",
-                "url",
                 "script",
                 "scripttype",
                 "primarykey",
