@@ -28,6 +28,7 @@ from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
+from bot.discover_cli import add_discover_parser
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
@@ -37,6 +38,7 @@ from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
+from bot.slack.manifest import add_manifest_parser
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
@@ -142,7 +144,8 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(report))
     if not args.no_save:
         try:
-            store = TriageStore(args.db or default_store_path())
+            sandbox = args.sandbox is not None
+            store = TriageStore(args.db or default_store_path(sandbox=sandbox))
             store.save(report, origin="cli")
             store.close()
         except StoreError as exc:
@@ -251,9 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_scenarios)
 
+    add_discover_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)
+    add_manifest_parser(sub)
     return parser
 
 

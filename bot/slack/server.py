@@ -370,7 +370,7 @@ def serve_main(
         )
         return 2
     try:
-        store = TriageStore(getattr(args, "db", None) or default_store_path())
+        store = TriageStore(getattr(args, "db", None) or default_store_path(sandbox=sandbox))
     except StoreError as exc:
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2

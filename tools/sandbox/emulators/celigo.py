@@ -7,7 +7,10 @@ conventions written in that module's docstring (the adapter reads back what this
     each Flow            a flow document, one export (type webhook / delta / full for event /
                          poll / batch) on a source connection, one import on a target connection
                          (``http.baseURI`` + ``relativeURI`` = target_endpoint); ``schedule`` from
-                         interval_minutes when cron can say it
+                         interval_minutes when cron can say it; each connection's
+                         ``assistant`` is the application its side of the hop names
+                         (storefront shopify, erp netsuite, marketplace amazonsellercentral)
+    integrations         one, ``GET /integrations`` (what ``oos discover`` lists)
     status disabled      ``disabled: true``, ``lastModified`` = status_since
     status suspended     the target connection ``offline: true`` and an open flow error with
                          ``source: connection`` (message = reason, ``occurredAt`` = since)
@@ -74,6 +77,15 @@ DEFAULT_TOKEN = "sandbox-celigo-api-token"
 INTEGRATION_ID = "int-sandbox"
 JOBS_PAGE = 1000  # GET /jobs: up to this many runs, newest createdAt first, no Link, no offset
 _PARENT_TYPES = ("flow", "retry", "bulk_retry")
+INTEGRATION_NAME = "Sandbox store sync"
+# The application each side of a flow connects to, by the layer its hop names (a connection's
+# ``assistant``): what ``oos discover`` guesses the hop back from.
+_ASSISTANTS = {
+    "storefront": "shopify",
+    "erp": "netsuite",
+    "marketplace": "amazonsellercentral",
+    "wms": "shipbob",
+}
 SKU_LOOKUP = "sku_map"
 LOCATION_LOOKUP = "location_map"
 SOURCE_LOOKUP = "source_map"
@@ -142,6 +154,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     fid = flow.id
     export_id, import_id = f"exp-{fid}", f"imp-{fid}"
     source_id, target_id = f"conn-{fid}-source", f"conn-{fid}-target"
+    source_layer, _, target_layer = flow.hop.partition("_to_")
     export: dict[str, Any] = {
         "_id": export_id,
         "name": f"{flow.name} · source",
@@ -154,6 +167,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
         "_id": target_id,
         "name": f"{flow.name} · target",
         "type": "http",
+        "assistant": _ASSISTANTS[target_layer],
         "offline": flow.status == "suspended",
         "lastModified": iso(created),
     }
@@ -172,7 +186,13 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     account.exports.append(export)
     account.imports.append(import_doc)
     account.connections.append(
-        {"_id": source_id, "name": f"{flow.name} · source", "type": "http", "offline": False}
+        {
+            "_id": source_id,
+            "name": f"{flow.name} · source",
+            "type": "http",
+            "assistant": _ASSISTANTS[source_layer],
+            "offline": False,
+        }
     )
     account.connections.append(target)
 
@@ -615,7 +635,9 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         }
         match parts:
             case ["tokenInfo"]:
-                return {"_userId": "user-sandbox"}, None
+                return {"_userId": "user-sandbox", "scope": "*"}, None
+            case ["integrations"]:
+                return self._page(request, [{"_id": INTEGRATION_ID, "name": INTEGRATION_NAME}])
             case [name] if name in lists:
                 return self._page(request, lists[name])
             case ["flows" | "exports" | "imports" | "connections" as name, rid]:
