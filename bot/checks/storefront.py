@@ -8,6 +8,7 @@ from bot.checks.base import (
     Outcome,
     ago,
     check,
+    connector_hidden,
     failed,
     passed,
     skipped,
@@ -76,6 +77,8 @@ def feed_fired(facts: Facts) -> Outcome:
     if entries:
         first = min(entries, key=lambda e: e.at)
         return passed(f"connector received an event for the SKU at {when(first.at)}", oos, log)
+    if hidden := connector_hidden(facts, "log"):
+        return unknown(hidden)
     # The connector demonstrably ran after the sell-out (it processed other records) and still
     # logged nothing for this SKU: that proves the silence. Without a run since, the connector
     # itself may simply not have run.
