@@ -36,6 +36,7 @@ from bot.config import (
     require_env,
     systems,
 )
+from bot.discover_cli import add_discover_parser
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
 from bot.logs import log_format, triage_context
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_scenarios)
 
+    add_discover_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)

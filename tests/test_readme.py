@@ -30,6 +30,8 @@ TABLE: dict[str, list[str] | None] = {
     "--no-save": ["triage", "SKU-3101", "--sandbox", "--no-save"],
     "oos scenarios [--json]": ["scenarios", "--json"],
     "oos check-config stack.toml": None,  # live systems only
+    "oos discover --config partial.toml [--out stack.toml]": None,  # live systems only
+    "oos discover --sandbox": ["discover", "--sandbox"],
     "oos serve --sandbox \\| --config stack.toml": None,  # runs until stopped: tests/slack
     "oos drift --sandbox [--size N --seed S] \\| --config stack.toml [--json] [--csv PATH]": [
         "drift",
