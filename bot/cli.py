@@ -286,8 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"oos: {exc}", file=sys.stderr)
         return 2
-    serving = args.command == "serve"  # a server logs what it does; a command only its problems
-    with logs.configured(logging.INFO if args.verbose or serving else logging.WARNING, fmt):
+    # A server logs what it does. A command reports in its output and its one-line messages (an
+    # agent or vendor fault is in the report already), so its log says only errors unless -v.
+    serving = args.command == "serve"
+    with logs.configured(logging.INFO if args.verbose or serving else logging.ERROR, fmt):
         return _run(args)
 
 
