@@ -29,6 +29,7 @@ from bot.agent.setup import open_agent
 from bot.case import CaseError, read_case, record_case, replay_case, replays_identically, write_case
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
+from bot.discover_cli import add_discover_parser
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
@@ -321,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_scenarios)
 
+    add_discover_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)

@@ -140,6 +140,18 @@ class TriageStore:
             raise StoreError(f"could not save the triage to {self.path}: {exc}") from None
         return triage_id
 
+    def replace_report(self, triage_id: str, report: Report) -> None:
+        """Save a later version of a triage's report (the agent's explanation, added after the
+        verdict was posted). The verdict columns are the rules' and do not change."""
+        try:
+            with self.db.conn:
+                self.db.conn.execute(
+                    "update triages set report = ? where id = ?",
+                    [report.model_dump_json(), triage_id],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not update the triage in {self.path}: {exc}") from None
+
     def get(self, triage_id: str) -> tuple[dict[str, Any], Report] | None:
         rows = list(self.db.query("select * from triages where id = ?", [triage_id]))
         if not rows:
