@@ -28,9 +28,9 @@ from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
-from bot.discover_cli import add_discover_parser
+from bot.discover_cli import add_check_config_parser, add_discover_parser
 from bot.engine import triage
-from bot.live import build_stack, check_stack, open_stack
+from bot.live import build_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
 from bot.monitor.drift import add_drift_parser
 from bot.monitor.sources import Monitor
@@ -153,14 +153,6 @@ def _cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(Path(args.config))
-    results = asyncio.run(check_stack(config))
-    for result in results:
-        print(result.line())
-    return 0 if all(r.ok for r in results) else 1
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     if args.config is None:
         return serve_main(args)
@@ -242,11 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="stack.toml", help="serve a configured live stack")
     p.set_defaults(run=_cmd_serve)
 
-    p = sub.add_parser(
-        "check-config", help="validate a stack config and reach each system once (read-only)"
-    )
-    p.add_argument("config", metavar="stack.toml")
-    p.set_defaults(run=_cmd_check_config)
+    add_check_config_parser(sub)
 
     p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
     p.add_argument(

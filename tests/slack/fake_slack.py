@@ -57,6 +57,16 @@ class FakeSlack:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     port: int = 0
     socket_mode: Callable[[], str] | None = None
+    # The bot token's scopes, sent in the ``x-oauth-scopes`` header of every answer, as Slack does.
+    scopes: list[str] = field(
+        default_factory=lambda: [
+            "commands",
+            "chat:write",
+            "files:write",
+            "app_mentions:read",
+            "usergroups:read",
+        ]
+    )
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
     _failures: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = field(
         default_factory=dict
@@ -182,7 +192,9 @@ class FakeSlack:
             if when(params):
                 del self._failures[method][i]
                 return web.json_response({"ok": False, "error": error})
-        return web.json_response(self._answer(method, params))
+        return web.json_response(
+            self._answer(method, params), headers={"x-oauth-scopes": ",".join(self.scopes)}
+        )
 
     def _connections_open(self, authorization: str | None) -> dict[str, Any]:
         if authorization == f"Bearer {BOT_TOKEN}":
