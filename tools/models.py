@@ -247,6 +247,11 @@ class MiddlewareSnapshot(Snapshot):
     sku_mapping: SkuMapping | None = None
     location_mappings: list[LocationMapping] = []
     changes: list[ChangeEvent] = []
+    # What the connector read could not show, each line starting with its topic: "log" (step
+    # errors or execution-log rows not read), "changes" (audit), "mappings" (SKU / location
+    # maps), "flow_status" (latest run, connections), "log_window" (why the log starts at
+    # log_window_start: retention, older runs not read, runs whose rows are unknown).
+    not_visible: list[str] = []
 
 
 class FlowHealth(Snapshot):

@@ -118,3 +118,13 @@ def listing_state_unsynced(ch: ChannelListing, facts: Facts) -> datetime | None:
 
 def not_visible(erp: ErpSnapshot, topic: str) -> str | None:
     return next((n for n in erp.not_visible if n.startswith(topic)), None)
+
+
+def connector_hidden(facts: Facts, topic: str) -> str | None:
+    """Why the connector read could not show ``topic`` ("log", "changes", "mappings",
+    "flow_status"): a route it needs was refused. A check that would pass (or find nothing)
+    on what is left says unknown instead."""
+    mw = facts.middleware
+    if mw is None:
+        return None
+    return next((n for n in mw.not_visible if n.split(":", 1)[0] == topic), None)

@@ -9,11 +9,13 @@ from bot.checks.base import (
     ago,
     channel_flows,
     check,
+    connector_hidden,
     failed,
     listing_state_unsynced,
     passed,
     skipped,
     storefront_of,
+    unknown,
     when,
 )
 from bot.facts import FactRef, Facts, ref
@@ -53,6 +55,8 @@ def flow_status(facts: Facts) -> Outcome:
             for f in stopped
         )
         return failed(words, *cites)
+    if hidden := connector_hidden(facts, "flow_status"):
+        return unknown(hidden)
     return passed(f"{len(flows)} inventory flow(s) active", *cites)
 
 
@@ -81,6 +85,8 @@ def sku_mapping(facts: Facts) -> Outcome:
     mw = facts.middleware
     assert mw is not None
     mapping = mw.sku_mapping
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if mapping is None:
         return skipped("the connector keeps no per-SKU mapping (it matches on the SKU itself)")
     fact = ref("middleware.sku_mapping", mapping, mw)
@@ -102,6 +108,8 @@ def location_mapping(facts: Facts) -> Outcome:
     sf, mw = storefront_of(facts), facts.middleware
     assert mw is not None
     maps = [m for m in mw.location_mappings if m.kind == "location"]
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if not maps:
         return skipped("the connector has no location map")
     moved = {
@@ -133,6 +141,8 @@ def source_mapping(facts: Facts) -> Outcome:
     if not assigned:
         return skipped("the storefront has no inventory sources (MSI) for this SKU")
     maps = [m for m in mw.location_mappings if m.kind == "msi_source"]
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if not maps:
         return skipped("the integration has no source map")
     mapped = {m.storefront_location_id for m in maps}
@@ -171,7 +181,10 @@ def event_delivery(facts: Facts) -> Outcome:
         (e for e in mw.log if e.sku == facts.sku and e.at >= facts.change_window_start),
         key=lambda e: e.at,
     )
+    hidden = connector_hidden(facts, "log")
     if not entries:
+        if hidden:
+            return unknown(hidden)
         return skipped(
             "no event for the SKU reached the connector in the window: see L1.feed_fired"
         )
@@ -202,6 +215,8 @@ def event_delivery(facts: Facts) -> Outcome:
         )
         and not any(x.stage == "error" and x.at >= e.at for x in entries)
     ]
+    if hidden:  # what is left would pass, or find a delivery missing that was not read
+        return unknown(hidden)
     if stuck:
         return failed(
             f"received at {when(stuck[0].at)} and never delivered to the ERP",
@@ -278,6 +293,8 @@ def recent_changes(facts: Facts) -> Outcome:
         (c for c in mw.changes if c.at >= facts.change_window_start), key=lambda c: c.at
     )
     fact = ref("middleware.changes.72h", changes, mw)
+    if hidden := connector_hidden(facts, "changes"):
+        return unknown(hidden)
     if not changes:
         return passed(
             f"no credential, key, app or config change in the last {facts.thresholds.change_window_hours} h",

@@ -8,6 +8,7 @@ from bot.checks.base import (
     Outcome,
     ago,
     check,
+    connector_hidden,
     failed,
     passed,
     skipped,
@@ -60,6 +61,8 @@ def feed_fired(facts: Facts) -> Outcome:
     if entries:
         first = min(entries, key=lambda e: e.at)
         return passed(f"connector received an event for the SKU at {when(first.at)}", oos, log)
+    if hidden := connector_hidden(facts, "log"):
+        return unknown(hidden)
     return failed(
         f"storefront went out of stock at {when(t)}; the connector ({inbound[0].name}) logged no "
         f"event for the SKU since",

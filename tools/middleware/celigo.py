@@ -182,10 +182,11 @@ import asyncio
 import itertools
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -219,7 +220,12 @@ BUCKET_SIZE = 1000.0  # Celigo (developer.celigo.com "Rate limits"): a bucket of
 LEAK_RATE = 300.0  # … refilled 300 per second (older readme versions: 100 and 30)
 CHANGE_WINDOW = timedelta(hours=72)
 MAX_PAGES = 50
-PAGE_LIMIT = 1000  # ``limit`` sent on list requests: the 1000 a call Celigo documents
+PAGE_LIMIT = 1000  # ``limit`` sent on the Link-paged listings: the 1000 a call Celigo documents
+JOBS_PAGE = 1000  # runs a ``GET /jobs`` page holds ("up to 1001", newest first): shorter = last
+# What one triage may cost per flow, whatever the flow's schedule (module docstring):
+TRIAGE_JOB_PAGES = 2  # pages of runs listed (the newest 2000 runs of the window)
+MAX_LOG_RUNS = 8  # runs whose execution logs are read (the newest that processed records)
+ERROR_PAGES = 3  # pages of one step's open or resolved errors, of one run's log rows
 
 Trigger = Literal["event", "poll", "batch"]
 Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
@@ -249,6 +255,7 @@ _CONNECTOR_SOURCES = frozenset(
 _APPLICATION_SOURCES = frozenset({"application", "connection"})
 _RATE_LIMIT_CODES = frozenset({"rate_limited", "rate_limit", "too_many_requests", "429"})
 DEFAULT_TRACE_SEPARATOR = "|"
+_PARENT_TYPES = ("flow", "retry", "bulk_retry")  # parent jobs; export/import are their children
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -294,6 +301,7 @@ class Job:
     num_error: int
     num_success: int
     num_ignore: int
+    num_export: int = 0  # records the run's exports picked up (``numExport``)
 
 
 @dataclass(frozen=True)
@@ -316,6 +324,10 @@ class StepError:
 class FlowSteps:
     exports: tuple[str, ...]
     imports: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.exports, *self.imports)
 
 
 # --- pure parsing (the contract tests feed Celigo's own examples to these) -------------------
@@ -423,6 +435,7 @@ def parse_job(doc: Mapping[str, Any]) -> Job:
         num_error=_int(doc.get("numError")),
         num_success=_int(doc.get("numSuccess")),
         num_ignore=_int(doc.get("numIgnore")),
+        num_export=_int(doc.get("numExport")),
     )
 
 
@@ -782,6 +795,23 @@ def location_mappings_from(
     ]
 
 
+def _processed(job: Job) -> bool:
+    """Whether a run picked up or handled any record, or is still going (so it could carry
+    the SKU)."""
+    counts = job.num_export + job.num_success + job.num_error + job.num_ignore
+    return counts > 0 or job.status in ("running", "retrying")
+
+
+def _run_end(job: Job) -> datetime:
+    return job.ended_at or job.started_at or job.created_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _parents(jobs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parent runs (``flow``, ``retry``, ``bulk_retry``, or no type), newest first."""
+    found = [j for j in jobs if j.get("type") in (None, *_PARENT_TYPES)]
+    return sorted(found, key=lambda j: str(j.get("createdAt", "")), reverse=True)
+
+
 def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
     return (entry.at, _STAGE_ORDER.get(entry.stage, 4), entry.flow_id, entry.source_id or "")
 
@@ -790,13 +820,32 @@ def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
 
 
 @dataclass
+class _Runs:
+    """A flow's runs since the window start (newest first) and the execution-log rows of the
+    runs whose logs were read (job id → rows; None: not all of its rows could be read)."""
+
+    jobs: list[dict[str, Any]]
+    complete: bool  # every run since the window start was listed
+    rows: dict[str, list[dict[str, Any]] | None]
+    listed: bool = True  # False: GET /jobs refused; nothing is known about the runs
+    refused: frozenset[str] = frozenset()  # runs whose /logs route answered 403/404
+
+
+@dataclass
 class _FlowRead:
     doc: dict[str, Any]
     latest: Job | None
     errors: list[StepError]
-    jobs: list[tuple[Job, list[dict[str, Any]]]]
+    runs: _Runs
+    facts: list[str]
     raw: dict[str, Any]
 
+
+_T = TypeVar("_T")
+# Statuses that take one route away (a token scoped without it, a route this account lacks), not
+# the whole read: the checks that need that route become unknown, the rest still run.
+_DEGRADING = frozenset({403, 404})
+_ROW_KEYS = ("logs", "rows", "data", "items")  # the /logs envelope is not documented
 
 # The account's flows by id, once ``GET /flows`` has answered (``read_activity``).
 _Listed = asyncio.Future[dict[str, dict[str, Any]]]
@@ -817,6 +866,7 @@ class CeligoMiddleware:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         retention_days: float = 30.0,
         sku_lookup: str = "sku_map",
         location_lookup: str = "location_map",
@@ -826,12 +876,22 @@ class CeligoMiddleware:
         environ: Mapping[str, str] | None = None,
         page_limit: int = PAGE_LIMIT,
         max_pages: int = MAX_PAGES,
+        jobs_page: int = JOBS_PAGE,
+        triage_job_pages: int = TRIAGE_JOB_PAGES,
+        max_log_runs: int = MAX_LOG_RUNS,
+        error_pages: int = ERROR_PAGES,
     ) -> None:
-        if page_limit < 1 or max_pages < 1:
-            raise ValueError("celigo: page_limit and max_pages must be at least 1")
+        if min(page_limit, max_pages, jobs_page, triage_job_pages, error_pages) < 1:
+            raise ValueError("celigo: page sizes and page caps must be at least 1")
+        if max_log_runs < 0:
+            raise ValueError("celigo: max_log_runs must not be negative")
         self.flows = dict(flows)
         self.page_limit = page_limit
         self.max_pages = max_pages
+        self.jobs_page = jobs_page
+        self.triage_job_pages = triage_job_pages
+        self.max_log_runs = max_log_runs
+        self.error_pages = error_pages
         self.token_env = token_env
         self.retention = timedelta(days=retention_days)
         self.sku_lookup = sku_lookup
@@ -846,11 +906,12 @@ class CeligoMiddleware:
             base_url.rstrip("/") + "/",
             timeout=TIMEOUT,
             auth=self._authorize,
-            limiter=limiter or LeakyBucket(BUCKET_SIZE, LEAK_RATE, sleep=sleep),
+            limiter=limiter or LeakyBucket(BUCKET_SIZE, LEAK_RATE, clock=monotonic, sleep=sleep),
             retry=retry,
             transport=transport,
             headers={"Accept": "application/json"},
             sleep=sleep,
+            clock=monotonic,
         )
 
     @classmethod
@@ -941,7 +1002,7 @@ class CeligoMiddleware:
     async def _list(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a list endpoint (``_list_pages``); an error, not a silently short list,
+        """Every item of a listing (``_list_pages``); an error, not a silently short list,
         when there are more than ``max_pages`` pages: a cut audit list could hide the very
         change a triage is looking for."""
         items, complete = await self._list_pages(path, params)
@@ -958,21 +1019,17 @@ class CeligoMiddleware:
     async def _list_pages(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> tuple[list[dict[str, Any]], bool]:
-        """The items of up to ``max_pages`` pages, and whether that was all of them.
+        """The items of up to ``max_pages`` pages of a listing (``/flows``, ``/exports``,
+        ``/imports``, ``/connections``, ``/audit``), and whether that was all of them.
 
-        Each request asks for ``limit`` (``page_limit``) items. A ``Link: rel="next"`` header
-        is followed as given, and once a listing has sent one its end is the page without one
-        (Celigo: "iterate until rel=next is missing"). A listing that has sent none is paged by
-        ``offset``: a full page (as many items as asked for) may have more behind it, so the
-        next ``offset`` is asked for; a short or empty page is the end. A page that repeats the
-        one before (a server ignoring ``offset``) is an error, never a loop or a duplicate."""
-        first: dict[str, str] = {"limit": str(self.page_limit), **(params or {})}
-        limit = int(first["limit"]) if first["limit"].isdigit() else self.page_limit
+        Each request asks for ``limit`` items (documented for these listings); the
+        ``Link: rel="next"`` header is followed until it is missing, as Celigo documents. An
+        empty account answers 204 with no body."""
+        request: tuple[str, Mapping[str, str]] | None = (
+            path,
+            {"limit": str(self.page_limit), **(params or {})},
+        )
         items: list[dict[str, Any]] = []
-        request: tuple[str, Mapping[str, str]] | None = (path, first)
-        previous: list[dict[str, Any]] | None = None
-        offset = 0
-        linked = False
         for _ in range(self.max_pages):
             if request is None:
                 return items, True
@@ -980,40 +1037,97 @@ class CeligoMiddleware:
             body = self._json(response, f"GET /{path}")
             if body is None:
                 return items, True
-            page = self._records(body, path)
-            if page and page == previous:
-                raise AdapterError(
-                    SYSTEM,
-                    "bad_payload",
-                    f"the page at offset {offset} repeats the one before (offset ignored?)",
-                    endpoint=f"GET /{path}",
-                )
-            items.extend(page)
-            offset += len(page)
+            items.extend(self._records(body, path))
             request = self._next(response.headers.get("Link"))
-            linked = linked or request is not None
-            if request is None and not linked and page and len(page) >= limit:
-                request = (path, {**first, "offset": str(offset)})
-            previous = page
         return items, request is None
 
-    async def _error_list(self, path: str, key: str) -> list[dict[str, Any]]:
-        """Every error of a step endpoint (``{"errors": […], "nextPageURL": …}``)."""
+    async def _jobs(
+        self, fid: str, since: datetime, max_pages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The flow's parent runs (``flow``, ``retry``, ``bulk_retry``) created since ``since``,
+        newest first, from up to ``max_pages`` pages, and whether that was all of them.
+
+        ``GET /jobs`` pages neither by ``Link`` nor by ``offset``: it answers up to
+        ``jobs_page`` runs, newest ``createdAt`` first, and the next page is asked for with
+        ``createdAt_lte`` set to the last run's ``createdAt`` (the boundary run comes back and
+        is dropped by ``_id``). A page shorter than ``jobs_page`` is the last; a full page that
+        brings nothing new ends the listing as incomplete, never as a loop. No ``type`` is sent:
+        a parent-job query without one returns every parent type, retries included."""
+        query = {"_flowId": fid, "createdAt_gte": iso(since)}
+        seen: dict[str, dict[str, Any]] = {}
+        for number in range(1, max_pages + 1):
+            page = self._records(
+                self._json(await self._get("jobs", query), "GET /jobs") or [], "jobs"
+            )
+            fresh = [j for j in page if str(j.get("_id")) not in seen]
+            seen.update((str(j.get("_id")), j) for j in fresh)
+            if len(page) < self.jobs_page:
+                return _parents(seen.values()), True
+            cursor = _str(page[-1].get("createdAt"))
+            if not fresh or cursor is None or number == max_pages:
+                break
+            query = {**query, "createdAt_lte": cursor}
+        return _parents(seen.values()), False
+
+    async def _error_list(
+        self, path: str, key: str, params: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The errors of a step endpoint (``{"errors": […], "nextPageURL": …}``, or
+        ``"resolved"``) from up to ``error_pages`` pages, and whether that was all of them."""
         items: list[dict[str, Any]] = []
-        request: tuple[str, Mapping[str, str] | None] | None = (path, None)
-        for _ in range(self.max_pages):
+        request: tuple[str, Mapping[str, str] | None] | None = (path, params)
+        for _ in range(self.error_pages):
             if request is None:
-                return items
+                return items, True
             response = await self._get(*request)
             body = self._json(response, f"GET /{path}")
             if body is None:
-                return items
+                return items, True
             if not isinstance(body, Mapping):
                 raise self._shape(path, "an object with an error list")
             items.extend(self._records(body.get(key, []), path))
             next_url = body.get("nextPageURL")
             request = self._relative(next_url) if isinstance(next_url, str) and next_url else None
-        return items
+        return items, request is None
+
+    async def _log_rows(self, fid: str, job_id: str) -> list[dict[str, Any]] | None:
+        """One run's execution-log rows, None when there are more than ``error_pages`` pages.
+
+        The envelope is not documented (Celigo's CLI prints the body as it comes): a bare list
+        or an object holding one list; a ``Link`` or a ``nextPageURL`` is followed."""
+        path = f"flows/{fid}/jobs/{job_id}/logs"
+        rows: list[dict[str, Any]] = []
+        request: tuple[str, Mapping[str, str] | None] | None = (path, None)
+        for _ in range(self.error_pages):
+            if request is None:
+                return rows
+            response = await self._get(*request)
+            body = self._json(response, f"GET /{path}")
+            next_url = body.get("nextPageURL") if isinstance(body, Mapping) else None
+            if isinstance(body, Mapping):
+                body = next((body[k] for k in _ROW_KEYS if isinstance(body.get(k), list)), None)
+                if body is None:
+                    raise self._shape(path, "a list of rows")
+            rows.extend(self._records(body or [], path))
+            request = self._next(response.headers.get("Link"))
+            if request is None and isinstance(next_url, str) and next_url:
+                request = self._relative(next_url)
+        return rows if request is None else None
+
+    async def _optional(
+        self, read: Awaitable[_T], default: _T, facts: list[str], topic: str, lost: str
+    ) -> _T:
+        """``read``, or ``default`` and a fact naming what was lost when its route answers 403
+        or 404 (scoped token, route missing): one route never takes the whole read down."""
+        try:
+            return await read
+        except AdapterError as exc:
+            if exc.status not in _DEGRADING:
+                raise
+            facts.append(
+                f"{topic}: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); {lost}"
+            )
+            return default
 
     def _records(self, body: Any, path: str) -> list[dict[str, Any]]:
         if not isinstance(body, list) or not all(isinstance(i, dict) for i in body):
@@ -1030,27 +1144,54 @@ class CeligoMiddleware:
         now = self._clock()
         log_from = max(since, now - self.retention)
         changes_from = min(since, now - CHANGE_WINDOW)
+        facts: list[str] = []
         # The flow ids are in the config: each flow's reads start with the account's lists, and
         # a request waits only for the answer it needs (module docstring).
         listed: _Listed = asyncio.get_running_loop().create_future()
         # A failed list is raised by its own task; no waiter need retrieve it from the future.
         listed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        not_read = "flow status and trigger are read without it"
         by_id, exports, imports, connections, audit, *reads = await gather_fail_fast(
             [
                 self._configured_flows(listed),
-                self._list("exports"),
-                self._list("imports"),
-                self._list("connections"),
-                self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+                self._optional(self._list("exports"), [], facts, "flow_status", not_read),
+                self._optional(
+                    self._list("imports"), None, facts, "mappings", "SKU and location maps not read"
+                ),
+                self._optional(
+                    self._list("connections"),
+                    None,
+                    facts,
+                    "flow_status",
+                    "whether a connection is offline is not known",
+                ),
+                self._optional(
+                    self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+                    None,
+                    facts,
+                    "changes",
+                    "integration and credential changes not read",
+                ),
                 *(self._read_flow(fid, listed, log_from) for fid in self.flows),
             ]
         )
         export_docs = {str(e.get("_id")): e for e in exports}
-        import_docs = {str(i.get("_id")): i for i in imports}
-        connection_docs = {str(c.get("_id")): c for c in connections}
+        import_docs = {str(i.get("_id")): i for i in imports or []}
+        connection_docs = {str(c.get("_id")): c for c in connections or []}
+        if connections is None and audit:
+            facts.append(
+                "changes: GET /connections was refused; which system a connection's change "
+                "belongs to is not known"
+            )
         model_flows: list[Flow] = []
         log: list[MiddlewareLogEntry] = []
         window_start = log_from if log_from > since else None
+        if window_start is not None:
+            facts.append(
+                f"log_window: Celigo keeps execution logs and errors {self.retention.days} days "
+                f"(the account's retention setting, configured as retention_days): the log "
+                f"starts at {iso(log_from)}"
+            )
         for read, (fid, mapping) in zip(reads, self.flows.items(), strict=True):
             model_flows.append(
                 parse_flow(
@@ -1063,15 +1204,19 @@ class CeligoMiddleware:
                     errors=read.errors,
                 )
             )
-            entries, blind_until = self._flow_log(read, fid, sku, log_from)
+            entries, covered_from = self._flow_log(read, fid, sku, log_from)
             log.extend(entries)
-            if blind_until is not None and (window_start is None or blind_until > window_start):
-                window_start = blind_until
-        sku_mapping, locations = self._mappings(
-            [by_id[fid] for fid in self.flows], import_docs, sku
+            facts.extend(read.facts)
+            if covered_from is not None and (window_start is None or covered_from > window_start):
+                window_start = covered_from
+        configured = [by_id[fid] for fid in self.flows]
+        sku_mapping, locations = (
+            self._mappings(configured, import_docs, sku) if imports is not None else (None, [])
         )
-        changes = self._changes(
-            audit, connection_docs, [by_id[fid] for fid in self.flows], changes_from
+        changes = (
+            self._changes(audit, connection_docs, configured, changes_from)
+            if audit is not None
+            else []
         )
         return MiddlewareSnapshot(
             source=Source(system=SYSTEM, endpoint="GET /v1/flows", record=None),
@@ -1080,8 +1225,8 @@ class CeligoMiddleware:
                 "flows": [r.raw for r in reads],
                 "exports": [export_docs[e] for e in self._used(reads, "exports", export_docs)],
                 "imports": [import_docs[i] for i in self._used(reads, "imports", import_docs)],
-                "connections": [_safe_connection(c) for c in connections],
-                "audit": [_safe_audit(a) for a in audit],
+                "connections": [_safe_connection(c) for c in connections or []],
+                "audit": [_safe_audit(a) for a in audit or []],
             },
             vendor=SYSTEM,
             flows=model_flows,
@@ -1090,6 +1235,7 @@ class CeligoMiddleware:
             sku_mapping=sku_mapping,
             location_mappings=locations,
             changes=sorted(changes, key=lambda c: c.at),
+            not_visible=facts,
         )
 
     @staticmethod
@@ -1131,31 +1277,30 @@ class CeligoMiddleware:
             )
 
     async def _read_flow(self, fid: str, listed: _Listed, log_from: datetime) -> _FlowRead:
-        """One configured flow, as three chains that each wait only for their own answer: its
-        runs then their execution logs, its error summary then the open errors of the steps it
-        names, the flow document (from the flow list) then its steps' resolved errors; and the
-        latest job alongside."""
-        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(log_from)}
-        try:
-            (
-                latest_body,
-                (jobs, job_rows),
-                (summary, open_steps, open_lists),
-                (doc, all_steps, resolved_lists),
-            ) = await gather_fail_fast(
-                [
+        """One configured flow, as chains that each wait only for their own answer: its runs
+        then the execution logs of the newest few, its error summary then the open errors of
+        the steps it names, the flow document (from the flow list) then its steps' resolved
+        errors; and the latest run alongside. A route answering 403/404 costs only its part."""
+        facts: list[str] = []
+        (
+            latest_body,
+            runs,
+            (summary, open_steps, open_lists),
+            (doc, all_steps, resolved_lists),
+        ) = await gather_fail_fast(
+            [
+                self._optional(
                     self._latest(fid),
-                    self._runs(fid, jobs_query),
-                    self._open_errors(fid),
-                    self._resolved(fid, listed),
-                ]
-            )
-        except AdapterError as exc:
-            if exc.kind == "not_found":
-                # A flow missing from the account 404s here before the flow list is in; the
-                # list's error names it, so wait for the list (raising its error, if any).
-                await asyncio.shield(listed)
-            raise
+                    None,
+                    facts,
+                    "flow_status",
+                    "the last run's status is taken from the runs in the window",
+                ),
+                self._runs(fid, log_from, facts),
+                self._open_errors(fid, listed, log_from, facts),
+                self._resolved(fid, listed, log_from, facts),
+            ]
+        )
         errors = [
             parse_error(e, step)
             for step, found in zip(open_steps, open_lists, strict=True)
@@ -1166,66 +1311,129 @@ class CeligoMiddleware:
             for step, found in zip(all_steps, resolved_lists, strict=True)
             for e in found
         ]
-        latest = latest_body[0] if latest_body else None
+        if latest_body is None:
+            newest = next((j for j in runs.jobs if j.get("type") in (None, "flow")), None)
+            latest_doc = newest
+        else:
+            latest_doc = latest_body[0] if latest_body else None
         return _FlowRead(
             doc=doc,
-            latest=parse_job(latest) if latest else None,
+            latest=parse_job(latest_doc) if latest_doc else None,
             # Resolved errors still say what happened to the SKU, but not why the flow stands
             # still now: they feed the log only.
             errors=errors + [e for e in resolved if e.trace_key is not None],
-            jobs=[(parse_job(j), rows) for j, rows in zip(jobs, job_rows, strict=True)],
+            runs=runs,
+            facts=facts,
             raw={
                 "flow": doc,
-                "latestJob": latest,
-                "jobs": jobs,
+                "latestJob": latest_doc,
+                "jobs": runs.jobs,
                 "errorSummary": summary,
                 "errors": {s: found for s, found in zip(open_steps, open_lists, strict=True)},
                 "resolved": {
                     s: found for s, found in zip(all_steps, resolved_lists, strict=True) if found
                 },
-                "executionLogs": {
-                    str(j.get("_id")): rows for j, rows in zip(jobs, job_rows, strict=True)
-                },
+                "executionLogs": {j: rows for j, rows in runs.rows.items() if rows is not None},
             },
         )
 
-    async def _runs(
-        self, fid: str, query: Mapping[str, str]
-    ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-        """The flow's runs (``GET /jobs``), and each run's execution log rows."""
-        jobs = await self._list("jobs", query)
-        rows = await gather_fail_fast(
-            [self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs]
+    async def _runs(self, fid: str, log_from: datetime, facts: list[str]) -> _Runs:
+        """The flow's runs since ``log_from`` (at most ``triage_job_pages`` pages), and the
+        execution logs of the newest ``max_log_runs`` runs that processed records: what a
+        triage costs does not grow with how often the flow runs."""
+        try:
+            jobs, complete = await self._jobs(fid, log_from, self.triage_job_pages)
+        except AdapterError as exc:
+            if exc.status not in _DEGRADING:
+                raise
+            facts.append(
+                f"log: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); the flow's "
+                f"runs and their execution logs were not read (its step errors were)"
+            )
+            return _Runs([], False, {}, listed=False)
+        chosen = [str(j.get("_id")) for j in jobs if _processed(parse_job(j))][: self.max_log_runs]
+        refused: dict[str, AdapterError] = {}
+
+        async def rows_of(job_id: str) -> list[dict[str, Any]] | None:
+            try:
+                return await self._log_rows(fid, job_id)
+            except AdapterError as exc:
+                if exc.status not in _DEGRADING:
+                    raise
+                refused[job_id] = exc
+                return None
+
+        found = await gather_fail_fast([rows_of(j) for j in chosen])
+        if refused:
+            first = next(iter(refused.values()))
+            facts.append(
+                f"log: {first.endpoint} answered HTTP {first.status} ({first.message}); "
+                f"execution-log rows (received, delivered, filtered) of {len(refused)} run(s) "
+                f"of flow {fid} were not read (its step errors were)"
+            )
+        return _Runs(
+            jobs, complete, dict(zip(chosen, found, strict=True)), refused=frozenset(refused)
         )
-        return jobs, rows
 
     async def _open_errors(
-        self, fid: str
+        self, fid: str, listed: _Listed, log_from: datetime, facts: list[str]
     ) -> tuple[list[dict[str, Any]], list[str], list[list[dict[str, Any]]]]:
-        """The flow's error summary, the steps it names with open errors, and their errors."""
-        summary = await self._summary(fid)
-        steps = [
-            str(s.get("_expOrImpId"))
-            for s in summary
-            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
-        ]
-        lists = await gather_fail_fast(
-            [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in steps]
+        """The flow's error summary, the steps it names with open errors (every step of the
+        flow when the summary is refused), and those steps' errors since ``log_from``."""
+        summary = await self._optional(
+            self._summary(fid), None, facts, "log_window", "every step's open errors are read"
         )
-        return summary, steps, lists
+        if summary is None:
+            steps = list(flow_steps((await asyncio.shield(listed))[fid]).all)
+        else:
+            steps = [
+                str(s.get("_expOrImpId"))
+                for s in summary
+                if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
+            ]
+        query = {"occurredAt_gte": iso(log_from)}
+        lists = await gather_fail_fast(
+            [self._step_errors(f"flows/{fid}/{s}/errors", "errors", query, facts) for s in steps]
+        )
+        return summary or [], steps, lists
 
     async def _resolved(
-        self, fid: str, listed: _Listed
+        self, fid: str, listed: _Listed, log_from: datetime, facts: list[str]
     ) -> tuple[dict[str, Any], list[str], list[list[dict[str, Any]]]]:
-        """The flow document (once the flow list is in), its steps, and their resolved errors."""
+        """The flow document (once the flow list is in), its steps, and the errors resolved
+        (by a retry that got through, or by hand) since ``log_from``."""
         # Shielded: a read cancelled while waiting must not cancel the list for the others.
         doc = (await asyncio.shield(listed))[fid]
-        steps = flow_steps(doc)
-        all_steps = [*steps.exports, *steps.imports]
+        steps = list(flow_steps(doc).all)
+        query = {"resolvedAt_gte": iso(log_from)}
         lists = await gather_fail_fast(
-            [self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps]
+            [
+                self._step_errors(f"flows/{fid}/{s}/resolved", "resolved", query, facts)
+                for s in steps
+            ]
         )
-        return doc, all_steps, lists
+        return doc, steps, lists
+
+    async def _step_errors(
+        self, path: str, key: str, query: Mapping[str, str], facts: list[str]
+    ) -> list[dict[str, Any]]:
+        """One step's errors; a refused route or a list past the page cap is said as a fact."""
+        found = await self._optional(
+            self._error_list(path, key, query),
+            None,
+            facts,
+            "log",
+            f"the step's {'open' if key == 'errors' else 'resolved'} errors were not read",
+        )
+        if found is None:
+            return []
+        items, complete = found
+        if not complete:
+            facts.append(
+                f"log_window: GET /{path} has more than {self.error_pages} pages of {key} "
+                f"errors since {query[next(iter(query))]}; {len(items)} were read"
+            )
+        return items
 
     async def _latest(self, fid: str) -> list[dict[str, Any]]:
         path = f"flows/{fid}/jobs/latest"
@@ -1246,9 +1454,12 @@ class CeligoMiddleware:
     def _flow_log(
         self, read: _FlowRead, fid: str, sku: str, log_from: datetime
     ) -> tuple[list[MiddlewareLogEntry], datetime | None]:
-        """The SKU's entries of one flow, and the end of the last run that left no rows."""
+        """The SKU's entries of one flow, and from when its execution log is complete (None:
+        from ``log_from``); what it does not cover is added to the read's facts."""
         steps = flow_steps(read.doc)
-        jobs = {job.id: job for job, _ in read.jobs}
+        runs = read.runs
+        parsed = [parse_job(j) for j in runs.jobs]
+        jobs = {job.id: job for job in parsed}
         sep = self.trace_key_separator
         entries = [
             e
@@ -1258,14 +1469,50 @@ class CeligoMiddleware:
             )
             if e
         ]
-        blind_until: datetime | None = None
-        for job, rows in read.jobs:
-            if job.num_success > 0 and not rows:
-                end = job.ended_at or job.started_at or job.created_at
-                if end is not None and (blind_until is None or end > blind_until):
-                    blind_until = end
+        covered_from: list[datetime] = []
+        if not runs.listed:
+            covered_from.append(self._clock())
+        elif not runs.complete and parsed:
+            oldest = min((j.created_at for j in parsed if j.created_at), default=None)
+            if oldest is not None:
+                covered_from.append(oldest)
+                read.facts.append(
+                    f"log_window: flow {fid} ran more than {len(parsed)} times since "
+                    f"{iso(log_from)}; runs before {iso(oldest)} were not listed "
+                    f"(at most {self.triage_job_pages} page(s) of runs a triage)"
+                )
+        unread = [j for j in parsed if _processed(j) and j.id not in runs.rows]
+        if unread:
+            newest = max(unread, key=_run_end)
+            covered_from.append(_run_end(newest))
+            read.facts.append(
+                f"log_window: the execution logs of {len(unread)} older run(s) of flow {fid} "
+                f"that processed records were not read (at most {self.max_log_runs} runs a "
+                f"triage), the newest ended {iso(_run_end(newest))}; the step errors were read "
+                f"for the whole window"
+            )
+        for job in parsed:
+            if job.id not in runs.rows:
+                continue
+            rows = runs.rows[job.id]
+            if rows is None or (not rows and job.num_success > 0):
+                covered_from.append(_run_end(job))
+                if rows is None and job.id not in runs.refused:
+                    read.facts.append(
+                        f"log_window: the execution log of run {job.id} of flow {fid} has more "
+                        f"than {self.error_pages} pages; it was not read to its end"
+                    )
+                if rows is not None:
+                    read.facts.append(
+                        f"log_window: run {job.id} of flow {fid} ({iso(_run_end(job))}) "
+                        f"processed {job.num_success} record(s) and its execution log has no "
+                        f"rows (the account's log level or retention): whether {sku} was among "
+                        f"them is not known"
+                    )
+                continue
             entries.extend(e for e in (execution_entry(r, fid, steps, job, sep) for r in rows) if e)
-        return [e for e in entries if e.sku == sku and e.at >= log_from], blind_until
+        start = max(covered_from, default=None)
+        return [e for e in entries if e.sku == sku and e.at >= log_from], start
 
     def _mappings(
         self,
@@ -1345,9 +1592,8 @@ class CeligoMiddleware:
         self, doc: dict[str, Any], docs: _Docs, since: datetime, now: datetime
     ) -> FlowHealth:
         fid = str(doc.get("_id"))
-        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(since)}
         latest_body, (job_docs, complete), summary = await gather_fail_fast(
-            [self._latest(fid), self._list_pages("jobs", jobs_query), self._summary(fid)]
+            [self._latest(fid), self._jobs(fid, since, self.max_pages), self._summary(fid)]
         )
         latest = parse_job(latest_body[0]) if latest_body else None
         mapping = self.flows.get(fid)
@@ -1372,12 +1618,12 @@ class CeligoMiddleware:
         if flow.status in ("suspended", "error") and open_steps:
             # The reason is in the open errors: read them only for a flow that needs one.
             lists = await gather_fail_fast(
-                [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps]
+                [self._error_list(f"flows/{fid}/{s}/errors", "errors", {}) for s in open_steps]
             )
             flow = parse(
                 [
                     parse_error(e, step)
-                    for step, found in zip(open_steps, lists, strict=True)
+                    for step, (found, _) in zip(open_steps, lists, strict=True)
                     for e in found
                 ]
             )

@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,6 +75,8 @@ from tools.sandbox.emulators.faults import Faults
 
 DEFAULT_TOKEN = "sandbox-celigo-api-token"
 INTEGRATION_ID = "int-sandbox"
+JOBS_PAGE = 1000  # GET /jobs: up to this many runs, newest createdAt first, no Link, no offset
+_PARENT_TYPES = ("flow", "retry", "bulk_retry")
 INTEGRATION_NAME = "Sandbox store sync"
 # The application each side of a flow connects to, by the layer its hop names (a connection's
 # ``assistant``): what ``oos discover`` guesses the hop back from.
@@ -84,10 +86,6 @@ _ASSISTANTS = {
     "marketplace": "amazonsellercentral",
     "wms": "shipbob",
 }
-# How list endpoints page: "link" (Celigo's documented default: ``Link: <…?skip=…&limit=…>;
-# rel="next"``) or "offset" (``limit`` / ``offset`` and no ``Link``, as api-reference.md lists
-# for ``GET /audit``; the end is a short page).
-Paging = Literal["link", "offset"]
 SKU_LOOKUP = "sku_map"
 LOCATION_LOOKUP = "location_map"
 SOURCE_LOOKUP = "source_map"
@@ -132,6 +130,7 @@ class Account:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow id → job
     errors: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    resolved: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # job id → rows
     audit: list[dict[str, Any]] = field(default_factory=list)
 
@@ -246,6 +245,7 @@ def _job(
     success: int = 0,
     errors: int = 0,
     ignored: int = 0,
+    exported: int | None = None,
 ) -> dict[str, Any]:
     return {
         "_id": job_id,
@@ -258,6 +258,7 @@ def _job(
         "numError": errors,
         "numSuccess": success,
         "numIgnore": ignored,
+        "numExport": success + errors + ignored if exported is None else exported,
         "numPagesGenerated": 1,
         "numPagesProcessed": 1,
         "retriable": errors > 0,
@@ -311,8 +312,15 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
         if entry.flow_id in flow_ids:
             key = entry.job_id or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
+    failed_records: set[tuple[str, str]] = set()
     for n, ((fid, _), entries) in enumerate(groups.items()):
         job_id = entries[0].job_id or f"job-{fid}-{n}"
+        carried = {(fid, e.source_id) for e in entries if e.source_id}
+        # A run that carries a record an earlier run failed is Celigo's retry of it.
+        retry = bool(carried & failed_records)
+        failed_records |= {
+            (fid, e.source_id) for e in entries if e.source_id and e.stage == "error"
+        }
         start, end = min(e.at for e in entries), max(e.at for e in entries)
         ignored = sum(e.stage in ("filtered", "dropped") for e in entries)
         failed = next((e.job_failed for e in entries if e.job_failed is not None), None)
@@ -322,9 +330,20 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
         success = sum(e.stage == "delivered" for e in entries)
         if records is not None:
             success = max(records - failed - ignored, 0)
+        received = sum(e.stage == "received" for e in entries)
         job = _job(
-            job_id, fid, start, end, "completed", success=success, errors=failed, ignored=ignored
+            job_id,
+            fid,
+            start,
+            end,
+            "completed",
+            success=success,
+            errors=failed,
+            ignored=ignored,
+            exported=max(received, success + failed + ignored),
         )
+        if retry:
+            job["type"] = "retry"
         account.jobs.append(job)
         current = account.latest.get(fid)
         # A failed run stays the latest: it is what makes the flow's status "error".
@@ -519,7 +538,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         token: str = DEFAULT_TOKEN,
         base_url: str = US_BASE_URL,
         page_size: int = 3,
-        paging: Paging = "link",
+        jobs_page_size: int = JOBS_PAGE,
         error_page_size: int = 2,
         bucket_size: float = 1000.0,
         leak_rate: float = 300.0,
@@ -533,7 +552,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         self.calls: list[str] = []
         self._base_path = urlsplit(base_url).path.rstrip("/")
         self._page_size = page_size
-        self.paging: Paging = paging
+        self._jobs_page_size = jobs_page_size
         self._error_page_size = error_page_size
         self._bucket_size = bucket_size
         self._leak_rate = leak_rate
@@ -626,7 +645,8 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
             case ["audit"]:
                 return self._page(request, self._audit(params))
             case ["jobs"]:
-                return self._page(request, self._jobs(params))
+                # No Link and no offset: the newest page again unless createdAt_lte moves on.
+                return self._jobs(params)[: self._jobs_page_size], None
             case ["jobs", job_id]:
                 return self._one(account.jobs, job_id), None
             case ["flows", fid, "jobs", "latest"]:
@@ -641,12 +661,12 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
                 return {"flowErrors": self._summary(fid)}, None
             case ["flows", fid, step, "errors"]:
                 self._one(account.flows, fid)
-                return self._error_page(
-                    request, "errors", account.errors.get((fid, step), [])
-                ), None
-            case ["flows", fid, _step, "resolved"]:
+                found = _filtered(account.errors.get((fid, step), []), params, "occurredAt")
+                return self._error_page(request, "errors", found), None
+            case ["flows", fid, step, "resolved"]:
                 self._one(account.flows, fid)
-                return {"resolved": []}, None
+                found = _filtered(account.resolved.get((fid, step), []), params, "resolvedAt")
+                return self._error_page(request, "resolved", found), None
         raise _Answer(404)
 
     @staticmethod
@@ -657,20 +677,19 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         raise _Answer(404)
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> tuple[Any, str | None]:
-        """One page of a list: ``limit`` items (at most ``page_size``, the server's cap; that
-        many without a ``limit``) from ``skip`` with a ``Link`` to the next page while there
-        is one (paging "link"), or from ``offset`` with no ``Link`` at all (paging "offset")."""
+        """One page of a listing: ``limit`` items (at most ``page_size``, the server's cap; that
+        many without a ``limit``) from ``skip``, with a ``Link`` to the next page while there
+        is one (Celigo's documented paging of its listings)."""
         params = request.url.params
         raw_limit = params.get("limit", "")
         size = min(int(raw_limit), self._page_size) if raw_limit.isdigit() else self._page_size
         if size < 1:
             raise _Answer(400, "limit must be at least 1", "invalid_query_params")
-        key = "offset" if self.paging == "offset" else "skip"
-        raw_start = params.get(key, "0")
+        raw_start = params.get("skip", "0")
         start = int(raw_start) if raw_start.isdigit() else 0
         end = start + size
         link = None
-        if self.paging == "link" and end < len(items):
+        if end < len(items):
             link = str(request.url.copy_set_param("skip", str(end)).copy_set_param("limit", size))
         return items[start:end], link
 
@@ -682,7 +701,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         end = start + self._error_page_size
         body: dict[str, Any] = {key: items[start:end]}
         if end < len(items):
-            body["nextPageURL"] = f"{request.url.path}?after={end}"
+            body["nextPageURL"] = str(request.url.copy_set_param("after", str(end)))
         return body
 
     def _summary(self, fid: str) -> list[dict[str, Any]]:
@@ -697,20 +716,36 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         ]
 
     def _jobs(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
-        if not any(params.get(k) for k in ("_flowId", "_integrationId", "_jobId")):
+        """Jobs as ``GET /jobs`` filters them: parent jobs (no ``type``, or ``flow`` / ``retry``
+        / ``bulk_retry``) need a flow, integration or time filter; ``createdAt_gte`` /
+        ``createdAt_lte`` are inclusive; newest first. ``offset``, ``skip`` and ``limit`` are
+        ignored, as Celigo ignores them on this route."""
+        keys = ("_flowId", "_integrationId", "_exportId", "_importId", "_flowJobId")
+        if not any(params.get(k) for k in (*keys, "createdAt_gte", "createdAt_lte")):
             raise _Answer(
                 400,
-                "One of _flowId, _integrationId or _jobId is required",
-                "missing_required_field",
+                "One of _integrationId, _flowId, _exportId, _importId, _flowJobId or createdAt "
+                "is required",
+                "invalid_query_params",
             )
+        wanted = params.get("type")
+        types = (
+            (wanted,)
+            if wanted
+            else tuple(params.get("type_in", "").split(","))
+            if params.get("type_in")
+            else _PARENT_TYPES
+        )
         since = parse_time(params.get("createdAt_gte"))
+        until = parse_time(params.get("createdAt_lte"))
         jobs = [
             j
             for j in self.account.jobs
             if _matches(j, params, "_flowId")
-            and _matches(j, params, "type")
+            and j.get("type", "flow") in types
             and _matches(j, params, "status")
             and (since is None or _after(j["createdAt"], since))
+            and (until is None or not _after(j["createdAt"], until + timedelta(milliseconds=1)))
         ]
         return sorted(jobs, key=lambda j: str(j["createdAt"]), reverse=True)
 
@@ -724,6 +759,23 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
             and _matches(e, params, "resourceType")
         ]
         return sorted(entries, key=lambda e: str(e["time"]), reverse=True)
+
+
+def _filtered(
+    errors: list[dict[str, Any]], params: httpx.QueryParams, time_field: str
+) -> list[dict[str, Any]]:
+    """Step errors as the error endpoints filter them: ``{time_field}_gte`` / ``_lte``,
+    ``_flowJobId`` and ``source``."""
+    start = parse_time(params.get(f"{time_field}_gte"))
+    end = parse_time(params.get(f"{time_field}_lte"))
+    return [
+        e
+        for e in errors
+        if (start is None or _after(e.get(time_field), start))
+        and (end is None or not _after(e.get(time_field), end + timedelta(milliseconds=1)))
+        and _matches(e, params, "_flowJobId")
+        and _matches(e, params, "source")
+    ]
 
 
 def _matches(doc: Mapping[str, Any], params: httpx.QueryParams, key: str) -> bool:
