@@ -190,6 +190,8 @@ async def serve(
     stop = stop or asyncio.Event()
     outbox = asyncio.create_task(tickets.run(stop)) if tickets is not None else None
     schedules = start_schedules(services.monitoring, store.path, stop)
+    # Verdicts Slack would not take (down, or rate limited past the deadline) go out from here.
+    redelivery = asyncio.create_task(services.runner.redeliver_until(stop))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -253,6 +255,8 @@ async def serve(
             finally:
                 await server.stop()
     finally:
+        stop.set()
+        await redelivery
         await services.runner.shutdown()
         if outbox is not None and tickets is not None:
             stop.set()
