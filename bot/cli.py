@@ -31,6 +31,7 @@ from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
 from bot.discover_cli import add_check_config_parser, add_discover_parser
 from bot.engine import triage
+from bot.init_cli import add_init_parser
 from bot.live import build_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
 from bot.monitor.drift import add_drift_parser
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_scenarios)
 
     add_discover_parser(sub)
+    add_init_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)
