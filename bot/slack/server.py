@@ -44,6 +44,7 @@ from bot.monitor.posts import start_schedules
 from bot.monitor.sources import Monitor
 from bot.settings import Thresholds, default_store_path
 from bot.slack.app import build_app, build_client
+from bot.slack.gate import http_refusal
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
 from bot.slack.startup import Startup
@@ -61,6 +62,12 @@ def make_web_app(app: AsyncApp) -> web.Application:
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
+        body = await request.read()
+        refusal = http_refusal(request.headers, body)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("refused a malformed request from Slack (%d): %s", status, reason)
+            return web.Response(status=status)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
