@@ -31,6 +31,7 @@ from tools.middleware.celigo import (
     TRIAGE_JOB_PAGES,
     CeligoMiddleware,
     FlowMapping,
+    _parents,
     change_kind,
     cron_from_interval,
     error_entry,
@@ -184,6 +185,17 @@ def test_job_example_parses_counts_and_times() -> None:
     assert (job.num_error, job.num_success, job.num_ignore) == (0, 1, 0)
     assert job.started_at == datetime(2017, 10, 24, 0, 55, 49, 128000, tzinfo=UTC)
     assert job.ended_at is None
+
+
+def test_a_child_job_is_never_counted_as_a_run() -> None:
+    # job.example1.json is an ``import`` job: a child of a flow run (VERIFIED-2026-12 §1).
+    (child,) = _spec("examples/job.example1.json")
+    runs = [
+        {"_id": "r1", "type": "flow", "createdAt": "2017-10-24T00:50:00.000Z"},
+        {"_id": "r2", "type": "retry", "createdAt": "2017-10-24T00:56:00.000Z"},
+        {"_id": "r3", "createdAt": "2017-10-24T00:40:00.000Z"},  # a parent without a type
+    ]
+    assert [j["_id"] for j in _parents([child, *runs])] == ["r2", "r1", "r3"]
 
 
 def test_job_error_example_parses_and_needs_a_trace_key_to_name_a_sku() -> None:

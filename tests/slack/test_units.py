@@ -27,6 +27,8 @@ from bot.slack.settings import DEFAULT_API_URL, SettingsError, SlackSettings
         ("  `SKU-1042`  ", Triage("SKU-1042")),
         ("triage SKU-1042", Triage("SKU-1042")),
         ("SKU-1 SKU-2", Malformed("give one SKU at a time")),
+        ('"Café Crème #2"', Triage("Café Crème #2")),
+        ("triage `T-SHIRT+LOGO`", Triage("T-SHIRT+LOGO")),
     ],
 )
 def test_parse_command(text: str, parsed: object) -> None:
@@ -34,8 +36,8 @@ def test_parse_command(text: str, parsed: object) -> None:
 
 
 def test_a_malformed_sku_names_the_rule() -> None:
-    parsed = parse_command("SKU#1")
-    assert isinstance(parsed, Malformed) and "letters, digits" in parsed.reason
+    parsed = parse_command("SKU<1>")
+    assert isinstance(parsed, Malformed) and "letters and digits of any script" in parsed.reason
 
 
 ENV = {"SLACK_BOT_TOKEN": "xoxb-secret-value", "SLACK_SIGNING_SECRET": "signing-secret-value"}

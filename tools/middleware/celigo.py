@@ -7,22 +7,51 @@ pacing follows Celigo's current published leaky bucket: 1000 requests, draining 
 (developer.celigo.com "Rate limits", and the newer ``readme.md`` of ``celigo/integrator-api-docs``;
 older versions of that readme said 100 draining 30/s, which Celigo has since replaced).
 
-List requests ask for ``limit=PAGE_LIMIT`` (1000) items a page and are paged either way Celigo
-may answer (see "Wire shapes"): a ``Link: <…>; rel="next"`` header is followed as given; a list
-that sends no ``Link`` and returns a full page (as many items as asked for) is asked for the
-next ``offset``, and a short or empty page ends it. At most ``MAX_PAGES`` pages are read: a list
-longer than that is an ``AdapterError`` (connector health's run counts say ``complete=False``
-instead), never a silently short list. The flow error endpoints page with a ``nextPageURL`` in
-the body, also up to ``MAX_PAGES``.
+Paging, as Celigo documents it for each route (VERIFIED-2026-12 §1b, §1c, §2c):
 
-Requests per triage, in two round trips when no list pages: at once ``GET /flows``,
-``/exports``, ``/imports``, ``/connections``, ``/audit`` and, per configured flow (its id is in
-the config), ``GET /flows/{id}/jobs/latest``, ``/jobs?_flowId=…&type=flow`` and
-``/flows/{id}/errors`` (summary); then, each as soon as the answer it needs is in,
-``/flows/{id}/jobs/{jobId}/logs`` (execution log rows) for each run in the window (after the
-runs), ``/flows/{id}/{stepId}/errors`` for each step the summary names (after the summary) and
-``…/resolved`` for each step of the flow (after the flow list). A next page waits for its
-previous page only.
+    /flows, /exports, /imports, ``limit=PAGE_LIMIT`` (1000) a page, ``Link: <…>; rel="next"``
+      /connections, /audit     followed until it is missing; at most ``MAX_PAGES`` pages, a
+                               longer list is an ``AdapterError``, never a silently short one
+    /jobs                      no ``Link``, and ``offset`` / ``limit`` are ignored: up to
+                               ``JOBS_PAGE`` (1000) runs, newest ``createdAt`` first; the next
+                               page is asked for with ``createdAt_lte`` = the last run's
+                               ``createdAt`` (its boundary run comes back and is dropped by
+                               ``_id``); a shorter page is the last
+    step errors, resolved      ``{"errors" | "resolved": […], "nextPageURL"?}``, the body's
+                               ``nextPageURL`` followed, at most ``ERROR_PAGES`` pages
+
+Requests per triage are bounded whatever the flow's schedule, in two round trips when nothing
+pages: at once ``GET /flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit`` and,
+per configured flow (its id is in the config), ``GET /flows/{id}/jobs/latest``,
+``/jobs?_flowId=…&createdAt_gte=…`` (no ``type``: a parent-job query without one returns every
+parent run, ``flow``, ``retry`` and ``bulk_retry``) and ``/flows/{id}/errors`` (the error
+summary); then, each as soon as the answer it needs is in, ``/flows/{id}/{stepId}/errors
+?occurredAt_gte=…`` for each step the summary names, ``…/resolved?resolvedAt_gte=…`` for each
+step of the flow, and ``/flows/{id}/jobs/{jobId}/logs`` for the newest ``MAX_LOG_RUNS`` (8) runs
+that picked up or handled records (``numExport``, ``numSuccess``, ``numError``,
+``numIgnore``). Runs are listed since the event window only (``since``, or the retention start),
+at most ``TRIAGE_JOB_PAGES`` (2) pages. Per flow of two steps that is at most 1 + 2 + 1 + 2 × 3
++ 2 × 3 + 8 × 3 = 40 requests (each error list and log at most ``ERROR_PAGES`` pages), 14 when
+nothing pages: a flow that runs every 5 minutes costs what an hourly one does. What the
+bounds leave out is said, never guessed: the snapshot's ``not_visible`` has a ``log_window:``
+line for runs not listed, older runs whose logs were not read, and runs whose log had no rows,
+and ``log_window_start`` starts the log after them (the step errors are read for the whole
+window either way).
+
+A route answering 403 (a token scoped without it) or 404 costs only what needs it, with a
+``not_visible`` line naming the endpoint, the status and Celigo's message:
+
+    GET /audit                 changes          (changes left empty; L3.recent_changes unknown)
+    GET /imports               mappings         (no SKU or location map: their checks unknown)
+    GET /exports, /connections flow_status      (trigger, offline connection not known; a
+                               refused /connections also makes a connection's change unowned)
+    GET /flows/{id}/jobs/latest flow_status     (the last run taken from the runs listed)
+    GET /jobs, …/logs, step    log              (the log is what is left: the checks that would
+      errors, …/resolved                        pass, or find nothing, on it say unknown)
+    GET /flows/{id}/errors     log_window       (no summary: every step's open errors are read)
+
+A 401, any other status, and ``GET /flows`` itself (without it nothing can be read) still fail
+the whole read with an ``AdapterError``.
 
 What comes from Celigo and what from the adapter's config (``flows`` = flow ``_id`` →
 ``FlowMapping``; flows not named there are not inventory flows and are not reported):
@@ -76,12 +105,17 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
       (not read)             quantity: it is in the record body (``…/logs/data/query``, one call
                              per record); ``dropped``: Celigo drops nothing silently, records it
                              skips are filter results
-    log_window_start         read time − ``retention_days`` (the account's data-retention setting,
-                             which the API does not expose) when that is after ``since``; later
-                             still when a run in the window processed records (``numSuccess``)
-                             but left no execution-log rows: Celigo keeps per-record rows only
-                             while the flow's execution logging (``logging.debugUntil``) is armed,
-                             so before such a run a missing "received" row proves nothing.
+    log_window_start         read time − ``retention_days`` when that is after ``since``
+                             (Celigo keeps execution logs 7, 15, 30, 60 or 180 days, 30 by
+                             default: an account setting the API does not expose, so it is
+                             configured); later when the bounds above left runs unread, or when a
+                             run that processed records (``numSuccess``) has no execution-log
+                             rows. Logging is account-level (Basic on by default; Detailed and
+                             Debug add per-record context; a flow's ``logging.debugUntil`` arms
+                             Debug for up to 60 min), so a run without rows proves nothing either
+                             way: not that the SKU was absent, nor that debug was off. The
+                             ``not_visible`` line says which run and that whether the SKU was
+                             among its records is not known.
 
     sku_mapping              a static lookup (``lookups[]`` entry with a ``map`` object) on a
                              configured flow's import named ``sku_lookup`` (default ``sku_map``):
@@ -96,7 +130,11 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
                              naming a password → password_reset, a refresh token → key_refresh, a
                              connector version → app_upgrade, any other token/secret/key/auth
                              field → credential_rotation; an integration ``version`` (or an
-                             ``upgrade`` action) → app_upgrade; anything else → config_change.
+                             ``upgrade`` event) → app_upgrade; anything else → config_change.
+                             The row's ``event`` (create, update, …; ``action`` is only the
+                             filter's name) and ``time``; ``fieldChange.fieldPath`` and
+                             ``byUser`` are read when present (not found in Celigo's material:
+                             without a field path a connection edit is a config_change).
                              system: the connection's ``assistant`` (else its ``type``), "celigo"
                              for other resources; actor: ``byUser.email``; description: made from
                              the resource, field path and source (values are never copied).
@@ -105,12 +143,14 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
 
 Connector health (``flow_health(since)``, the weekly monitor) reads ``GET /flows``, ``/exports``,
 ``/imports``, ``/connections``, then per flow of the account ``/flows/{id}/jobs/latest``,
-``/jobs?_flowId=…&type=flow&createdAt_gte=since`` and ``/flows/{id}/errors``, and the open step
-errors only of a flow that is suspended or in error (for its reason):
+``/jobs?_flowId=…&createdAt_gte=since`` (every page, by ``createdAt_lte``, up to ``MAX_PAGES``)
+and ``/flows/{id}/errors``, and the open step errors only of a flow that is suspended or in
+error (for its reason). A flow that runs every 10 minutes has 1008 runs a week: two pages.
 
     FlowHealth.status, …     as Flow above (status, reason, since, trigger, interval, last run)
     hop, channel             config; None for a flow the config does not name
-    runs, failed_runs        flow jobs created since ``since``; ``status: failed``
+    runs, failed_runs        parent runs (flow, retry, bulk_retry) created since ``since``;
+                             ``status: failed``
     records_ok / _failed /   the jobs' ``numSuccess`` / ``numError`` / ``numIgnore``, summed
       _ignored
     open_errors              the error summary's ``numError``, summed over the flow's steps
@@ -119,61 +159,53 @@ errors only of a flow that is suspended or in error (for its reason):
 The snapshot's ``raw`` holds the payloads read, with connection documents cut down to id, name,
 type, assistant, offline and base URI, and audit entries without their old and new values.
 
-Wire shapes, checked against Celigo's public documentation: the repositories
-``celigo/integrator-api-docs`` ("docs") and ``celigo/ai`` ("ai", Celigo's agent skills and MCP
-resources). Confirmed, with the file each rests on:
+Wire shapes, checked against Celigo's public material as summarised, with evidence and
+confidence, in the shared specs' ``VERIFIED-2026-12.md`` (§ numbers below): Celigo's developer
+site (developer.celigo.com), its help articles (docs.celigo.com), its own ``celigo`` CLI, and the
+repositories ``celigo/ai`` and ``celigo/integrator-api-docs``. Verified:
 
-    connection ``offline: true`` (no flow using it runs)   docs connection.md
-    ``GET /jobs`` filters ``_flowId``, ``type``,            docs job.md
-      ``createdAt_gte``; job ``_id``, ``type``,
-      ``status``, ``startedAt``, ``createdAt``,
-      ``numError`` / ``numSuccess`` / ``numIgnore``
-    job ``endedAt``; ``status`` one of ``running``,         ai skills/troubleshooting-flows/SKILL.md,
-      ``completed`` (may still hold record errors),           ai mcp/resources/error-patterns.md
-      ``failed``, ``canceled``, ``retrying``
-    ``numIgnore`` = records skipped by filters              ai mcp/prompts/troubleshoot-flow.md
-    the endpoints ``GET /flows/{id}/jobs/latest``,          ai mcp/resources/api-reference.md
-      ``/flows/{id}/errors``, ``/flows/{id}/{stepId}/
-      errors`` and ``…/resolved``; ``GET /audit`` with
-      filters ``resourceType``, ``_resourceId``,
-      ``source``, ``action``, ``from``, ``to`` and the
-      paging parameters ``limit`` / ``offset``
-    list endpoints page with ``Link: <…?skip=…&limit=    developer.celigo.com "Pagination"
-      …>; rel="next"`` until it is missing; a call         (api/using-the-api/pagination);
-      returns up to 1000 results                           docs.celigo.com "Manage pagination
-                                                           in a REST API call"
-    rate limit: leaky bucket of 1000, refilled 300/s     developer.celigo.com "Rate limits";
-      (429 with ``Retry-After`` in whole seconds)          docs readme.md (current version)
-    error summary ``{"flowErrors": [{"_expOrImpId",        ai mcp/prompts/audit-account-health.md
-      "numError"}]}``
-    error ``code`` (a string: ``"422"``), ``message``,      docs job.md, docs jobError.md,
-      ``source``; ``source: connection`` = a connection      ai mcp/resources/error-patterns.md
-      or auth failure
-    flow ``lastExecutedAt``                                 ai skills/building-flows/references/
-                                                              schemas/response.yml
-    lookup ``map`` (object, input → output) and             docs import.md, ai skills/writing-
-      ``default``, used only with ``allowFailures: true``     mappings/references/schemas/lookups.yml
-    execution logs are per flow and job and exist only      ai mcp/resources/tool-usage-guide.md,
-      while ``logging.debugUntil`` is armed; records are      ai skills/troubleshooting-flows/SKILL.md
-      keyed by step, ``groupId`` and ``recordId``; stage
-      names include ``apiCall``, ``inputFilter``,
-      ``outputFilter``
+    ``GET /jobs``: parent jobs are ``flow`` / ``retry`` / ``bulk_retry`` (or     §1 confirmed
+      no ``type``), child jobs ``export`` / ``import``; filters ``_flowId``,
+      ``createdAt_gte/lte``, ``status`` (one value), ``type_in``
+    ``GET /jobs`` paging by ``createdAt_lte``, up to ~1000 a page, newest     §1b confirmed
+      first; no ``Link``, ``offset`` ignored
+    listings page by ``Link: rel="next"`` until it is missing, ``limit``     §1c confirmed
+      accepted; an empty account answers 204
+    the ``/flows/{id}/jobs/{jobId}/logs`` path; rows have ``recordId``,      §2 confirmed
+      ``groupId``, ``traceKey``, ``_expOrImpId``
+    execution logging account-level (Basic by default), retention            §2b likely
+      7–180 days (30 by default), ``logging.debugUntil`` ≤ 60 min
+    step errors ``{errors, nextPageURL}`` / ``{resolved, nextPageURL}``,     §2c confirmed
+      filters ``occurredAt_gte/lte`` (``resolvedAt_*``), ``source``,
+      ``_flowJobId``; records ``errorId``, ``occurredAt``, ``source``,
+      ``code`` (text), ``message``, ``traceKey``, ``_flowJobId``,
+      ``classification``, ``retryDataKey``, ``reqAndResKey``
+    ``/jobs/{id}/joberrors`` is legacy (bare array, no trace key): not used   §2d confirmed
+    error summary ``{"flowErrors": [{_expOrImpId, numError, lastErrorAt}]}``  §2e confirmed
+    error ``source`` values: application, connection, internal, resource,   §2f confirmed
+      lookup, transformation, *_filter, mapping, response_mapping, *_hook
+    ``GET /audit`` filters ``resourceType``, ``_resourceId``, ``source``,     §3 confirmed
+      ``action``, ``from``, ``to``, ``limit``; Link paging; rows ``_id``,
+      ``resourceType``, ``event``, ``time``
+    flow ``disabled``, ``schedule`` (6-field cron, also on page generators),  §4 confirmed
+      ``lastExecutedAt`` (absent until a first run); connection ``offline``
+    leaky bucket 1000 / 300 per s; 429 with ``Retry-After`` in whole         §5 confirmed
+      seconds; error body ``{"errors": [{code, message}]}``
+    lookup ``map`` and ``default`` (used only with ``allowFailures``)        docs import.md
 
-Still unverified (the documentation is silent; these remain guesses):
+Still not found (read when present, never relied on alone):
 
-    the execution-log list path ``/flows/{id}/jobs/{jobId}/logs`` and its rows' ``traceKey``,
-      ``time``, ``stage``, ``statusCode`` and ``message``
-    the ``/flows/{id}/jobs/latest`` body: one job or a list of jobs (both are read)
-    step errors' ``traceKey`` and ``occurredAt``, the ``errors`` / ``resolved`` body keys and
-      ``nextPageURL``
-    audit entries' ``time``, ``byUser`` (``email``) and ``fieldChange`` (``fieldPath``)
-    how ``GET /audit`` announces a further page: api-reference.md gives it only ``limit`` /
-      ``offset``, while the pagination page says almost every listing sends a ``Link``; both
-      are handled (above), and the emulator serves either (``paging="link"`` / ``"offset"``)
-    the largest ``limit`` an endpoint honours: the pagination page's table of per-endpoint
-      maxima was not readable here. 1000 is the per-call figure Celigo gives; if an endpoint
-      that pages by ``offset`` capped ``limit`` lower, its first page would look short and end
-      the list early (lower ``page_limit`` to the cap if one is ever documented)
+    the ``/logs`` envelope and paging (a bare list, or an object holding one list under
+      ``logs`` / ``rows`` / ``data`` / ``items``; a ``Link`` or ``nextPageURL`` is followed), and
+      the rows' ``time``, ``stage``, ``statusCode``, ``message`` (a row without ``time`` takes
+      its run's ``startedAt``)
+    the ``/flows/{id}/jobs/latest`` body (one job or a list: both are read)
+    the spelling of ``classification`` values on the wire (the UI says "Rate limit": compared
+      with letters only)
+    audit ``byUser`` and ``fieldChange`` (and whether they could show credential values: only
+      ``fieldPath`` is ever kept)
+    that the trace key holds the SKU: it is the export's trace key template, which the operator
+      sets (``{{sku}}`` or ``{{sku}}|{{event id}}``, the separator is ``trace_key_separator``)
 """
 
 from __future__ import annotations
@@ -742,7 +774,9 @@ def parse_audit(
     if at is None:
         return None
     resource_type = str(entry.get("resourceType", ""))
-    action = str(entry.get("action", ""))
+    # Rows carry ``event`` (create, update, delete…); ``action`` is the name of the filter, read
+    # only when a row has no ``event``.
+    action = str(entry.get("event") or entry.get("action") or "")
     change = entry.get("fieldChange")
     field_path = str(change.get("fieldPath", "")) if isinstance(change, Mapping) else ""
     connection = connections.get(str(entry.get("_resourceId")))
@@ -923,6 +957,7 @@ class CeligoMiddleware:
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> CeligoMiddleware:
         """From a stack config entry: ``credentials.api_token`` (the NAME of the env var holding
         the API token), ``options.flows`` (flow ``_id`` → hop, channel, carries, listens_for,
@@ -946,6 +981,7 @@ class CeligoMiddleware:
             location_lookup=parsed.location_lookup,
             source_lookup=parsed.source_lookup,
             trace_key_separator=parsed.trace_key_separator,
+            clock=clock or utc_now,
         )
 
     async def aclose(self) -> None:

@@ -15,9 +15,16 @@ conventions written in that module's docstring (the adapter reads back what this
     status suspended     the target connection ``offline: true`` and an open flow error with
                          ``source: connection`` (message = reason, ``occurredAt`` = since)
     status error         a failed latest job (``endedAt`` = since) and an open flow-level error
-    log entries          grouped per (flow, source_id) into completed flow jobs; received,
-                         delivered and filtered entries become execution log rows, error and
-                         rate_limited entries open errors on the import step, ``traceKey`` = SKU
+    log entries          grouped into completed runs by their ``job_id`` (else one run per
+                         (flow, source_id)), with ``numExport`` / ``numSuccess`` / ``numError`` /
+                         ``numIgnore`` from the entries (or their job_records / job_failed); a
+                         run carrying a record an earlier run failed is ``type: retry``.
+                         received, delivered and filtered entries become execution-log rows,
+                         error and rate_limited entries open step errors on the import step:
+                         ``traceKey`` = ``SKU|source_id`` (the SKU alone without an id),
+                         ``_flowJobId``, ``code`` = error_code (else the HTTP status as text),
+                         ``source`` = ``mapping`` for a connector-side failure, else
+                         ``application``; ``classification: rate_limit`` for a rate limit
     sku / location maps  static lookups on the first storefront→ERP flow's import (an
                          overridden SKU: no row, a ``default`` and ``allowFailures: true``)
     changes              audit entries on connections (credential kinds, connector version) or
@@ -30,22 +37,24 @@ conventions written in that module's docstring (the adapter reads back what this
                          window start after them (as it would in Celigo): give runs only to an
                          emulator that serves connector health.
 
-It enforces the bearer token (401 with Celigo's error body otherwise), pages list endpoints
-``limit`` items at a time (at most ``page_size``, the server's cap) either with
-``Link: <…?skip=…&limit=…>; rel="next"`` (``paging="link"``, the default: Celigo's documented
-style) or by ``offset`` with no ``Link`` (``paging="offset"``: the end is a short or empty
-page), pages error lists with ``nextPageURL``, throttles with a leaky bucket (429 with
-``Retry-After``; 1000 requests draining 300/s, Celigo's published figures), and injects the
-``Faults`` it is given.
+It enforces the bearer token (401 with Celigo's error body otherwise); pages the listings
+(``/flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit``, ``/integrations``, and
+the execution-log rows) ``limit`` items at a time (at most ``page_size``, the server's cap)
+with ``Link: <…?skip=…&limit=…>; rel="next"``; answers ``GET /jobs`` as Celigo does: up to
+``jobs_page_size`` (1000) runs newest ``createdAt`` first, filtered by ``_flowId``, ``type`` /
+``type_in`` (parent types when neither is sent), ``status`` and inclusive ``createdAt_gte`` /
+``createdAt_lte``, with no ``Link`` and ``offset`` / ``skip`` / ``limit`` ignored, so a client
+paging by ``offset`` gets the same page back forever; filters step errors by
+``occurredAt_gte/lte`` (``resolvedAt_*`` on ``…/resolved``), ``_flowJobId`` and ``source`` and
+pages them with ``nextPageURL``; throttles with a leaky bucket (429 with ``Retry-After`` in whole
+seconds; 1000 requests draining 300/s, Celigo's published figures); and injects the ``Faults``
+it is given.
 
-Which of these wire shapes Celigo documents, and in which file, is listed under "Wire shapes" in
-``tools.middleware.celigo``. Documented and rendered as such: connection ``offline``, job fields
-and ``status`` values, the error summary's ``flowErrors``, error ``code`` / ``message`` /
-``source``, lookup ``map`` / ``default`` / ``allowFailures``, ``logging.debugUntil`` and the
-execution-log stage names. Still guessed, and rendered the way the adapter guesses them: the
-execution-log rows and their path, the ``jobs/latest`` body (a list), step errors' ``traceKey`` /
-``occurredAt`` / ``nextPageURL``, and audit entries' ``time`` / ``byUser`` / ``fieldChange``.
-Which paging ``GET /audit`` really uses is not documented: run both.
+Which of these wire shapes Celigo documents is listed under "Wire shapes" in
+``tools.middleware.celigo`` (from the shared specs' ``VERIFIED-2026-12.md``). Still not found,
+and rendered the way the adapter reads them: the execution-log envelope (a bare list) and its
+rows' ``time`` / ``stage`` / ``statusCode`` / ``message``, the ``jobs/latest`` body (a list),
+the ``classification`` spelling, and audit entries' ``byUser`` / ``fieldChange``.
 """
 
 from __future__ import annotations
@@ -486,7 +495,7 @@ def _render_change(account: Account, change: ChangeEvent, n: int) -> None:
     entry: dict[str, Any] = {
         "_id": f"audit-{n}",
         "time": iso(change.at),
-        "action": "update",
+        "event": "update",
         "source": "ui" if change.actor else "system",
     }
     if change.actor:
