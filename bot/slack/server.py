@@ -49,6 +49,7 @@ from bot.monitor.sources import Monitor
 from bot.report import Report
 from bot.settings import Thresholds, default_store_path
 from bot.slack.app import build_app, build_client
+from bot.slack.gate import http_refusal
 from bot.slack.ops import Readiness, add_ops_routes
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
@@ -69,6 +70,12 @@ def make_web_app(
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
+        body = await request.read()
+        refusal = http_refusal(request.headers, body)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("refused a malformed request from Slack (%d): %s", status, reason)
+            return web.Response(status=status)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
