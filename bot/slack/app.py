@@ -31,6 +31,7 @@ from bot.agent.memory import ThreadMemory
 from bot.engine import triage
 from bot.monitor.posts import MonitorCommands, MonitorPoster
 from bot.monitor.sources import Monitor
+from bot.slack import gate
 from bot.slack.access import AccessControl
 from bot.slack.background import new_reference
 from bot.slack.listeners import register_all
@@ -42,6 +43,7 @@ from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
+from tools import observe
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -114,7 +116,9 @@ class RetryAfterHandler(AsyncRetryHandler):
         state.custom_values = {**(state.custom_values or {}), "waited": self._waited(state) + wait}
         # A little jitter so a burst of threads does not come back in the same instant.
         wait += random.uniform(0, 0.25) if wait else 0.0
-        log.info("Slack rate limit on %s: retrying in %.1f s", request.url.rsplit("/", 1)[-1], wait)
+        method = request.url.rsplit("/", 1)[-1]
+        observe.report(observe.SlackRetry(method, 429))
+        log.info("Slack rate limit on %s: retrying in %.1f s", method, wait)
         await self._sleep(wait)
         state.increment_current_attempt()
 
@@ -230,6 +234,7 @@ def build_app(
         memory=ThreadMemory(store.db),
         monitoring=MonitorCommands(MonitorPoster(client, monitor)) if monitor else None,
     )
+    gate.install(app)  # malformed requests refused, redelivered events answered once
     register_all(app, services)
 
     @app.error

@@ -31,6 +31,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.compose import Target, UnknownSku
 from bot.engine import triage
+from bot.logs import triage_context
 from bot.report import CheckResult, Report
 from bot.slack import blocks
 from bot.slack.access import AccessControl
@@ -83,8 +84,10 @@ async def send_ephemeral(
     user: str,
     response_url: str | None,
     message: blocks.Message,
+    thread_ts: str | None = None,
 ) -> None:
-    """Only ``user`` sees ``message``: via the response URL when there is one, else postEphemeral."""
+    """Only ``user`` sees ``message``: via the response URL when there is one, else postEphemeral
+    (in ``thread_ts``'s thread when given)."""
     try:
         if response_url:
             await AsyncWebhookClient(response_url).send(
@@ -94,7 +97,9 @@ async def send_ephemeral(
                 replace_original=False,
             )
         else:
-            await client.chat_postEphemeral(channel=channel, user=user, **message.kwargs())
+            await client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, **message.kwargs()
+            )
     except Exception:  # the refusal is a courtesy; losing it must not raise into the caller
         log.warning("could not send an ephemeral message to %s in %s", user, channel, exc_info=True)
 
@@ -219,6 +224,10 @@ class TriageRunner:
         )
 
     async def run(self, request: TriageRequest) -> None:
+        with triage_context(request.sku):  # every line logged for it, vendor calls included
+            await self._guarded_run(request)
+
+    async def _guarded_run(self, request: TriageRequest) -> None:
         thread = _Thread()
         try:
             await self._run(request, thread)

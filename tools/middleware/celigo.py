@@ -957,6 +957,7 @@ class CeligoMiddleware:
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> CeligoMiddleware:
         """From a stack config entry: ``credentials.api_token`` (the NAME of the env var holding
         the API token), ``options.flows`` (flow ``_id`` → hop, channel, carries, listens_for,
@@ -980,6 +981,7 @@ class CeligoMiddleware:
             location_lookup=parsed.location_lookup,
             source_lookup=parsed.source_lookup,
             trace_key_separator=parsed.trace_key_separator,
+            clock=clock or utc_now,
         )
 
     async def aclose(self) -> None:
