@@ -319,8 +319,8 @@ def trace_key(entry: MiddlewareLogEntry) -> str:
 def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
     """Entries grouped into flow runs: by their ``job_id``, else one run per (flow, record)."""
     flow_ids = {f.id for f in state.flows}
-    # An entry without a run takes the run its record is first named in (a record's receipt
-    # and its error belong to one run); a later run of the record is its retry.
+    # A receipt without a run belongs to the run its record is first named in (a record's
+    # receipt and its error are one run); a later delivery of the record is its retry.
     runs_of: dict[tuple[str, str], str] = {}
     for entry in state.log:
         if entry.job_id and entry.source_id:
@@ -328,7 +328,11 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
     groups: dict[tuple[str, str], list[MiddlewareLogEntry]] = {}
     for entry in state.log:
         if entry.flow_id in flow_ids:
-            run = entry.job_id or runs_of.get((entry.flow_id, entry.source_id or ""))
+            run = entry.job_id or (
+                runs_of.get((entry.flow_id, entry.source_id or ""))
+                if entry.stage == "received"
+                else None
+            )
             key = run or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
     failed_records: set[tuple[str, str]] = set()
