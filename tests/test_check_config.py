@@ -99,10 +99,10 @@ async def test_every_capability_of_the_discovered_config(
         "erp:role",
     ]
     assert "Customization > SuiteScript (View)" in lines["erp:listeners"].message
-    # No Slack token, no model key in this environment: said, and the model is optional.
-    assert (
-        not lines["slack:auth"].ok and "SLACK_BOT_TOKEN is not set" in lines["slack:auth"].message
-    )
+    # No Slack token, no model key in this environment: said, not failed (both are optional
+    # for the CLI).
+    slack = lines["slack:auth"]
+    assert slack.ok and slack.warning and "SLACK_BOT_TOKEN is not set" in slack.message
     assert lines["model"].ok and lines["model"].warning
 
 
