@@ -36,7 +36,7 @@ from typing import Any, NoReturn, Self
 
 import httpx
 
-from tools import redact
+from tools import observe, redact
 from tools.errors import AdapterError, ErrorKind
 from tools.ratelimit import NoLimit, RateLimiter
 from tools.retry import (
@@ -267,7 +267,18 @@ class VendorClient(AsyncClosing):
             request = build()
             await self._authorize(request)
             started = self._clock()
-            response = await self._http.send(request, stream=stream)
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.RequestError as exc:
+                took = self._clock() - started
+                observe.report(
+                    observe.VendorCall(self.system, endpoint, None, type(exc).__name__, took)
+                )
+                raise
+            took = self._clock() - started
+            observe.report(
+                observe.VendorCall(self.system, endpoint, response.status_code, None, took)
+            )
             limiter.observe(response)
         finally:
             limiter.release()
