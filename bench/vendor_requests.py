@@ -83,7 +83,9 @@ async def measure(skus: list[str]) -> None:
             if counted.rounds:
                 requests[vendor].append(sum(counted.sizes))
                 rounds[vendor].append(len(counted.rounds))
-    print(f"{'vendor':<10} {'triages':>7} {'requests mean':>14} {'max':>5} {'rounds mean':>12} {'max':>5}")
+    print(
+        f"{'vendor':<10} {'triages':>7} {'requests mean':>14} {'max':>5} {'rounds mean':>12} {'max':>5}"
+    )
     for vendor in ("netsuite", "amazon", "shopify", "celigo"):
         if not requests[vendor]:
             continue

@@ -30,6 +30,8 @@ TABLE: dict[str, list[str] | None] = {
     "--no-save": ["triage", "SKU-3101", "--sandbox", "--no-save"],
     "oos scenarios [--json]": ["scenarios", "--json"],
     "oos check-config stack.toml": None,  # live systems only
+    "oos record SKU --config stack.toml --out case.yaml": None,  # live systems: tests/test_case_replay
+    "oos triage SKU --replay case.yaml": None,  # needs a recorded case: tests/test_case_replay
     "oos discover --config partial.toml [--out stack.toml]": None,  # live systems only
     "oos discover --sandbox": ["discover", "--sandbox"],
     "oos serve --sandbox \\| --config stack.toml": None,  # runs until stopped: tests/slack
@@ -80,6 +82,8 @@ def example_commands() -> list[str]:
             command = re.sub(r"^(\.venv/bin/)?", "", command.split("&& ")[-1])
             if not command.startswith("oos ") or "stack.toml" in command:
                 continue  # a live stack
+            if "--replay" in command:
+                continue  # a case recorded from a live stack: tests/test_case_replay.py
             if command.startswith("oos serve") or "YOUR-" in command:
                 continue  # a server (tests/slack), or a placeholder only the reader can fill
             found.append(command)
