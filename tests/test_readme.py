@@ -148,3 +148,17 @@ def test_the_sample_output_is_what_a_triage_prints(capsys: pytest.CaptureFixture
     for line in sample.splitlines():
         if line.strip() != "…":
             assert line in lines, line
+
+
+def test_the_scenario_counts_it_states() -> None:
+    from bot.tree import load_tree
+    from tools.sandbox.scenario import load_library
+
+    said = re.search(
+        r"lists its (\d+) scenarios, which between\s+them reach all (\d+) cause codes", README
+    )
+    assert said, "the sentence about the sandbox catalog moved"
+    library = load_library()
+    reached = {s.expected.cause for s in library.values() if s.expected.cause}
+    assert int(said.group(1)) == len(library)
+    assert int(said.group(2)) == len(load_tree().causes) == len(reached)
