@@ -4,8 +4,10 @@ prints today."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,17 @@ TABLE: dict[str, list[str] | None] = {
 }
 # Examples too big for a test run as written: the same command, smaller.
 SMALLER = {"--size 1000000": "--size 2000"}
+
+
+@pytest.fixture(autouse=True)
+def _environment_as_it_was() -> Iterator[None]:
+    """The commands run in this process; a sandbox command that puts its emulators'
+    credentials in the environment (``oos check-config --sandbox``) leaves no trace in others."""
+    before = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update(before)
 
 
 def table_rows() -> list[str]:
