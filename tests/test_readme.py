@@ -118,10 +118,14 @@ def test_the_examples_are_found() -> None:
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    saved = dict(os.environ)
     try:
         code = main(argv)
     except SystemExit as done:  # --version, like any argparse action, exits
         code = int(done.code or 0)
+    finally:  # a sandbox command exports its sandbox credentials: not into the next test
+        os.environ.clear()
+        os.environ.update(saved)
     out, err = capsys.readouterr()
     return code, out + err
 
