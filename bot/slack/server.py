@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -38,7 +40,7 @@ from bot.agent.agent import Agent, ThreadAnswer
 from bot.agent.render import off_line
 from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
-from bot.config import AgentConfig
+from bot.config import AgentConfig, MonitoringConfig
 from bot.engine import triage
 from bot.logs import configured, log_format
 from bot.metrics import Metrics
@@ -366,11 +368,50 @@ def add_serve_parser(
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
     )
+    parser.add_argument(
+        "--monitoring-channel",
+        metavar="CHANNEL_ID",
+        help="with --sandbox: post the drift, health and latency checks to this channel "
+        "(a live stack sets [monitoring] channel in its config)",
+    )
+    parser.add_argument(
+        "--monitoring-cron",
+        default=SANDBOX_MONITORING_CRON,
+        metavar="CRON",
+        help=f"with --monitoring-channel: when all three run (default {SANDBOX_MONITORING_CRON!r}: "
+        "see them within minutes)",
+    )
     parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
     parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
     parser.set_defaults(func=serve_main)
     return parser
+
+
+SANDBOX_MONITORING_CRON = "*/5 * * * *"
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+def _sandbox_monitoring(args: argparse.Namespace, sandbox: bool) -> MonitoringConfig | None:
+    """The ``[monitoring]`` table ``--monitoring-channel`` / ``--monitoring-cron`` stand for:
+    the three scheduled posts to one channel on one schedule (None without a channel)."""
+    channel = getattr(args, "monitoring_channel", None)
+    if channel is None:
+        return None
+    if not sandbox:
+        raise ValueError(
+            "--monitoring-channel goes with --sandbox; a live stack names its channel in "
+            "the config's [monitoring] table"
+        )
+    if not _CHANNEL_ID.match(channel):
+        raise ValueError(f"--monitoring-channel {channel!r} is not a channel id (like C0123ABCD)")
+    cron = getattr(args, "monitoring_cron", SANDBOX_MONITORING_CRON)
+    try:
+        return MonitoringConfig(
+            channel=channel, daily_drift=cron, weekly_health=cron, latency_check=cron
+        )
+    except ValidationError as exc:
+        raise ValueError(f"--monitoring-cron {cron!r}: {exc.errors()[0]['msg']}") from None
 
 
 def serve_main(
@@ -418,11 +459,16 @@ def serve_main(
     if overrides:
         settings = settings.model_copy(update=overrides)
     sandbox = bool(getattr(args, "sandbox", False))
+    try:
+        sandbox_monitoring = _sandbox_monitoring(args, sandbox)
+    except ValueError as exc:
+        print(f"oos serve: {exc}", file=sys.stderr)
+        return 2
     if sandbox:
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
-        monitor = monitor or Monitor.sandbox
+        monitor = monitor or functools.partial(Monitor.sandbox, settings=sandbox_monitoring)
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
