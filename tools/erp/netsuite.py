@@ -1245,17 +1245,29 @@ class NetSuiteErp(AsyncClosing):
             parts.not_visible["listeners"] = NOT_VISIBLE["listeners"]
             return
         q = listeners_query(sorted(scripts))
+        unknown: list[str] = []
         for row in await self._statement(parts, "listeners", lambda _: q):
             script = (_text(row, "script") or "").lower()
+            deployed, status = _text(row, "isdeployed"), _text(row, "status")
+            if deployed is None or status is None:
+                # absent is not "not deployed": this deployment's state is unknown
+                unknown.append(_text(row, "scriptid") or _text(row, "id") or "?")
+                continue
             parts.listeners.append(
                 ErpListener(
                     id=_text(row, "scriptid") or _text(row, "id") or "",
                     name=_text(row, "title") or _text(row, "scriptid") or "",
                     listens_for=scripts.get(script, "inventory_update"),
-                    active=_flag(row, "isdeployed")
-                    and (_text(row, "status") or "").upper() == "RELEASED",
+                    active=_flag(row, "isdeployed") and status.upper() == "RELEASED",
                     endpoint=self._endpoint(row),
                 )
+            )
+        if unknown and not any(x.active for x in parts.listeners):
+            # an inactive listener next to one whose state is unknown proves nothing
+            parts.listeners.clear()
+            parts.not_visible["listeners"] = (
+                f"listeners: NetSuite did not show whether deployment(s) {', '.join(unknown)} "
+                "are deployed and released; look in Customization > Scripting > Script Deployments"
             )
 
     def _endpoint(self, row: Row) -> str | None:
