@@ -43,6 +43,7 @@ from bot.engine import triage
 from bot.monitor.posts import start_schedules
 from bot.monitor.sources import Monitor
 from bot.settings import Thresholds, default_store_path
+from bot.slack.acks import ACKS
 from bot.slack.app import build_app, build_client
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
@@ -50,6 +51,7 @@ from bot.slack.startup import Startup
 from bot.store import StoreError, TriageStore
 from bot.tickets.config import TicketsConfig
 from bot.tickets.service import TicketService
+from tools.sandbox.scenario import load_library
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,9 @@ def make_web_app(app: AsyncApp) -> web.Application:
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        with ACKS.answering():  # work started by this request waits for its answer to go out
+            response = await app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
 
     async def health(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -172,6 +175,10 @@ async def serve(
         )
         return 2
 
+    # One pool of keep-alive connections for every Web API call of the server's life: without
+    # it each post opens (and closes) a TCP and TLS connection of its own, work the event loop
+    # does in the middle of acking other commands.
+    client.session = aiohttp.ClientSession()
     agent_config = agent_config or AgentConfig()
     agent, off = open_agent(agent_config, thresholds=thresholds)
     if agent is None:
@@ -265,6 +272,7 @@ async def serve(
             await schedules
         if services.monitoring is not None:
             await services.monitoring.shutdown()
+        await client.session.close()
     return 0
 
 
@@ -301,6 +309,13 @@ def add_serve_parser(
         default=0.0,
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
+    )
+    parser.add_argument(
+        "--sandbox-size",
+        type=int,
+        default=None,
+        metavar="SKUS",
+        help="SKUs in the sandbox catalog that /oos drift scans (default 10000; benchmarks)",
     )
     parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
@@ -358,10 +373,14 @@ def serve_main(
         settings = settings.model_copy(update=overrides)
     sandbox = bool(getattr(args, "sandbox", False))
     if sandbox:
+        load_library()  # parsed once now, not inside the first /oos while others wait for acks
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
-        monitor = monitor or Monitor.sandbox
+        size = getattr(args, "sandbox_size", None)
+        monitor = monitor or (
+            functools.partial(Monitor.sandbox, size=size) if size else Monitor.sandbox
+        )
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
