@@ -26,8 +26,10 @@ import dotenv
 
 from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
+from bot.case import CaseError, read_case, record_case, replay_case, replays_identically, write_case
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
 from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
+from bot.discover_cli import add_discover_parser
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
 from bot.monitor.cli import add_monitor_parsers
@@ -37,6 +39,7 @@ from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
+from bot.slack.manifest import add_manifest_parser
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
@@ -117,8 +120,10 @@ async def _explain(
 
 
 async def _triage(args: argparse.Namespace, sku: str) -> Report:
-    if args.config and args.sandbox is not None:
-        raise UsageError("choose either --sandbox or --config, not both")
+    if sum((bool(args.config), args.sandbox is not None, args.replay is not None)) > 1:
+        raise UsageError("choose one of --sandbox, --config or --replay")
+    if args.replay is not None:
+        return await _replay(args.replay, sku)
     if args.config:
         config = load_config(Path(args.config))
         require_env(config, args.config, only=STACK_SYSTEMS)
@@ -133,6 +138,55 @@ async def _triage(args: argparse.Namespace, sku: str) -> Report:
         await target.aclose()
 
 
+async def _replay(path: Path, sku: str) -> Report:
+    """A recorded case's answers served to the same adapters again (no network, no agent)."""
+    case = read_case(path)
+    if case.sku != sku:
+        raise UsageError(f"{path} records {case.sku}, not {sku}")
+    report = await replay_case(case)
+    if replays_identically(case, report):
+        print(f"oos: the replay of {path} matches the recorded report", file=sys.stderr)
+    else:
+        print(f"oos: the replay of {path} differs from the recorded report", file=sys.stderr)
+    wanted = case.expected
+    got = (report.pattern, report.verdict.cause, report.verdict.confidence)
+    if wanted.confirmed and got != (wanted.pattern, wanted.cause, wanted.confidence):
+        print(
+            f"oos: the confirmed expected verdict is {wanted.cause or wanted.pattern} "
+            f"({wanted.confidence}); this replay says {report.verdict.cause or report.pattern} "
+            f"({report.verdict.confidence})",
+            file=sys.stderr,
+        )
+    return report
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    sku = validate_sku(args.sku)
+    config = load_config(Path(args.config))
+    require_env(config, args.config, only=STACK_SYSTEMS)
+    case, report = asyncio.run(record_case(sku, config))
+    try:
+        write_case(case, args.out)
+    except OSError as exc:
+        sys.stdout.write(render_text(report))
+        raise UsageError(
+            f"the case was not saved: cannot write {args.out}: {exc.strerror}"
+        ) from None
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    systems = len({e.system for e in case.exchanges})
+    print(
+        f"oos: saved {args.out}: {len(case.exchanges)} answers from {systems} systems, "
+        "credentials removed and personal data masked; confirm the expected block "
+        f"(recorded: {case.expected.cause or case.expected.pattern}, {case.expected.confidence}) "
+        f"and replay it with: oos triage {sku} --replay {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_triage(args: argparse.Namespace) -> int:
     sku = validate_sku(args.sku)
     report = asyncio.run(_triage(args, sku))
@@ -142,7 +196,8 @@ def _cmd_triage(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(report))
     if not args.no_save:
         try:
-            store = TriageStore(args.db or default_store_path())
+            sandbox = args.sandbox is not None or args.replay is not None
+            store = TriageStore(args.db or default_store_path(sandbox=sandbox))
             store.save(report, origin="cli")
             store.close()
         except StoreError as exc:
@@ -220,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the built-in sandbox catalog (or one scenario file)",
     )
     p.add_argument("--config", metavar="stack.toml", help="a stack config naming live systems")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="case.yaml",
+        help="serve the answers `oos record` saved to the same adapters again",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON (DESIGN §5)")
     p.add_argument(
         "--db",
@@ -234,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_triage)
+
+    p = sub.add_parser(
+        "record",
+        help="triage over live systems and save every answer as a case file (to report a wrong diagnosis)",
+    )
+    p.add_argument("sku", help="the SKU to triage")
+    p.add_argument("--config", required=True, metavar="stack.toml", help="the stack config")
+    p.add_argument("--out", required=True, type=Path, metavar="case.yaml", help="where to save")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_record)
 
     p = add_serve_parser(sub)
     p.add_argument("--config", metavar="stack.toml", help="serve a configured live stack")
@@ -251,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_scenarios)
 
+    add_discover_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)
+    add_manifest_parser(sub)
     return parser
 
 
@@ -270,7 +343,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _load_dotenv()
         return int(args.run(args))
-    except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError, ConfigError) as exc:
+    except (
+        UsageError,
+        InvalidSku,
+        UnknownSku,
+        ScenarioError,
+        StoreError,
+        ConfigError,
+        CaseError,
+    ) as exc:
         print(f"oos: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

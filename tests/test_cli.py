@@ -73,6 +73,16 @@ def test_every_triage_is_saved_in_the_store(
     )
 
 
+def test_sandbox_triages_keep_a_store_of_their_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOS_DB", str(tmp_path / "live.db"))
+    code, _, _ = run(capsys, "triage", SKU, "--sandbox")
+    assert code == 0
+    assert not (tmp_path / "live.db").exists()
+    assert len(TriageStore(tmp_path / "live-sandbox.db").recent(sku=SKU)) == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -80,7 +90,7 @@ def test_every_triage_is_saved_in_the_store(
         (["triage", "   ", "--sandbox"], "the SKU is empty"),
         (["triage", "SKU-" + "9" * 80, "--sandbox"], "at most 64"),
         (["triage", "SKU-1\x1b[2J", "--sandbox"], "control characters"),
-        (["triage", "SKU 1; rm", "--sandbox"], "may contain only"),
+        (["triage", "SKU 1; rm", "--sandbox"], "may contain letters and digits"),
         (["triage", "SKU-DOES-NOT-EXIST", "--sandbox"], "not in the sandbox catalog"),
         (["triage", SKU], "--sandbox"),
         (["triage", SKU, "--config", "no-such-stack.toml"], "cannot read it"),

@@ -35,7 +35,7 @@ SCENARIOS = [LIBRARY[sku] for sku in sorted(LIBRARY)]
 
 # What each emulated vendor's citations must name: the endpoint the fact was read from.
 ENDPOINTS = {
-    "shopify": "/admin/api/2025-01/graphql.json",
+    "shopify": "/graphql.json",
     "amazon-sp-api": "/listings/2021-08-01/items",
     "celigo": "GET /v1/flows",
     "netsuite": "/services/rest/query/v1/suiteql",

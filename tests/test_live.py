@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -182,3 +183,18 @@ async def test_check_config_names_each_refused_statement_its_column_and_what_it_
     # every statement went out once for the check (one page each), besides the probe's own
     statements = [q for q in transports["erp"].queries if "OOS-TRIAGE-CHECK-CONFIG-PROBE" in q]
     assert len(statements) >= 5
+
+
+async def test_check_config_warns_of_a_shopify_version_near_retirement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, transports = _stack(monkeypatch)
+    near = datetime(2027, 8, 15, tzinfo=UTC)  # the default 2026-10 retires about 2027-10-01
+    results = {r.key: r for r in await check_stack(config, transports=transports, now=near)}
+    storefront = results["storefront"]
+    assert (storefront.ok, storefront.warning) == (True, True)
+    assert storefront.line().startswith("WARN  storefront")
+    assert "Shopify API version 2026-10 is retired about 2027-10-01" in storefront.message
+    fine = datetime(2027, 1, 1, tzinfo=UTC)
+    results = {r.key: r for r in await check_stack(config, transports=transports, now=fine)}
+    assert not results["storefront"].warning

@@ -15,14 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tools.erp.netsuite import NetSuiteConfig
 from tools.marketplace.amazon import DEFAULT_ENV as AMAZON_ENV
 from tools.middleware.celigo import DEFAULT_TOKEN_ENV as CELIGO_ENV
 from tools.middleware.celigo import _Options as CeligoOptions
+from tools.storefront.shopify import API_VERSION as SHOPIFY_API_VERSION
 from tools.storefront.shopify import DEFAULT_TOKEN_ENV as SHOPIFY_ENV
 from tools.storefront.shopify import MAX_PAGE as SHOPIFY_MAX_PAGE
+from tools.storefront.shopify import PageSizes as ShopifyPages
+from tools.storefront.shopify import check_api_version
 
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -36,10 +46,18 @@ class ShopifyPageSizes(_Options):
     levels: int = Field(25, ge=1, le=SHOPIFY_MAX_PAGE)
     webhooks: int = Field(25, ge=1, le=SHOPIFY_MAX_PAGE)
 
+    @model_validator(mode="after")
+    def _within_query_cost(self) -> ShopifyPageSizes:
+        ShopifyPages(self.variants, self.levels, self.webhooks)  # refuses a query over 1000
+        return self
+
 
 class ShopifyOptions(_Options):
     shop: str = Field(description="the NAME in NAME.myshopify.com")
     page_sizes: ShopifyPageSizes | None = None
+    api_version: str = Field(SHOPIFY_API_VERSION, description="Admin API release, e.g. 2026-10")
+
+    _version = field_validator("api_version")(check_api_version)
 
     @field_validator("shop")
     @classmethod

@@ -197,6 +197,8 @@ async def serve(
     stop = stop or asyncio.Event()
     outbox = asyncio.create_task(tickets.run(stop)) if tickets is not None else None
     schedules = start_schedules(services.monitoring, store.path, stop)
+    # Verdicts Slack would not take (down, or rate limited past the deadline) go out from here.
+    redelivery = asyncio.create_task(services.runner.redeliver_until(stop))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -260,6 +262,8 @@ async def serve(
             finally:
                 await server.stop()
     finally:
+        stop.set()
+        await redelivery
         await services.runner.shutdown()
         if outbox is not None and tickets is not None:
             stop.set()
@@ -389,7 +393,7 @@ def serve_main(
         )
         return 2
     try:
-        store = TriageStore(getattr(args, "db", None) or default_store_path())
+        store = TriageStore(getattr(args, "db", None) or default_store_path(sandbox=sandbox))
     except StoreError as exc:
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2

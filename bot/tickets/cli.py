@@ -5,7 +5,9 @@
 
 ``retry`` makes every pending and failed action due and works them once; with
 ``SLACK_BOT_TOKEN`` set it posts each outcome in the Slack thread the action came from, as the
-server would. Exit code 0 when nothing is left queued, 1 when something still is.
+server would. It then counts what is left: actions still pending (backing off, or on a
+fingerprint another live worker holds the lease of — a running ``oos serve``) and actions that
+failed for good. Exit code 0 only when nothing is left; 1 while anything is.
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ async def _retry(service: TicketService) -> int:
     try:
         armed = service.store.rearm(now=service.now())
         outcomes = await service.drain()
+        left = service.store.backlog(now=service.now())
     finally:
         await service.aclose()
     for outcome in outcomes:
         print(_line(outcome))
-    left = sum(1 for o in outcomes if o.kind in ("queued", "failed"))
-    print(f"{armed} queued action(s) sent: {len(outcomes) - left} done, {left} still queued")
-    return 1 if left else 0
+    done = sum(1 for o in outcomes if o.kind not in ("queued", "failed"))
+    print(f"{armed} action(s) to send: {done} done now")
+    print(
+        f"{left.pending} still pending ({left.held} held by a live worker's lease), "
+        f"{left.failed} failed"
+    )
+    return 1 if left.pending or left.failed else 0
 
 
 def _cmd_retry(args: argparse.Namespace) -> int:

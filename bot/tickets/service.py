@@ -12,10 +12,17 @@
                             ``outbox.drain_every_seconds``; ``oos tickets retry`` once)
 
 Every action is queued in the outbox first (``bot.tickets.store``) and then worked under the
-fingerprint's lease, so exactly one worker — in this process or another on the same database —
-talks to the ticket system for a fingerprint at a time. Before creating, the worker asks the
-ticket system for the fingerprint (``find``), so a ticket whose creation answer was lost, or
-one another installation opened, is found instead of duplicated. Each finished or first-failed
+fingerprint's lease, so exactly one attempt — a coroutine of this process or of another on the
+same database — talks to the ticket system for a fingerprint at a time. The lease is the
+attempt's (a token of its own), short, and renewed by a heartbeat while the attempt runs: a
+worker killed mid-request frees the fingerprint in ``LEASE_SECONDS``.
+
+Before creating, the worker asks the ticket system for the fingerprint (``find``), so a ticket
+whose creation answer was lost, or one another installation opened, is found instead of
+duplicated. A create whose answer never came is marked before it is sent; until the ticket
+system's search has caught up with it (``TicketSystem.search_lag_seconds``), the next attempt
+waits rather than create a second ticket, and the ticket it then finds is taken as the one this
+action created: recorded, given its attachment, reported as opened (not "triaged again"). Each finished or first-failed
 action is reported to ``notify`` (the Slack thread it came from); a retried action is reported
 again only when it finally succeeds or fails for good.
 
@@ -66,7 +73,9 @@ Notify = Callable[[OutboxItem, "Outcome"], Awaitable[None]]
 # A passing fault: keep the action and try again later. Anything else will fail the same way
 # until someone changes the config or the credentials.
 TRANSIENT = frozenset({"timeout", "unreachable", "server_error", "rate_limited"})
-LEASE_SECONDS = 300.0
+# A dead worker's lease runs out this fast; a live one renews it every HEARTBEAT_SECONDS.
+LEASE_SECONDS = 20.0
+HEARTBEAT_SECONDS = 5.0
 _IT_OWNERS = frozenset({"erp_admin", "integration_admin"})
 
 
@@ -288,10 +297,10 @@ class TicketService:
     async def _work_with_items(self, fingerprint: str) -> list[tuple[int, Outcome]]:
         done: list[tuple[int, Outcome]] = []
         for _ in range(100):  # bounded: each pass finishes or defers at least one item
-            if not self.store.acquire(
-                fingerprint, self.worker, now=self._clock(), lease=LEASE_SECONDS
-            ):
+            holder = f"{self.worker}:{uuid.uuid4().hex[:12]}"
+            if not self.store.acquire(fingerprint, holder, now=self._clock(), lease=LEASE_SECONDS):
                 return done
+            heartbeat = asyncio.create_task(self._heartbeat(fingerprint, holder))
             try:
                 for item in self.store.pending(fingerprint):
                     if item.next_at > self._clock().timestamp():
@@ -302,12 +311,26 @@ class TicketService:
                     if outcome.kind == "queued":
                         break  # keep the order: later actions wait behind this one
             finally:
-                self.store.release(fingerprint, self.worker)
+                heartbeat.cancel()
+                self.store.release(fingerprint, holder)
             # An action queued while we held the lease found it taken: pick it up now.
             now = self._clock().timestamp()
             if not any(i.next_at <= now for i in self.store.pending(fingerprint)[:1]):
                 return done
         return done
+
+    async def _heartbeat(self, fingerprint: str, holder: str) -> None:
+        """Keep ``holder``'s lease alive while its attempt runs (cancelled when it ends)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                kept = self.store.renew(fingerprint, holder, now=self._clock(), lease=LEASE_SECONDS)
+            except Exception:
+                log.exception("could not renew the ticket lease on %s", fingerprint)
+                continue
+            if not kept:
+                log.warning("the ticket lease on %s was lost mid-attempt", fingerprint)
+                return
 
     async def _tell(self, item: OutboxItem, outcome: Outcome) -> None:
         if outcome.kind == "queued" and not outcome.first_failure:
@@ -385,7 +408,32 @@ class TicketService:
             current = await self.system.get(known.id)
             if current is not None:
                 return current
-        return await self.system.find(fp.value)
+        return await self.system.find(fp.value, known=[known.id] if known else [])
+
+    async def _lost_create(
+        self, item: OutboxItem, fp: Fingerprint, row: TicketRow | None
+    ) -> Ticket | None:
+        """After a create whose answer never came: the ticket it made, found by fingerprint;
+        None when the search says there is none and has had time to catch up. Raises a passing
+        fault (the action waits) while the search may still be behind."""
+        before = row.ticket if row is not None else None
+        found = await self.system.find(fp.value, known=[before.id] if before else [])
+        if (
+            found is not None
+            and found.state == "open"
+            and (before is None or found.id != before.id)
+        ):
+            return found
+        sent = item.create_sent_at or 0.0
+        settled = sent + self.system.search_lag_seconds
+        if self._clock().timestamp() < settled:
+            raise AdapterError(
+                self.system.system,
+                "timeout",
+                "a ticket create got no answer and the ticket is not found yet; looking again "
+                "before creating another (the search may lag behind new tickets)",
+            )
+        return None
 
     async def _open(self, item: OutboxItem, fp: Fingerprint, report: Report) -> Outcome:
         routing, group = self._routing(item.owner)
@@ -396,6 +444,24 @@ class TicketService:
             # Created on an earlier attempt; only the attachment is missing.
             await self.system.attach(row.ticket, report_attachment(report, item.triage_id, scrub))
             return Outcome("opened", fp.value, row.ticket, slack_group=group)
+
+        previous = row.ticket if row is not None and row.ticket is not None else None
+        if item.step == "creating":
+            made = await self._lost_create(item, fp, row)
+            if made is not None:
+                # Ours: this action sent the create and holds the lease. Record it, attach the
+                # report, and say "opened" — never "triaged again" on our own ticket.
+                self.store.record_ticket(fp.value, made, now=now())
+                self.store.set_step(item.id, "attach")
+                await self.system.attach(made, report_attachment(report, item.triage_id, scrub))
+                linked = previous is not None and previous.state == "resolved"
+                return Outcome(
+                    "linked" if linked else "opened",
+                    fp.value,
+                    made,
+                    previous=previous if linked else None,
+                    slack_group=group,
+                )
 
         current = await self._current(row, fp)
         if current is not None and current.state == "open":
@@ -409,7 +475,11 @@ class TicketService:
             )
             await self.system.comment(current, scrub.doc(body))
             return Outcome("commented", fp.value, current, slack_group=group)
-        if current is not None and self.config.recurrence == "reopen":
+        if (
+            current is not None
+            and self.config.recurrence == "reopen"
+            and self.system.can_reopen(current)
+        ):
             note = comment_body(
                 report, fp, triage_id=item.triage_id, thread_url=item.thread_url, reopened=True
             )
@@ -426,6 +496,7 @@ class TicketService:
             scrubber=scrub,
             recurrence_of=current.key if current is not None else None,
         )
+        self.store.mark_create_sent(item.id, now=now())
         created = await self.system.create(draft)
         # Recorded before the attachment goes: a failure from here on retries the attachment
         # only, never the creation.

@@ -5,6 +5,11 @@ instances, or two triages finishing at once, agree there is one problem), with t
 maps to once known, and a lease: whoever holds it is the only one writing to the ticket system
 for that fingerprint.
 
+A lease belongs to one attempt at working a fingerprint (a random token per attempt), never to a
+process: two coroutines of one server are two holders like two servers are. It is short
+(``LEASE_SECONDS``) and renewed by a heartbeat while the attempt runs, so a worker killed
+mid-request frees the fingerprint within seconds.
+
 ``ticket_outbox``: every ticket action (open — which comments, reopens or links when a ticket
 exists — and resolve) is written here first, in the same transaction that claims the
 fingerprint, and done from here. An action that fails for a passing reason (outage, 5xx,
@@ -33,7 +38,9 @@ from tools.ticketing.base import Ticket
 
 Action = Literal["open", "resolve"]
 ItemState = Literal["pending", "done", "failed"]
-Step = Literal["ticket", "attach"]
+# ticket: nothing sent yet; creating: a create was sent and its answer not recorded (it may
+# exist in the ticket system: look before creating again); attach: created, attachment missing.
+Step = Literal["ticket", "creating", "attach"]
 
 _SCHEMA = """
 create table if not exists tickets (
@@ -71,10 +78,13 @@ create table if not exists ticket_outbox (
     outcome text,
     created_at text not null,
     done_at text,
+    create_sent_at real,
     unique (fingerprint, action, triage_id)
 );
 create index if not exists ticket_outbox_due on ticket_outbox (state, next_at);
 """
+# Columns added after the first release: (table, column, definition).
+_ADDED_COLUMNS = (("ticket_outbox", "create_sent_at", "real"),)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,16 @@ class OutboxItem:
     outcome: str | None
     created_at: str
     done_at: str | None
+    create_sent_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What ``oos tickets retry`` must say is not finished."""
+
+    pending: int  # waiting to be tried (due now or backing off)
+    held: int  # of those, on a fingerprint a live worker holds the lease of
+    failed: int  # given up until someone retries
 
 
 def _iso(at: datetime) -> str:
@@ -151,6 +171,10 @@ class TicketStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                for table, column, definition in _ADDED_COLUMNS:
+                    have = {r["name"] for r in self._conn.execute(f"pragma table_info({table})")}
+                    if column not in have:
+                        self._conn.execute(f"alter table {table} add column {column} {definition}")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(
                 f"cannot use the ticket tables in {self.path}: {exc}. "
@@ -224,22 +248,33 @@ class TicketStore:
             ).fetchone()
         return _item(row)
 
-    def acquire(self, fingerprint: str, worker: str, *, now: datetime, lease: float) -> bool:
-        """Take the fingerprint's lease (free, expired, or already ours). True if taken."""
+    def acquire(self, fingerprint: str, holder: str, *, now: datetime, lease: float) -> bool:
+        """Take the fingerprint's lease for ``holder`` (one attempt's token) when it is free or
+        expired. True if taken. A holder never re-enters: a second attempt needs its own token
+        and waits like any other worker."""
         with self._write() as conn:
             cursor = conn.execute(
                 "update tickets set lease_owner = ?, lease_until = ? where fingerprint = ? "
-                "and (lease_owner is null or lease_owner = ? or lease_until < ?)",
-                [worker, now.timestamp() + lease, fingerprint, worker, now.timestamp()],
+                "and (lease_owner is null or lease_until < ?)",
+                [holder, now.timestamp() + lease, fingerprint, now.timestamp()],
             )
         return cursor.rowcount == 1
 
-    def release(self, fingerprint: str, worker: str) -> None:
+    def renew(self, fingerprint: str, holder: str, *, now: datetime, lease: float) -> bool:
+        """Extend ``holder``'s lease (the heartbeat); False when it is no longer ``holder``'s."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "update tickets set lease_until = ? where fingerprint = ? and lease_owner = ?",
+                [now.timestamp() + lease, fingerprint, holder],
+            )
+        return cursor.rowcount == 1
+
+    def release(self, fingerprint: str, holder: str) -> None:
         with self._write() as conn:
             conn.execute(
                 "update tickets set lease_owner = null, lease_until = null "
                 "where fingerprint = ? and lease_owner = ?",
-                [fingerprint, worker],
+                [fingerprint, holder],
             )
 
     # --- reading ---------------------------------------------------------------------------
@@ -313,6 +348,27 @@ class TicketStore:
     def set_step(self, item_id: int, step: Step) -> None:
         with self._write() as conn:
             conn.execute("update ticket_outbox set step = ? where id = ?", [step, item_id])
+
+    def mark_create_sent(self, item_id: int, *, now: datetime) -> None:
+        """Say, before it goes, that a create is being sent: should its answer be lost (or the
+        worker die), the next attempt looks for the ticket first and waits out the ticket
+        system's search lag before creating again. The first send's time is kept."""
+        with self._write() as conn:
+            conn.execute(
+                "update ticket_outbox set step = 'creating', "
+                "create_sent_at = coalesce(create_sent_at, ?) where id = ?",
+                [now.timestamp(), item_id],
+            )
+
+    def backlog(self, *, now: datetime) -> Backlog:
+        """How many actions are not finished, and how many of those a live lease holds."""
+        row = self._conn.execute(
+            "select sum(o.state = 'pending') as pending, sum(o.state = 'failed') as failed, "
+            "sum(o.state = 'pending' and t.lease_owner is not null and t.lease_until >= ?) "
+            "as held from ticket_outbox o join tickets t using (fingerprint)",
+            [now.timestamp()],
+        ).fetchone()
+        return Backlog(int(row["pending"] or 0), int(row["held"] or 0), int(row["failed"] or 0))
 
     def finish(self, item_id: int, outcome: str, *, now: datetime) -> None:
         with self._write() as conn:

@@ -28,7 +28,7 @@ from tools.models import (
 )
 from tools.protocols import StorefrontAdapter
 from tools.ratelimit import ShopifyCostThrottle
-from tools.retry import RetryPolicy
+from tools.retry import RetryPolicy, retry_after_spread
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.emulators.shopify import STORAGE_HOST, ShopifyEmulator, emulator_for
 from tools.sandbox.memory import memory_stack
@@ -556,7 +556,8 @@ async def test_429_waits_for_retry_after() -> None:
     emulator = ShopifyEmulator(snapshot(), Faults(statuses=[Scripted(429, retry_after=2.0)]))
     await adapter(emulator, clock=clock).read_sku("SKU-T1")
     assert len(emulator.requests) == 2
-    assert 2.0 in clock.sleeps
+    # Retry-After exactly, plus its small jitter, and no cost-bucket refill on top.
+    assert len(clock.sleeps) == 1 and 2.0 <= clock.sleeps[0] <= 2.0 + retry_after_spread(2.0)
 
 
 async def test_persistent_5xx_gives_up_within_budget_with_shopifys_message() -> None:
@@ -640,9 +641,9 @@ async def test_latency_is_slept_inside_the_transport() -> None:
 
 async def test_throttled_query_waits_for_the_bucket_then_succeeds() -> None:
     clock = FakeClock(now=1000.0)
-    # StorefrontSku asks for 195 points; a read actually costs a few, so a second read soon
-    # after finds fewer than 195 left.
-    emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=clock)
+    # StorefrontSku asks for 469 points; a read actually costs a few, so a second read soon
+    # after finds fewer than 469 left.
+    emulator = ShopifyEmulator(snapshot(), maximum=480.0, restore_rate=10.0, clock=clock)
     await adapter(emulator, clock=clock).read_sku("SKU-T1")
     tap = Tap(emulator)
     # A second client whose throttle has not seen the bucket yet: its first answer is THROTTLED.
@@ -670,7 +671,7 @@ async def test_the_throttle_learns_the_shops_bucket() -> None:
 
 async def test_throttled_for_good_gives_up_as_rate_limited() -> None:
     frozen = FakeClock(now=1000.0)
-    emulator = ShopifyEmulator(snapshot(), maximum=200.0, restore_rate=10.0, clock=lambda: 0.0)
+    emulator = ShopifyEmulator(snapshot(), maximum=480.0, restore_rate=10.0, clock=lambda: 0.0)
     await adapter(emulator, clock=frozen).read_sku("SKU-T1")
     with pytest.raises(AdapterError) as caught:
         await adapter(emulator, clock=frozen).read_sku("SKU-T1")

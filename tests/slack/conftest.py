@@ -255,6 +255,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.stop()
+    assert not fake.violations, f"Slack would have refused or flagged: {fake.violations}"
 
 
 @pytest.fixture
@@ -269,15 +270,17 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
         timeout: float = 30.0,
         monitor: Callable[[Path], Monitor] | None = None,
         tickets: TicketService | None = None,
+        **settings: Any,
     ) -> Harness:
         """``monitor`` makes the monitoring checks (``/oos drift | health | map``) on the
-        harness's store file. ``tickets`` is the ticket service (closed with the harness)."""
-        settings = slack_settings(
-            fake_slack, triage_timeout=timeout, access=access or AccessPolicy()
+        harness's store file. ``tickets`` is the ticket service (closed with the harness).
+        ``settings`` are further ``SlackSettings`` fields (``posts_per_second``…)."""
+        slack = slack_settings(
+            fake_slack, triage_timeout=timeout, access=access or AccessPolicy(), **settings
         )
         store = TriageStore(tmp_path / f"triage-{len(started)}.db")
         app, services = build_app(
-            settings,
+            slack,
             store=store,
             resolve=resolve,
             engine=engine or triage,

@@ -52,7 +52,8 @@ async def test_retry_sends_what_is_queued_now(
     assert code == 0
     assert out.splitlines()[0].startswith("opened     oos-fp-")
     assert "INC0010001" in out
-    assert "1 queued action(s) sent: 1 done, 0 still queued" in out
+    assert "1 action(s) to send: 1 done now" in out
+    assert "0 still pending (0 held by a live worker's lease), 0 failed" in out
     assert world.ticket_count() == 1
 
 
@@ -64,7 +65,27 @@ async def test_retry_exits_1_while_the_system_is_still_down(
     world.emulator.outage = 502
     await service.open(report_for("SKU-4101"), "t1")
     assert await _retry(service) == 1
-    assert "1 still queued" in capsys.readouterr().out
+    assert "1 still pending (0 held by a live worker's lease)" in capsys.readouterr().out
+
+
+async def test_retry_counts_what_a_live_worker_holds_and_exits_1(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running server holds the fingerprint's lease (its heartbeat keeps it alive): retry
+    cannot send that action, and says so instead of "nothing left"."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    server, cli = world.service(), world.service()
+    world.emulator.outage = 503
+    report = report_for("SKU-4101")
+    await server.open(report, "t1")
+    world.emulator.outage = None
+    (item,) = server.store.pending()
+    assert server.store.acquire(item.fingerprint, "server:attempt", now=world.clock(), lease=20)
+
+    assert await _retry(cli) == 1
+    out = capsys.readouterr().out
+    assert "1 still pending (1 held by a live worker's lease), 0 failed" in out
+    assert world.ticket_count() == 0
 
 
 def test_retry_without_a_tickets_table_is_a_usage_error(

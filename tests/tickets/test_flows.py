@@ -179,8 +179,15 @@ async def test_a_lost_answer_to_create_does_not_open_a_duplicate(world: World) -
     world.clock.advance(minutes=5)
     outcomes = await service.drain()
 
-    assert [o.kind for o in outcomes] == ["commented"]  # found by fingerprint, not re-created
+    # Found by fingerprint, not re-created; it is this triage's ticket: "opened", with the
+    # report attached, and no "triaged again" comment on it.
+    assert [o.kind for o in outcomes] == ["opened"]
     assert world.ticket_count() == 1
+    (key,) = {o.ticket.key for o in outcomes if o.ticket}
+    assert world.comments(key) == []
+    (attached,) = world.attachments(key)
+    assert b'"sku": "SKU-4101"' in attached
+    assert world.told.kinds == ["queued", "opened"]
 
 
 @pytest.mark.parametrize("fault", ["outage", "timeout", "rate_limited"])

@@ -259,12 +259,13 @@ async def test_the_adapter_reads_the_specs_example_answers(spec: dict[str, Any])
             200,
             _example(spec, "/rest/api/3/search/jql", "post", "200"),
         ),
-        ("GET", "/rest/api/3/issue/ED-24/transitions"): (
+        # the adapter addresses an issue by its numeric id (what reconcileIssues takes)
+        ("GET", "/rest/api/3/issue/10000/transitions"): (
             200,
             _example(spec, "/rest/api/3/issue/{issueIdOrKey}/transitions", "get", "200"),
         ),
-        ("POST", "/rest/api/3/issue/ED-24/transitions"): (204, None),
-        ("POST", "/rest/api/3/issue/ED-24/comment"): (201, {"id": "1"}),
+        ("POST", "/rest/api/3/issue/10000/transitions"): (204, None),
+        ("POST", "/rest/api/3/issue/10000/comment"): (201, {"id": "1"}),
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -274,7 +275,8 @@ async def test_the_adapter_reads_the_specs_example_answers(spec: dict[str, Any])
     jira = _adapter(handler)
     draft = TicketDraft("s", Doc(()), "oos-fp-0123456789abcdef", Routing(project="ED"))
     created = await jira.create(draft)
-    assert (created.key, created.url) == ("ED-24", "https://your-domain.atlassian.net/browse/ED-24")
+    assert (created.id, created.key) == ("10000", "ED-24")
+    assert created.url == "https://your-domain.atlassian.net/browse/ED-24"
     found = await jira.find("oos-fp-0123456789abcdef")
     assert found is not None and found.key
     # the example workflow names its transitions; the config picks one by name

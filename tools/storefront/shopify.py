@@ -1,10 +1,22 @@
-"""Shopify storefront adapter over the Admin GraphQL API, pinned to version 2025-01.
+"""Shopify storefront adapter over the Admin GraphQL API.
 
-Every call is ``POST https://{shop}.myshopify.com/admin/api/2025-01/graphql.json`` with the
+Every call is ``POST https://{shop}.myshopify.com/admin/api/{version}/graphql.json`` with the
 access token in ``X-Shopify-Access-Token`` (read from the environment variable named in the
-config, at request time). Queries are read-only, so they are retried like GETs; the cost
-throttle (``tools.ratelimit.ShopifyCostThrottle``) paces us from ``extensions.cost``, and a
-``THROTTLED`` error (HTTP 200) is retried after the throttle has waited for the bucket to refill.
+config, at request time). ``version`` is ``options.api_version`` (default ``API_VERSION``, a
+release supported in December 2026; the documents are validated against the published 2025-01
+schema). Shopify supports a version about 12 months after its release and then answers with the
+oldest supported one, so ``oos check-config`` warns 90 days before (``version_warning``, from the
+version string and the clock). Queries are read-only, so they are retried like GETs.
+
+Cost: every document's requested cost is computed by Shopify's documented rules
+(``shopify_graphql.requested_cost``: objects 1, a connection 2 + ``first`` × its node, so nested
+connections multiply) and charged to the cost throttle (``tools.ratelimit.ShopifyCostThrottle``),
+which paces us from ``extensions.cost``; page sizes whose query would exceed Shopify's
+single-query maximum of 1000 are refused when the config loads (``PageSizes``). The actual cost
+of each answer is logged (``oos -v``). A ``THROTTLED`` error (HTTP 200) is retried after the
+throttle has waited for the bucket to refill. A GraphQL ``errors`` entry whose ``path`` is a
+field the triage can do without (the ``oos_triage`` metafields, ``webhookSubscriptions``) keeps
+the rest of the answer; any other error fails the read.
 
 Where each normalized field comes from (``StorefrontSnapshot``):
 
@@ -67,10 +79,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -96,6 +109,7 @@ from tools.storefront.shopify_graphql import (
     HISTORY,
     HOLDS,
     INVENTORY_LEVELS_PAGE,
+    MAX_QUERY_COST,
     METAFIELD_NAMESPACE,
     RUN_CATALOG_BULK_QUERY,
     STOREFRONT_SKU,
@@ -118,15 +132,18 @@ from tools.storefront.shopify_graphql import (
     Webhooks,
     WebhooksPage,
     Wire,
-    connection_cost,
-    expected_cost,
+    requested_cost,
     sku_search,
     webhook_topic,
 )
 
 SYSTEM = "shopify"
-API_VERSION = "2025-01"
-API_PATH = f"/admin/api/{API_VERSION}/graphql.json"
+# Shopify releases a version each quarter (YYYY-01, -04, -07, -10) and supports it for about
+# 12 months; the default is one supported at the time of writing (December 2026).
+API_VERSION = "2026-10"
+SUPPORT_MONTHS = 12
+WARN_DAYS = 90  # check-config warns this long before a version's retirement
+_VERSION = re.compile(r"^(?P<year>20\d\d)-(?P<month>01|04|07|10)$")
 TOKEN_HEADER = "X-Shopify-Access-Token"
 DEFAULT_TOKEN_ENV = "SHOPIFY_ADMIN_TOKEN"
 OUT_OF_STOCK_SINCE_FIELD = "InventoryLevel.updatedAt"
@@ -138,9 +155,53 @@ _log = logging.getLogger(__name__)
 # --- the adapter -------------------------------------------------------------------------------
 
 
+def api_path(version: str) -> str:
+    return f"/admin/api/{version}/graphql.json"
+
+
+API_PATH = api_path(API_VERSION)
+
+
+def check_api_version(version: str) -> str:
+    """``version`` if it names a Shopify release (YYYY-01, -04, -07 or -10), else ValueError."""
+    if not _VERSION.match(version):
+        raise ValueError(
+            f"api_version {version!r} is not a Shopify release: YYYY-01, YYYY-04, YYYY-07 or YYYY-10"
+        )
+    return version
+
+
+def version_retirement(version: str) -> datetime:
+    """When Shopify stops serving ``version``: about 12 months after its release (the 1st of
+    its month); a request for a retired version is answered by the oldest supported one."""
+    match = _VERSION.match(check_api_version(version))
+    assert match is not None
+    months = int(match["year"]) * 12 + int(match["month"]) - 1 + SUPPORT_MONTHS
+    return datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+
+
+def version_warning(version: str, now: datetime) -> str | None:
+    """What check-config says about ``version`` at ``now``: retired, near retirement, or None."""
+    retires = version_retirement(version)
+    when = retires.date().isoformat()
+    if now >= retires:
+        return (
+            f"Shopify API version {version} was retired about {when}: Shopify now answers with the "
+            "oldest supported version instead; set options.api_version to a supported one"
+        )
+    if now >= retires - timedelta(days=WARN_DAYS):
+        return (
+            f"Shopify API version {version} is retired about {when}: move options.api_version "
+            "to a newer release before then"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class PageSizes:
-    """``first`` for each connection; larger pages cost more of the throttle bucket."""
+    """``first`` for each connection; larger pages cost more of the throttle bucket, and no
+    query may cost more than Shopify's single-query maximum (1000), so sizes whose query would
+    are refused when the config loads."""
 
     variants: int = 5
     levels: int = 25
@@ -150,6 +211,35 @@ class PageSizes:
         for size in (self.variants, self.levels, self.webhooks):
             if not 1 <= size <= MAX_PAGE:
                 raise ValueError(f"page sizes must be between 1 and {MAX_PAGE}")
+        dearest = max(self.costs().items(), key=lambda kv: kv[1])
+        if dearest[1] > MAX_QUERY_COST:
+            raise ValueError(
+                f"page sizes variants={self.variants}, levels={self.levels}, "
+                f"webhooks={self.webhooks} make {dearest[0]} cost {dearest[1]}, over Shopify's "
+                f"single-query maximum of {MAX_QUERY_COST}; with these variants and webhooks, "
+                f"levels may be at most {self._largest_levels()}"
+            )
+
+    def variables(self) -> dict[str, int]:
+        return {"variants": self.variants, "levels": self.levels, "webhooks": self.webhooks}
+
+    def costs(self) -> dict[str, int]:
+        """The requested cost of each query a read sends, with these sizes."""
+        v = self.variables()
+        return {
+            "StorefrontSku": requested_cost(STOREFRONT_SKU, v),
+            "VariantsPage": requested_cost(VARIANTS_PAGE, v),
+            "InventoryLevelsPage": requested_cost(INVENTORY_LEVELS_PAGE, v),
+            "WebhooksPage": requested_cost(WEBHOOKS_PAGE, v),
+        }
+
+    def _largest_levels(self) -> int:
+        fits = [
+            n
+            for n in range(1, MAX_PAGE + 1)
+            if requested_cost(STOREFRONT_SKU, {**self.variables(), "levels": n}) <= MAX_QUERY_COST
+        ]
+        return max(fits, default=0)
 
 
 _M = TypeVar("_M", bound=Wire)
@@ -180,8 +270,11 @@ class ShopifyStorefront:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         now: Now = _utcnow,
+        api_version: str = API_VERSION,
     ) -> None:
         self.shop = shop
+        self.api_version = check_api_version(api_version)
+        self.api_path = api_path(api_version)
         self.token_env = token_env
         self.base_url = (base_url or f"https://{shop}.myshopify.com").rstrip("/")
         self.pages = page_sizes or PageSizes()
@@ -197,7 +290,10 @@ class ShopifyStorefront:
             self.base_url,
             timeout=self._timeout,
             auth=self._authorize,
-            limiter=limiter or ShopifyCostThrottle(clock=clock, sleep=sleep),
+            # Until the first answer tells the shop's own bucket: a standard plan's 2000 points
+            # restoring 100 a second (the emulator's defaults too).
+            limiter=limiter
+            or ShopifyCostThrottle(maximum=2000.0, restore_rate=100.0, clock=clock, sleep=sleep),
             retry=self._retry,
             transport=transport,
             sleep=sleep,
@@ -213,6 +309,7 @@ class ShopifyStorefront:
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> ShopifyStorefront:
         """From a stack config entry: ``options.shop`` (the ``{shop}.myshopify.com`` name),
         ``credentials.access_token`` (the NAME of the env var holding the Admin API token) and
@@ -222,7 +319,7 @@ class ShopifyStorefront:
         if not isinstance(shop, str) or not shop:
             raise ValueError("shopify: options.shop must name the shop ({shop}.myshopify.com)")
         token_env = (credentials or {}).get("access_token", DEFAULT_TOKEN_ENV)
-        sizes = PageSizes(**options["page_sizes"]) if "page_sizes" in options else None
+        sizes = PageSizes(**options["page_sizes"]) if options.get("page_sizes") else None
         return cls(
             shop,
             token_env=token_env,
@@ -230,7 +327,14 @@ class ShopifyStorefront:
             transport=transport,
             retry=retry,
             page_sizes=sizes,
+            api_version=options.get("api_version") or API_VERSION,
+            now=clock or _utcnow,
         )
+
+    def config_warnings(self, now: datetime) -> list[str]:
+        """For ``oos check-config``: the API version near or past its retirement."""
+        warning = version_warning(self.api_version, now)
+        return [warning] if warning else []
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -252,14 +356,10 @@ class ShopifyStorefront:
         webhook subscriptions. Raises ``AdapterError`` (``not_found`` when no variant has it)."""
         pages = self.pages
         search = sku_search(sku)
-        variables: dict[str, Any] = {
-            "query": search,
-            "variants": pages.variants,
-            "levels": pages.levels,
-            "webhooks": pages.webhooks,
-        }
-        cost = expected_cost(pages.variants, pages.levels, pages.webhooks)
-        first = await self._query(STOREFRONT_SKU, "StorefrontSku", variables, SkuPage, cost)
+        variables: dict[str, Any] = {"query": search, **pages.variables()}
+        first = await self._query(
+            STOREFRONT_SKU, "StorefrontSku", variables, SkuPage, tolerate=_OPTIONAL_FIELDS
+        )
         variant = _exact(first.product_variants.nodes, sku)
         info = first.product_variants.page_info
         pages_read = 1
@@ -273,7 +373,7 @@ class ShopifyStorefront:
                 "VariantsPage",
                 {**more, "after": info.end_cursor},
                 SkuPage,
-                cost - connection_cost(pages.webhooks, 1),
+                tolerate=_OPTIONAL_FIELDS,
             )
             variant = _exact(page.product_variants.nodes, sku)
             info = page.product_variants.page_info
@@ -283,7 +383,7 @@ class ShopifyStorefront:
                 "not_found",
                 f"no product variant has SKU {sku!r} among {pages_read} page(s) of "
                 f"productVariants(query: {search})",
-                endpoint=f"POST {API_PATH}",
+                endpoint=f"POST {self.api_path}",
             )
         levels = await self._all_levels(variant.inventory_item)
         hooks = await self._all_webhooks(first.webhook_subscriptions)
@@ -295,11 +395,7 @@ class ShopifyStorefront:
         while info.has_next_page and info.end_cursor:
             variables = {"id": item.id, "levels": self.pages.levels, "after": info.end_cursor}
             page = await self._query(
-                INVENTORY_LEVELS_PAGE,
-                "InventoryLevelsPage",
-                variables,
-                LevelsPage,
-                2 + connection_cost(self.pages.levels, 1),
+                INVENTORY_LEVELS_PAGE, "InventoryLevelsPage", variables, LevelsPage
             )
             if page.inventory_item is None:
                 raise self._bad(f"inventory item {item.id} disappeared while paging its levels")
@@ -309,18 +405,14 @@ class ShopifyStorefront:
 
     async def _all_webhooks(self, first: Webhooks | None) -> list[Webhook]:
         if first is None:
-            raise self._bad("webhookSubscriptions missing from the answer")
+            # Left out by a GraphQL error on a field the triage can do without (an app without
+            # the webhooks scope): the order-webhook check has nothing to read.
+            return []
         hooks = list(first.nodes)
         info = first.page_info
         while info.has_next_page and info.end_cursor:
             variables = {"webhooks": self.pages.webhooks, "after": info.end_cursor}
-            page = await self._query(
-                WEBHOOKS_PAGE,
-                "WebhooksPage",
-                variables,
-                WebhooksPage,
-                1 + connection_cost(self.pages.webhooks, 1),
-            )
+            page = await self._query(WEBHOOKS_PAGE, "WebhooksPage", variables, WebhooksPage)
             hooks.extend(page.webhook_subscriptions.nodes)
             info = page.webhook_subscriptions.page_info
         return hooks
@@ -362,7 +454,9 @@ class ShopifyStorefront:
         ]
         return StorefrontSnapshot(
             source=Source(
-                system=SYSTEM, endpoint=f"POST {API_PATH} (productVariants)", record=variant.id
+                system=SYSTEM,
+                endpoint=f"POST {self.api_path} (productVariants)",
+                record=variant.id,
             ),
             read_at=self._now(),
             raw={
@@ -426,7 +520,6 @@ class ShopifyStorefront:
             "RunCatalogBulkQuery",
             {"query": CATALOG_LEVELS_BULK_QUERY if by_level else CATALOG_BULK_QUERY},
             BulkRunPayload,
-            10,
             idempotent=False,
             retry=policy,
         )
@@ -437,7 +530,7 @@ class ShopifyStorefront:
                 SYSTEM,
                 "server_error",
                 f"bulkOperationRunQuery: {text}",
-                endpoint=f"POST {API_PATH}",
+                endpoint=f"POST {self.api_path}",
             )
         operation = await self._wait_for(run.bulk_operation.id, poll_interval, max_wait, policy)
         if operation.url is None:  # COMPLETED with no objects: Shopify gives no file
@@ -452,7 +545,7 @@ class ShopifyStorefront:
         deadline = self._clock() + max_wait
         while True:
             poll = await self._query(
-                CURRENT_BULK_OPERATION, "CurrentBulkOperation", {}, BulkPoll, 1, retry=policy
+                CURRENT_BULK_OPERATION, "CurrentBulkOperation", {}, BulkPoll, retry=policy
             )
             op = poll.current_bulk_operation
             if op is None or op.id != operation_id:
@@ -465,14 +558,14 @@ class ShopifyStorefront:
                     SYSTEM,
                     kind,
                     f"bulk operation {op.id} {op.status.lower()} ({op.error_code or 'no error code'})",
-                    endpoint=f"POST {API_PATH}",
+                    endpoint=f"POST {self.api_path}",
                 )
             if self._clock() + poll_interval > deadline:
                 raise AdapterError(
                     SYSTEM,
                     "timeout",
                     f"bulk operation {op.id} still {op.status.lower()} after {max_wait:.0f}s",
-                    endpoint=f"POST {API_PATH}",
+                    endpoint=f"POST {self.api_path}",
                 )
             await self._sleep(poll_interval)
 
@@ -575,28 +668,40 @@ class ShopifyStorefront:
         operation: str,
         variables: Mapping[str, Any],
         shape: type[_M],
-        cost: int,
         *,
         idempotent: bool = True,
         retry: RetryPolicy | None = None,
+        tolerate: Collection[str] = (),
     ) -> _M:
         """Send one GraphQL operation and validate its ``data`` into ``shape``.
 
-        A ``THROTTLED`` answer is sent again (up to the policy's attempts): the throttle has
-        just learnt from ``extensions.cost`` how empty the bucket is and waits before sending.
+        The throttle is charged the operation's requested cost, computed by Shopify's rules
+        (``requested_cost``); the actual cost Shopify reports in ``extensions.cost`` is logged
+        (``oos -v``). A ``THROTTLED`` answer is sent again (up to the policy's attempts): the
+        throttle has just learnt from ``extensions.cost`` how empty the bucket is and waits
+        before sending. An answer with ``errors`` whose every entry's ``path`` goes through a
+        field in ``tolerate`` (one the triage can do without) keeps its partial ``data``.
         """
         policy = retry or self._retry
+        cost = requested_cost(document, variables)
         body = {"query": document, "operationName": operation, "variables": dict(variables)}
         # Shopify does not run a throttled operation, so even a mutation may be sent again.
         attempts = policy.max_attempts
         for attempt in range(1, attempts + 1):
             answer = await self._client.post_json(
-                API_PATH, body, idempotent=idempotent, cost=cost, retry=policy
+                self.api_path, body, idempotent=idempotent, cost=cost, retry=policy
             )
             if not isinstance(answer, dict):
                 raise self._bad(f"{operation}: the answer is not a JSON object")
+            self._log_cost(operation, cost, answer)
             errors = answer.get("errors")
-            if not errors:
+            if not errors or _only_on(errors, tolerate, answer.get("data")):
+                if errors:
+                    _log.warning(
+                        "shopify %s: kept the partial answer: %s",
+                        operation,
+                        self._client.redactor.redact("; ".join(_messages(errors))),
+                    )
                 try:
                     return shape.model_validate(answer.get("data"))
                 except ValidationError as exc:
@@ -609,6 +714,23 @@ class ShopifyStorefront:
                 continue
             raise self._graphql_error(operation, code, message, answer)
         raise AssertionError("unreachable: the loop returns or raises")
+
+    @staticmethod
+    def _log_cost(operation: str, requested: int, answer: Mapping[str, Any]) -> None:
+        extensions = answer.get("extensions")
+        cost = extensions.get("cost") if isinstance(extensions, dict) else None
+        if not isinstance(cost, dict):
+            return
+        status = cost.get("throttleStatus") or {}
+        _log.info(
+            "shopify %s cost: requested %s (computed %d), actual %s; %s of %s left",
+            operation,
+            cost.get("requestedQueryCost"),
+            requested,
+            cost.get("actualQueryCost"),
+            status.get("currentlyAvailable"),
+            status.get("maximumAvailable"),
+        )
 
     def _graphql_error(
         self, operation: str, code: str | None, message: str, answer: Mapping[str, Any]
@@ -627,7 +749,7 @@ class ShopifyStorefront:
                 f"{status.get('currentlyAvailable')} of {status.get('maximumAvailable')} left)"
             )
         text = self._client.redactor.redact(f"{operation}: {detail}")
-        error = AdapterError(SYSTEM, kind, text, endpoint=f"POST {API_PATH}")
+        error = AdapterError(SYSTEM, kind, text, endpoint=f"POST {self.api_path}")
         _log.warning("%s", error)
         return error
 
@@ -636,7 +758,7 @@ class ShopifyStorefront:
             SYSTEM,
             "bad_payload",
             self._client.redactor.redact(message),
-            endpoint=f"POST {API_PATH}",
+            endpoint=f"POST {self.api_path}",
         )
         _log.warning("%s", error)
         return error
@@ -654,6 +776,28 @@ def _total(locations: list[LocationQuantity], name: Literal["on_hand", "committe
 
 def _lower_status(status: str) -> Literal["active", "draft", "archived"]:
     return {"ACTIVE": "active", "DRAFT": "draft"}.get(status, "archived")  # type: ignore[return-value]
+
+
+# Fields a triage can do without: the oos_triage metafields (their absence leaves the model's
+# defaults) and the shop's webhook subscriptions (the order-webhook check then has none to read).
+_OPTIONAL_FIELDS = frozenset({"holds", "history", "sync", "webhookSubscriptions"})
+
+
+def _only_on(errors: Any, tolerate: Collection[str], data: Any) -> bool:
+    """Whether every GraphQL error concerns a field in ``tolerate`` (by its ``path``) and the
+    answer still has data."""
+    if not tolerate or not isinstance(data, dict) or not isinstance(errors, list):
+        return False
+    return all(
+        isinstance(e, dict)
+        and isinstance(e.get("path"), list)
+        and any(part in tolerate for part in e["path"])
+        for e in errors
+    )
+
+
+def _messages(errors: list[Any]) -> list[str]:
+    return [str(e.get("message", "no message")) for e in errors if isinstance(e, dict)]
 
 
 def _first_error(errors: Any) -> tuple[str | None, str]:

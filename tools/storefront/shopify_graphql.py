@@ -7,9 +7,22 @@ every document here against the published Admin schema.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    parse,
+)
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tools.models import AdjustmentReason, EventKind, InventoryAdjustment
@@ -200,15 +213,80 @@ DOCUMENTS: dict[str, str] = {
 }
 
 
-def connection_cost(first: int, per_node: int) -> int:
-    return 2 + first * per_node
+# --- requested cost ---------------------------------------------------------------------------
+
+MAX_QUERY_COST = 1000  # Shopify refuses a query whose requested cost exceeds it, before running it
+_MUTATION_COST = 10
+_PAGE_ARGUMENTS = ("first", "last")
 
 
-def expected_cost(variants: int, levels: int, webhooks: int) -> int:
-    """Shopify's requested cost of ``StorefrontSku``: 1 per object, 2 + first × node per
-    connection (product, item and three metafields are the variant's objects)."""
-    per_variant = 5 + connection_cost(levels, 1)
-    return 1 + connection_cost(variants, per_variant) + connection_cost(webhooks, 1)
+def requested_cost(document: str, variables: Mapping[str, Any]) -> int:
+    """Shopify's requested cost of ``document`` with ``variables``, by its documented rules
+    (``../shared/specs/VERIFIED-2026-12.md`` S1): a scalar or enum costs 0, an object 1, a
+    mutation 10; a connection (a field with ``first``/``last``) costs 2 plus ``first`` times one
+    node (the node itself, 1, with everything it selects), so nested connections multiply; of
+    the inline fragments on a union or interface, the dearest counts."""
+    parsed = parse(document)
+    fragments = {
+        d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operation = next(d for d in parsed.definitions if isinstance(d, OperationDefinitionNode))
+    base = _MUTATION_COST if operation.operation == OperationType.MUTATION else 0
+    return base + _selections_cost(operation.selection_set, fragments, variables)
+
+
+def _selections_cost(
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> int:
+    if selection_set is None:
+        return 0
+    total, alternatives = 0, [0]
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field_cost(selection, fragments, variables)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            total += _selections_cost(fragment.selection_set, fragments, variables)
+        elif isinstance(selection, InlineFragmentNode):
+            alternatives.append(_selections_cost(selection.selection_set, fragments, variables))
+    return total + max(alternatives)
+
+
+def _field_cost(
+    field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]
+) -> int:
+    if field.selection_set is None:
+        return 0  # a scalar or an enum
+    size = _page_size(field, variables)
+    if size is None:
+        return 1 + _selections_cost(field.selection_set, fragments, variables)
+    node = 0
+    for part in field.selection_set.selections:
+        if not isinstance(part, FieldNode):
+            continue
+        if part.name.value == "nodes":
+            node = max(node, 1 + _selections_cost(part.selection_set, fragments, variables))
+        elif part.name.value == "edges" and part.selection_set is not None:
+            for edge in part.selection_set.selections:
+                if isinstance(edge, FieldNode) and edge.name.value == "node":
+                    inner = _selections_cost(edge.selection_set, fragments, variables)
+                    node = max(node, 1 + inner)
+    return 2 + size * node  # pageInfo is part of the connection's two points
+
+
+def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    for argument in field.arguments or ():
+        if argument.name.value not in _PAGE_ARGUMENTS:
+            continue
+        value = argument.value
+        if isinstance(value, VariableNode):
+            found = variables.get(value.name.value)
+            return int(found) if isinstance(found, int) else None
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+    return None
 
 
 # --- wire shapes ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ Writes are never retried blindly by the HTTP layer (only reads are); a write tha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -138,9 +139,12 @@ class Ticket:
 @runtime_checkable
 class TicketSystem(Protocol):
     system: str
+    # How long a just-created ticket may stay invisible to ``find`` (0: search is consistent).
+    search_lag_seconds: float
 
-    async def find(self, fingerprint: str) -> Ticket | None:
-        """The newest ticket carrying ``fingerprint`` (open or resolved), or None. A read:
+    async def find(self, fingerprint: str, *, known: Sequence[str] = ()) -> Ticket | None:
+        """The newest ticket carrying ``fingerprint`` (open or resolved), or None. ``known``:
+        ids of tickets already known for it, which a lagging search must still see. A read:
         retried by the HTTP layer."""
         ...
 
@@ -165,8 +169,97 @@ class TicketSystem(Protocol):
         """Move the ticket to its resolved state, with ``note`` saying why."""
         ...
 
+    def can_reopen(self, ticket: Ticket) -> bool:
+        """Whether the system's state model lets this resolved ticket be reopened (a closed
+        ServiceNow incident cannot be: a recurrence then gets a new ticket naming it)."""
+        ...
+
     async def reopen(self, ticket: Ticket, note: Doc) -> Ticket:
         """Move a resolved ticket back to an open state, with ``note`` saying why."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+# --- field limits ------------------------------------------------------------------------------
+
+
+def cut_note(system: str, limit: int) -> str:
+    return (
+        f"This text was cut to fit {system}'s limit of {limit:,} characters per field; "
+        "the full report is attached as JSON."
+    )
+
+
+def fit(doc: Doc, limit: int, size: Callable[[Doc], int], note: str) -> Doc:
+    """``doc`` when ``size(doc)`` is within ``limit``; else as much of its text as fits, in
+    order, after a first paragraph saying so (``note``)."""
+    if size(doc) <= limit:
+        return doc
+    head = Paragraph((Run(note, bold=True),))
+    total = sum(len(t) for t in _texts(doc))
+    low, high = 0, total
+    while low < high:  # the most characters of text that still fit, by bisection
+        mid = (low + high + 1) // 2
+        if size(Doc((head, *_prefix(doc, mid).blocks))) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return Doc((head, *_prefix(doc, low).blocks))
+
+
+def _texts(doc: Doc) -> list[str]:
+    out: list[str] = []
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            out.append(block.text)
+        elif isinstance(block, Paragraph):
+            out += [r.text for r in block.runs]
+        else:
+            out += [r.text for item in block.items for r in item]
+    return out
+
+
+def _prefix(doc: Doc, budget: int) -> Doc:
+    """The first ``budget`` characters of ``doc``'s text, its structure kept; a cut text ends
+    with "…"."""
+    left = budget
+
+    def take(text: str) -> str | None:
+        nonlocal left
+        if left <= 0:
+            return None
+        if len(text) <= left:
+            left -= len(text)
+            return text
+        cut = text[: max(left - 1, 0)] + "…"
+        left = 0
+        return cut
+
+    def runs(items: tuple[Run, ...]) -> tuple[Run, ...]:
+        kept: list[Run] = []
+        for run in items:
+            text = take(run.text)
+            if text is None:
+                break
+            kept.append(Run(text, run.bold, run.code, run.link if text == run.text else None))
+        return tuple(kept)
+
+    blocks: list[Block] = []
+    for block in doc.blocks:
+        if left <= 0:
+            break
+        if isinstance(block, Heading):
+            text = take(block.text)
+            if text is not None:
+                blocks.append(Heading(text, block.level))
+        elif isinstance(block, Paragraph):
+            blocks.append(Paragraph(runs(block.runs)))
+        else:
+            items = []
+            for item in block.items:
+                if left <= 0:
+                    break
+                items.append(runs(item))
+            blocks.append(Bullets(tuple(items)))
+    return Doc(tuple(blocks))

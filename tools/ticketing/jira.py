@@ -5,7 +5,8 @@ Requests (all under ``{base_url}/rest/api/3``, the site URL such as
 
     get       GET  /issue/{key}?fields=status,labels                           (retried)
     find      POST /search/jql        {"jql": 'labels = "oos-fp-…" ORDER BY created DESC',
-                                       "fields": [...], "maxResults": 5}   (a read: retried)
+                                       "fields": [...], "maxResults": 5,
+                                       "reconcileIssues": [ids we know]}   (a read: retried)
     create    POST /issue             {"fields": {project, issuetype, summary, description (ADF),
                                        labels, components?, assignee?}}
     attach    POST /issue/{key}/attachments   multipart, part "file", X-Atlassian-Token: no-check
@@ -20,6 +21,12 @@ the process environment: the sandbox hands its emulator's credentials over that 
 through ``os.environ``. Descriptions and comments are Atlassian Document Format
 (``to_adf``): v3 refuses a plain string there.
 
+Search is eventually consistent: an issue created a moment ago may not be found by JQL yet.
+``find`` passes the ids already known for the fingerprint as ``reconcileIssues`` (read-after-write
+for those, up to 50), and ``search_lag_seconds`` tells the caller how long a create whose answer
+was lost may stay invisible to search. ``Ticket.id`` is the issue's numeric id (what
+``reconcileIssues`` takes; the paths accept it as well as the key).
+
 A ticket is "resolved" when its status category is ``done``. The resolve and reopen
 transitions are found by the category of the status they lead to, or by name when the config
 says (``resolve_transition``, ``reopen_transition``), since workflows differ per project.
@@ -27,7 +34,8 @@ says (``resolve_transition``, ``reopen_transition``), since workflows differ per
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -44,12 +52,18 @@ from tools.ticketing.base import (
     Run,
     Ticket,
     TicketDraft,
+    cut_note,
+    fit,
 )
 from tools.ticketing.client import check_options, set_basic_auth, ticket_client
 
 SYSTEM = "jira"
 API = "/rest/api/3"
 SUMMARY_LIMIT = 255
+# Jira Cloud's limit for a rich-text field (description, comment body): 32,767 characters. It is
+# measured here on the ADF document as sent (JSON), which is never shorter than its text.
+TEXT_LIMIT = 32_767
+RECONCILE_LIMIT = 50  # SearchAndReconcileRequestBean.reconcileIssues: "Accepts max 50 ids"
 _FIND_FIELDS = ["summary", "status", "labels", "created"]
 
 
@@ -107,6 +121,16 @@ def to_adf(doc: Doc) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": content}
 
 
+def adf_size(doc: Doc) -> int:
+    """The characters ``doc`` takes as the ADF JSON Jira receives."""
+    return len(json.dumps(to_adf(doc)))
+
+
+def fitted_adf(doc: Doc) -> dict[str, Any]:
+    """``doc`` as ADF within ``TEXT_LIMIT``, cut with a note saying so when it is longer."""
+    return to_adf(fit(doc, TEXT_LIMIT, adf_size, cut_note("Jira", TEXT_LIMIT)))
+
+
 def jql_string(value: str) -> str:
     """A JQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -119,6 +143,9 @@ class JiraTickets:
     """Tickets in one Jira Cloud site."""
 
     system = SYSTEM
+    # How long a new issue may stay out of JQL results. Atlassian gives no figure; index lag is
+    # seconds in practice, so a minute is a wide margin before a lost create is sent again.
+    search_lag_seconds = 60.0
 
     def __init__(
         self,
@@ -208,19 +235,22 @@ class JiraTickets:
             raise AdapterError(SYSTEM, "bad_payload", "an issue without a key") from None
         return Ticket(
             system=SYSTEM,
-            id=key,
+            id=str(issue.get("id") or key),
             key=key,
             url=self.url(key),
             state="resolved" if category == "done" else "open",
             status=str(status.get("name") or "unknown"),
         )
 
-    async def find(self, fingerprint: str) -> Ticket | None:
-        body = {
+    async def find(self, fingerprint: str, *, known: Sequence[str] = ()) -> Ticket | None:
+        body: dict[str, Any] = {
             "jql": f"labels = {jql_string(fingerprint)} ORDER BY created DESC",
             "fields": _FIND_FIELDS,
             "maxResults": 5,
         }
+        reconcile = [int(i) for i in known if i.isdigit()][:RECONCILE_LIMIT]
+        if reconcile:
+            body["reconcileIssues"] = reconcile
         found = await self._http.post_json(f"{API}/search/jql", body, idempotent=True)
         issues = (found or {}).get("issues") if isinstance(found, dict) else None
         if not isinstance(issues, list):
@@ -248,7 +278,7 @@ class JiraTickets:
             "project": {"key": route.project},
             "issuetype": {"name": self.issue_type},
             "summary": draft.summary[:SUMMARY_LIMIT],
-            "description": to_adf(draft.body),
+            "description": fitted_adf(draft.body),
             "labels": list(dict.fromkeys([draft.fingerprint, *draft.labels])),
         }
         if route.component:
@@ -259,7 +289,7 @@ class JiraTickets:
         if not isinstance(created, dict) or not created.get("key"):
             raise AdapterError(SYSTEM, "bad_payload", "create answered without an issue key")
         key = str(created["key"])
-        return Ticket(SYSTEM, key, key, self.url(key), "open", "created")
+        return Ticket(SYSTEM, str(created.get("id") or key), key, self.url(key), "open", "created")
 
     async def attach(self, ticket: Ticket, attachment: Attachment) -> None:
         await self._http.request(
@@ -271,10 +301,14 @@ class JiraTickets:
         )
 
     async def comment(self, ticket: Ticket, body: Doc) -> None:
-        await self._http.post_json(f"{API}/issue/{ticket.id}/comment", {"body": to_adf(body)})
+        await self._http.post_json(f"{API}/issue/{ticket.id}/comment", {"body": fitted_adf(body)})
 
     async def resolve(self, ticket: Ticket, note: Doc) -> Ticket:
         return await self._move(ticket, note, done=True, name=self.resolve_transition)
+
+    def can_reopen(self, ticket: Ticket) -> bool:
+        # Whether the workflow allows it is known only from its transitions (``reopen`` asks).
+        return True
 
     async def reopen(self, ticket: Ticket, note: Doc) -> Ticket:
         return await self._move(ticket, note, done=False, name=self.reopen_transition)

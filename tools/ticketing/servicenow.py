@@ -17,6 +17,15 @@ Records come back wrapped in ``{"result": …}``; errors as ``{"error": {"messag
 "status": "failure"}``. Auth is HTTP Basic (roles ``username`` and ``password``) or an OAuth
 bearer token (role ``token``), read from the environment at every request.
 
+State model (out of box): a Resolved incident (6) can be reopened; a Closed (7) or Canceled (8)
+one is read-only and cannot — ``can_reopen`` says so, and the caller opens a new incident that
+names the closed one instead of reporting a reopen that did not happen.
+
+Text limits: the dictionary gives ``short_description`` 160 characters and ``description``,
+``work_notes`` and ``close_notes`` 4,000. The platform stores longer strings (KB0685779: max_length
+is not enforced), but forms, lists and integrations reading the dictionary cut them silently, so
+texts are cut here, said in the text, with the full report attached (``text_limit`` option).
+
 Choice values are per instance (see the shared notes): the ``state`` numbers used here are the
 out-of-box ones (1 New, 2 In Progress, 6 Resolved, 7 Closed, 8 Canceled) and, like
 ``close_code``, can be changed in ``[tickets.options]``. An ``assignment_group`` that is not a
@@ -26,7 +35,7 @@ out-of-box ones (1 New, 2 In Progress, 6 Resolved, 7 Closed, 8 Canceled) and, li
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -35,13 +44,14 @@ import httpx
 from tools.errors import AdapterError
 from tools.ratelimit import RateLimiter
 from tools.retry import RetryPolicy, Sleep
-from tools.ticketing.base import Attachment, Doc, Ticket, TicketDraft
+from tools.ticketing.base import Attachment, Doc, Ticket, TicketDraft, cut_note, fit
 from tools.ticketing.client import check_options, env_secret, set_basic_auth, ticket_client
 
 SYSTEM = "servicenow"
 TABLE = "incident"
 SHORT_DESCRIPTION_LIMIT = 160
 CORRELATION_LIMIT = 100
+TEXT_LIMIT = 4_000
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _FIELDS = "sys_id,number,state,correlation_id,short_description"
 _OPTIONS = {
@@ -52,6 +62,7 @@ _OPTIONS = {
     "category",
     "caller_id",
     "api_version",
+    "text_limit",
 }
 
 
@@ -59,6 +70,8 @@ class ServiceNowTickets:
     """Incidents in one ServiceNow instance."""
 
     system = SYSTEM
+    # A Table API query reads the table itself: a record is found as soon as it is created.
+    search_lag_seconds = 0.0
 
     def __init__(
         self,
@@ -74,6 +87,7 @@ class ServiceNowTickets:
         category: str | None = None,
         caller_id: str | None = None,
         api_version: str | None = None,
+        text_limit: int = TEXT_LIMIT,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
@@ -93,6 +107,7 @@ class ServiceNowTickets:
         self.close_code = close_code
         self.category = category
         self.caller_id = caller_id
+        self.text_limit = text_limit
         prefix = f"/api/now/{api_version}" if api_version else "/api/now"
         self._table = f"{prefix}/table/{TABLE}"
         self._attachment = f"{prefix}/attachment/file"
@@ -123,7 +138,10 @@ class ServiceNowTickets:
             raise ValueError("base_url is required (https://your-instance.service-now.com)")
         check_options(options, _OPTIONS)
         closed = options.pop("closed_states", None)
+        limit = options.pop("text_limit", None)
         kwargs: dict[str, Any] = {k: str(v) for k, v in options.items()}
+        if limit is not None:
+            kwargs["text_limit"] = int(limit)
         if closed is not None:
             kwargs["closed_states"] = tuple(str(s) for s in closed)
         return cls(
@@ -170,7 +188,7 @@ class ServiceNowTickets:
             raise AdapterError(SYSTEM, "bad_payload", "an answer without a result")
         return body["result"]
 
-    async def find(self, fingerprint: str) -> Ticket | None:
+    async def find(self, fingerprint: str, *, known: Sequence[str] = ()) -> Ticket | None:
         query = f"correlation_id={fingerprint[:CORRELATION_LIMIT]}^ORDERBYDESCsys_created_on"
         body = await self._http.get_json(
             self._table,
@@ -200,7 +218,7 @@ class ServiceNowTickets:
     async def create(self, draft: TicketDraft) -> Ticket:
         record: dict[str, Any] = {
             "short_description": draft.summary[:SHORT_DESCRIPTION_LIMIT],
-            "description": draft.body.plain(),
+            "description": self._text(draft.body),
             "correlation_id": draft.fingerprint[:CORRELATION_LIMIT],
             "correlation_display": "oos-triage",
         }
@@ -244,7 +262,7 @@ class ServiceNowTickets:
         return self._ticket(self._result(body))
 
     async def comment(self, ticket: Ticket, body: Doc) -> None:
-        await self._patch(ticket, {"work_notes": body.plain()})
+        await self._patch(ticket, {"work_notes": self._text(body)})
 
     async def resolve(self, ticket: Ticket, note: Doc) -> Ticket:
         return await self._patch(
@@ -252,9 +270,25 @@ class ServiceNowTickets:
             {
                 "state": self.resolved_state,
                 "close_code": self.close_code,
-                "close_notes": note.plain(),
+                "close_notes": self._text(note),
             },
         )
 
+    def can_reopen(self, ticket: Ticket) -> bool:
+        """Only a Resolved incident reopens; Closed and Canceled ones are read-only."""
+        return ticket.status == f"state {self.resolved_state}"
+
     async def reopen(self, ticket: Ticket, note: Doc) -> Ticket:
-        return await self._patch(ticket, {"state": self.reopen_state, "work_notes": note.plain()})
+        if not self.can_reopen(ticket):
+            raise AdapterError(
+                SYSTEM,
+                "bad_payload",
+                f"{ticket.key} is closed ({ticket.status}): it cannot be reopened",
+            )
+        return await self._patch(
+            ticket, {"state": self.reopen_state, "work_notes": self._text(note)}
+        )
+
+    def _text(self, doc: Doc) -> str:
+        limit = self.text_limit
+        return fit(doc, limit, lambda d: len(d.plain()), cut_note("ServiceNow", limit)).plain()

@@ -16,6 +16,11 @@ memory and answering in Jira's wire shapes:
     GET  /rest/api/3/issue/{key}/transitions     the workflow To Do → In Progress → Done,
     POST /rest/api/3/issue/{key}/transitions     Done → Reopen → To Do; 204
 
+Search is eventually consistent, as Jira Cloud's is: with ``search_lag`` seconds (by ``clock``),
+a new issue shows in JQL results only that long after its creation, unless its id is among the
+request's ``reconcileIssues``; reads by key or id see it at once. Descriptions and comment bodies
+longer than 32,767 characters (as ADF JSON) are refused with 400, as Jira refuses them.
+
 Auth is HTTP Basic with ``email``/``token`` (401 otherwise). Faults: the shared ``Faults``
 (scripted statuses with ``Retry-After``, latency, timeouts, a malformed body, expired
 credentials), plus ``outage`` (every call answers that status until it is cleared: the site is
@@ -38,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from tools.clock import utc_now
+from tools.clock import Clock, utc_now
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
 from tools.sandbox.emulators.ticketing import Refusal, Routed, TicketEmulator
@@ -69,6 +74,8 @@ _JQL = re.compile(
     r"""(?:\s+ORDER\s+BY\s+created(?:\s+(?P<order>ASC|DESC))?)?\s*$""",
     re.IGNORECASE,
 )
+TEXT_LIMIT = 32_767
+_TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
 _CATEGORY_NAMES = {"done": "done", "to do": "new", "new": "new", "in progress": "indeterminate"}
 
 
@@ -105,8 +112,12 @@ class JiraEmulator(TicketEmulator):
         projects: dict[str, set[str]] | None = None,
         faults: Faults | None = None,
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = utc_now,
+        search_lag: float = 0.0,
     ) -> None:
         super().__init__(faults=faults, sleep=sleep)
+        self.clock = clock
+        self.search_lag = search_lag
         self.email = email
         self.token = token
         self.site = site.rstrip("/")
@@ -197,6 +208,8 @@ class JiraEmulator(TicketEmulator):
             errors["description"] = (
                 "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
             )
+        elif description is not None and len(json.dumps(description)) > TEXT_LIMIT:
+            errors["description"] = _TOO_LONG
         labels = fields.get("labels") or []
         for label in labels:
             if not isinstance(label, str) or " " in label or len(label) > 255:
@@ -229,6 +242,7 @@ class JiraEmulator(TicketEmulator):
             },
             "comments": [],
             "attachments": [],
+            "indexed_at": self.clock().timestamp() + self.search_lag,
         }
         return {"id": issue_id, "key": key, "self": f"{self.site}/rest/api/3/issue/{issue_id}"}
 
@@ -254,7 +268,13 @@ class JiraEmulator(TicketEmulator):
         label = match.group("label")
         if label.startswith('"'):
             label = re.sub(r"\\(.)", r"\1", label[1:-1])
-        found = [i for i in self.issues.values() if label in i["fields"]["labels"]]
+        reconcile = {str(i) for i in body.get("reconcileIssues") or []}
+        now = self.clock().timestamp()
+        found = [
+            i
+            for i in self.issues.values()
+            if label in i["fields"]["labels"] and (i["indexed_at"] <= now or i["id"] in reconcile)
+        ]
         if match.group("category"):
             wanted = _CATEGORY_NAMES.get(match.group("category").strip('"').casefold())
             equal = match.group("op") == "="
@@ -283,6 +303,8 @@ class JiraEmulator(TicketEmulator):
         adf = body.get("body") if isinstance(body, dict) else None
         if not _is_adf(adf):
             raise _Answer(400, [], {"comment": "Comment body must be an Atlassian Document."})
+        if len(json.dumps(adf)) > TEXT_LIMIT:
+            raise _Answer(400, [], {"comment": _TOO_LONG})
         comment = {
             "id": str(10000 + sum(len(i["comments"]) for i in self.issues.values()) + 1),
             "body": adf,

@@ -14,7 +14,9 @@ notes in ``shared/specs/servicenow/NOTES.md`` describe:
                                           ``sysparm_input_display_value=true``
     PATCH /api/now/table/incident/{id}    ``work_notes`` go to the journal (``journal``); state 6
                                           (Resolved) needs ``close_code`` and ``close_notes``
-                                          (403 Data Policy Exception otherwise)
+                                          (403 Data Policy Exception otherwise); a Closed (7)
+                                          or Canceled (8) incident is read-only (403 ACL
+                                          Exception), as the out-of-box state model has it
     POST  /api/now/attachment/file        ``table_name``, ``table_sys_id``, ``file_name``; raw
                                           body with its Content-Type; 201
 
@@ -109,6 +111,12 @@ class ServiceNowEmulator(TicketEmulator):
         """The assignment group resolves the incident in ServiceNow itself."""
         self.by_number(number).update(
             state="6", close_code="Solution provided", close_notes="fixed"
+        )
+
+    def close_in_servicenow(self, number: str) -> None:
+        """The incident goes from Resolved to Closed (the auto-close after some days)."""
+        self.by_number(number).update(
+            state="7", close_code="Solution provided", close_notes="fixed"
         )
 
     # --- what the shared transport asks ----------------------------------------------------
@@ -214,6 +222,12 @@ class ServiceNowEmulator(TicketEmulator):
     def _update(self, record: dict[str, Any], body: Any) -> None:
         if not isinstance(body, dict):
             raise _Answer(400, "Invalid request", "the body must be a JSON object")
+        if record.get("state") in ("7", "8"):
+            raise _Answer(
+                403,
+                "ACL Exception Update Failed due to security constraints",
+                f"{record['number']} is closed: a closed incident is read-only",
+            )
         body = dict(body)
         notes = body.pop("work_notes", None)
         merged = {**record, **{k: str(v) for k, v in body.items()}}

@@ -1,7 +1,7 @@
-"""Shopify Admin GraphQL (2025-01) emulator: an httpx transport that serves storefront snapshots.
+"""Shopify Admin GraphQL emulator: an httpx transport that serves storefront snapshots.
 
 ``ShopifyEmulator(state, faults=Faults(...))`` answers ``POST https://{shop}.myshopify.com/admin/
-api/2025-01/graphql.json`` the way Shopify does for the operations the Shopify adapter sends
+api/{version}/graphql.json`` (any quarterly release) the way Shopify does for the operations the Shopify adapter sends
 (dispatched by ``operationName``; the contract tests check those documents against the real
 schema, so the emulator does not parse GraphQL):
 
@@ -9,6 +9,10 @@ schema, so the emulator does not parse GraphQL):
                                    search also returns near matches — with cursor pagination
     InventoryLevelsPage            inventoryItem(id:).inventoryLevels, cursor-paginated
     WebhooksPage                   webhookSubscriptions, cursor-paginated
+    DiscoverShop, LocationsPage    locations (every snapshot's, once; a dropship location is a
+                                   fulfillment service), the first webhook page and
+                                   currentAppInstallation.accessScopes (``scopes=``), for
+                                   ``oos discover`` / ``oos check-config``
     RunCatalogBulkQuery            bulkOperationRunQuery: one bulk query at a time per app
     CurrentBulkOperation           RUNNING for ``bulk_polls`` polls, then COMPLETED with a signed
                                    storage URL that this transport also serves (JSONL, streamed
@@ -19,8 +23,10 @@ schema, so the emulator does not parse GraphQL):
 to what bulk operations export: its variants are rendered one at a time as the file streams, so
 a million-variant shop never exists in memory. Single-SKU reads serve the snapshots only.
 
-It enforces ``X-Shopify-Access-Token`` (401 with Shopify's body otherwise) and the cost-based
-throttle: a bucket of ``maximum`` points restoring ``restore_rate`` per second on an injectable
+It enforces ``X-Shopify-Access-Token`` (401 with Shopify's body otherwise), the single-query
+maximum (a requested cost over 1000 answers ``MAX_COST_EXCEEDED``; each operation's requested and
+actual cost are worked out by hand from Shopify's documented rules: objects 1, a connection 2 +
+``first`` × its node) and the cost-based throttle: a bucket of ``maximum`` points restoring ``restore_rate`` per second on an injectable
 clock, ``extensions.cost`` on every answer and a ``THROTTLED`` error (HTTP 200) when the query's
 requested cost exceeds what is left. ``Faults`` adds latency, scripted statuses (429 with
 ``Retry-After``, 5xx), read timeouts, malformed bodies and expired tokens.
@@ -55,10 +61,15 @@ from tools.ratelimit import Clock, Sleep
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.scenario import Unreadable
 
-API_PATH = "/admin/api/2025-01/graphql.json"
+API_PATH = "/admin/api/2026-10/graphql.json"
+# Any quarterly release: Shopify answers a retired one with its oldest supported version.
+_API_PATH = re.compile(r"^/admin/api/20\d\d-(?:01|04|07|10)/graphql\.json$")
+MAX_QUERY_COST = 1000  # Shopify's single-query maximum, whatever the bucket's size
 STORAGE_HOST = "storage.googleapis.com"
 STORAGE_PREFIX = "/shopify-tiers-assets-prod-us-east1/bulk-operation-outputs/"
 MAX_FIRST = 250
+# What the app is granted unless a test says otherwise: the scopes oos-triage's reads need.
+DEFAULT_SCOPES = ("read_products", "read_inventory", "read_locations")
 
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _STATUS_BODIES: dict[int, Any] = {
@@ -110,6 +121,24 @@ _SKU_QUERY = re.compile(r'^sku:(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>\S+))$'
 
 def _conn(first: int, per_node: int) -> int:
     return 2 + first * per_node
+
+
+def _null_fields(
+    data: Any, names: dict[str, str], path: tuple[Any, ...] = ()
+) -> list[tuple[str, list[Any]]]:
+    """Sets every field of ``data`` named in ``names`` to null; returns (name, path) of each."""
+    found: list[tuple[str, list[Any]]] = []
+    if isinstance(data, dict):
+        for key in list(data):
+            if key in names:
+                data[key] = None
+                found.append((key, [*path, key]))
+            else:
+                found += _null_fields(data[key], names, (*path, key))
+    elif isinstance(data, list):
+        for n, item in enumerate(data):
+            found += _null_fields(item, names, (*path, n))
+    return found
 
 
 def _iso(at: datetime) -> str:
@@ -346,9 +375,15 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         down: Scripted | None = None,
         unreachable: bool = False,
         catalog: VariantCatalog | None = None,
+        scopes: Sequence[str] = DEFAULT_SCOPES,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        field_errors: dict[str, str] | None = None,
     ) -> None:
+        """``field_errors`` (a field name → a GraphQL error code, e.g. ``{"holds":
+        "ACCESS_DENIED"}``) answers that field null wherever it appears, with an ``errors``
+        entry carrying its ``path``, as Shopify does for a field the app may not read."""
+        self.field_errors = dict(field_errors or {})
         snapshots = [state] if isinstance(state, StorefrontSnapshot) else list(state)
         self.catalog = catalog
         if not all(isinstance(s, StorefrontSnapshot) for s in snapshots):
@@ -362,6 +397,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         self.bulk_error = bulk_error
         self.down = down  # answered to every call: a shop that keeps failing
         self.unreachable = unreachable
+        self.scopes = list(scopes)
         self.requests: list[httpx.Request] = []
         self._clock = clock
         self._sleep = sleep
@@ -371,6 +407,17 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         self._items = {v.item_id: v for v in self._variants}
         hooks = dict.fromkeys((w.topic, w.address) for s in snapshots for w in s.webhooks)
         self._webhooks = [_webhook_node(k, t, a) for k, (t, a) in enumerate(hooks, 1)]
+        places = {loc.location_id: loc for s in snapshots for loc in s.locations}
+        self._locations = [
+            {
+                "id": loc.location_id,
+                "name": loc.name,
+                "isActive": True,
+                "fulfillsOnlineOrders": True,
+                "isFulfillmentService": loc.kind == "dropship",
+            }
+            for loc in places.values()
+        ]
         self._bulk: dict[str, Any] | None = None
         self._bulk_count = 0
         self._signature = base64.urlsafe_b64encode(f"sig-{shop}".encode()).decode()
@@ -379,6 +426,8 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             "VariantsPage": self._variants_page,
             "InventoryLevelsPage": self._levels_page,
             "WebhooksPage": self._webhooks_page,
+            "DiscoverShop": self._discover_shop,
+            "LocationsPage": self._locations_page,
             "RunCatalogBulkQuery": self._run_bulk,
             "CurrentBulkOperation": self._current_bulk,
         }
@@ -389,7 +438,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
 
     @property
     def graphql_calls(self) -> int:
-        return sum(1 for r in self.requests if r.url.path == API_PATH)
+        return sum(1 for r in self.requests if _API_PATH.match(r.url.path))
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -407,7 +456,9 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             return self._scripted(scripted)
         if request.url.host == STORAGE_HOST:
             return self._storage(request)
-        if request.url.host != f"{self.shop}.myshopify.com" or request.url.path != API_PATH:
+        if request.url.host != f"{self.shop}.myshopify.com" or not _API_PATH.match(
+            request.url.path
+        ):
             return _json(404, {"errors": "Not Found"})
         if faults.expired_token or request.headers.get("X-Shopify-Access-Token") != self.token:
             return _json(401, {"errors": UNAUTHORIZED})
@@ -447,9 +498,9 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             data, requested, actual = handler(variables)
         except _GraphQLError as exc:
             return self._errors(exc.message, exc.code)
-        if requested > self.maximum:
+        if requested > MAX_QUERY_COST:
             return self._errors(
-                f"Query cost is {requested}, which exceeds the single query max cost limit ({self.maximum:.0f}).",
+                f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).",
                 "MAX_COST_EXCEEDED",
                 requested,
             )
@@ -470,7 +521,19 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
                 },
             )
         self._available -= actual
-        return _json(200, {"data": data, "extensions": self._cost(requested, actual)})
+        answer: dict[str, Any] = {"data": data, "extensions": self._cost(requested, actual)}
+        errors = [
+            {
+                "message": f"Access denied for {name} field.",
+                "locations": [{"line": 1, "column": 1}],
+                "path": path,
+                "extensions": {"code": self.field_errors[name]},
+            }
+            for name, path in _null_fields(data, self.field_errors)
+        ]
+        if errors:
+            answer["errors"] = errors
+        return _json(200, answer)
 
     def _refill(self) -> None:
         now = self._clock()
@@ -516,11 +579,12 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         levels, first = _first(v, "levels"), _first(v, "variants")
         page = _page([{"_v": x} for x in matching], first, v.get("after"))
         nodes = [item["_v"].node(levels) for item in page["nodes"]]
-        requested = 1 + _conn(first, 5 + _conn(levels, 1))
-        actual = (
-            1
-            + _conn(len(nodes), 5)
-            + sum(_conn(len(n["inventoryItem"]["inventoryLevels"]["nodes"]), 1) for n in nodes)
+        # Shopify's rules: a connection 2 + first × node; a variant node is itself, product,
+        # inventoryItem and three metafields (6) plus its levels connection; a level node is
+        # itself, its location and its quantities (3).
+        requested = _conn(first, 6 + _conn(levels, 3))
+        actual = _conn(len(nodes), 6) + sum(
+            _conn(len(n["inventoryItem"]["inventoryLevels"]["nodes"]), 3) for n in nodes
         )
         return (
             {"productVariants": {"nodes": nodes, "pageInfo": page["pageInfo"]}},
@@ -532,7 +596,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         data, requested, actual = self._variant_page({**v, "after": None})
         hooks, hook_requested, hook_actual = self._webhooks_page({**v, "after": None})
         data.update(hooks)
-        return data, requested + hook_requested - 1, actual + hook_actual - 1
+        return data, requested + hook_requested, actual + hook_actual
 
     def _variants_page(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         return self._variant_page(v)
@@ -541,19 +605,28 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         variant = self._items.get(v.get("id", ""))
         first = _first(v, "levels")
         if variant is None:
-            return {"inventoryItem": None}, 2, 1
+            return {"inventoryItem": None}, 1 + _conn(first, 3), 1
         page = _page([_public(level) for level in variant.levels], first, v.get("after"))
         item = {"id": variant.item_id, "inventoryLevels": page}
-        return {"inventoryItem": item}, 2 + _conn(first, 1), 2 + _conn(len(page["nodes"]), 1)
+        return {"inventoryItem": item}, 1 + _conn(first, 3), 1 + _conn(len(page["nodes"]), 3)
 
     def _webhooks_page(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         first = _first(v, "webhooks")
         page = _page(self._webhooks, first, v.get("after"))
-        return (
-            {"webhookSubscriptions": page},
-            1 + _conn(first, 1),
-            1 + _conn(len(page["nodes"]), 1),
-        )
+        # a webhook node is itself and its endpoint (a union: one object)
+        return {"webhookSubscriptions": page}, _conn(first, 2), _conn(len(page["nodes"]), 2)
+
+    def _locations_page(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        first = _first(v, "locations")
+        page = _page(self._locations, first, v.get("after"))
+        return {"locations": page}, 1 + _conn(first, 1), 1 + _conn(len(page["nodes"]), 1)
+
+    def _discover_shop(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        data, requested, actual = self._locations_page({**v, "after": None})
+        hooks, hook_requested, hook_actual = self._webhooks_page({**v, "after": None})
+        scopes = [{"handle": h} for h in self.scopes]
+        data |= hooks | {"currentAppInstallation": {"accessScopes": scopes}}
+        return data, requested + hook_requested + 1, actual + hook_actual + 1
 
     def _run_bulk(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         query = v.get("query")
