@@ -24,14 +24,23 @@ from typing import Any, NoReturn, cast
 
 import dotenv
 
+from bot import logs
 from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
 from bot.case import CaseError, read_case, record_case, replay_case, replays_identically, write_case
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
-from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
+from bot.config import (
+    STACK_SYSTEMS,
+    AgentConfig,
+    ConfigError,
+    load_config,
+    require_env,
+    systems,
+)
 from bot.discover_cli import add_discover_parser
 from bot.engine import triage
 from bot.live import build_stack, check_stack, open_stack
+from bot.logs import log_format, triage_context
 from bot.monitor.cli import add_monitor_parsers
 from bot.monitor.drift import add_drift_parser
 from bot.monitor.sources import Monitor
@@ -189,7 +198,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 def _cmd_triage(args: argparse.Namespace) -> int:
     sku = validate_sku(args.sku)
-    report = asyncio.run(_triage(args, sku))
+    with triage_context(sku):  # -v / --log-format json: every vendor call's line carries its id
+        report = asyncio.run(_triage(args, sku))
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -232,6 +242,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         thresholds=config.thresholds,
         monitor=functools.partial(Monitor.from_config, config),
         mode=f"live stack {config.name!r} ({args.config})",
+        systems=[entry.vendor for _key, _layer, entry in systems(config)],
     )
 
 
@@ -259,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
     parser.add_argument("--version", action="version", version=f"oos {_version()}")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text (default) or one JSON object per line (also: $OOS_LOG_FORMAT)",
+    )
     sub = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",  # of _Parser: one-line errors
         parser.add_subparsers(dest="command", required=True),
@@ -333,10 +349,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    try:
+        fmt = log_format(args.log_format)
+    except ValueError as exc:
+        print(f"oos: {exc}", file=sys.stderr)
+        return 2
+    # A server logs what it does. A command reports in its output and its one-line messages (an
+    # agent or vendor fault is in the report already), so its log says only errors unless -v.
+    serving = args.command == "serve"
+    with logs.configured(logging.INFO if args.verbose or serving else logging.ERROR, fmt):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     vendor_log = logging.getLogger("tools")
     previous_level = vendor_log.level
-    if not args.verbose:
+    if not args.verbose and args.command != "serve":
         # Vendor faults are in the report already (as unknown checks with their reason); the
         # adapters' retry warnings would only repeat them on stderr.
         vendor_log.setLevel(logging.ERROR)

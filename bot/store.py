@@ -203,5 +203,21 @@ class TriageStore:
     def count(self) -> int:
         return int(self.db.execute("select count(*) from triages").fetchone()[0])
 
+    def writable(self) -> str | None:
+        """None when a write commits (``/readyz``), else why not. Writes one tiny row."""
+        conn = self.db.conn
+        try:
+            with conn:
+                conn.execute(
+                    "create table if not exists ready_probe (id integer primary key, at text)"
+                )
+                conn.execute(
+                    "insert or replace into ready_probe (id, at) values (1, ?)",
+                    [utc_now().isoformat()],
+                )
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
+
     def close(self) -> None:
         self.db.conn.close()

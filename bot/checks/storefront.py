@@ -66,7 +66,11 @@ def feed_fired(facts: Facts) -> Outcome:
             )
     since = t - timedelta(minutes=5)
     if mw.log_window_start and mw.log_window_start > since:
-        return unknown(f"the connector log only reaches back to {when(mw.log_window_start)}")
+        why = connector_hidden(facts, "log_window")  # the connector says why, when it can
+        because = f" ({why.split(':', 1)[1].strip()})" if why else ""
+        return unknown(
+            f"the connector log only reaches back to {when(mw.log_window_start)}{because}"
+        )
     entries = [
         e
         for e in mw.log

@@ -42,6 +42,7 @@ from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
+from tools import observe
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -114,7 +115,9 @@ class RetryAfterHandler(AsyncRetryHandler):
         state.custom_values = {**(state.custom_values or {}), "waited": self._waited(state) + wait}
         # A little jitter so a burst of threads does not come back in the same instant.
         wait += random.uniform(0, 0.25) if wait else 0.0
-        log.info("Slack rate limit on %s: retrying in %.1f s", request.url.rsplit("/", 1)[-1], wait)
+        method = request.url.rsplit("/", 1)[-1]
+        observe.report(observe.SlackRetry(method, 429))
+        log.info("Slack rate limit on %s: retrying in %.1f s", method, wait)
         await self._sleep(wait)
         state.increment_current_attempt()
 

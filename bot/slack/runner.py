@@ -31,6 +31,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.compose import Target, UnknownSku
 from bot.engine import triage
+from bot.logs import triage_context
 from bot.report import CheckResult, Report
 from bot.slack import blocks
 from bot.slack.access import AccessControl
@@ -219,6 +220,10 @@ class TriageRunner:
         )
 
     async def run(self, request: TriageRequest) -> None:
+        with triage_context(request.sku):  # every line logged for it, vendor calls included
+            await self._guarded_run(request)
+
+    async def _guarded_run(self, request: TriageRequest) -> None:
         thread = _Thread()
         try:
             await self._run(request, thread)

@@ -11,8 +11,6 @@ with one clear line instead of on the first command; in Socket Mode, so is the a
 and escalates to an in-process Jira emulator (``bot.compose.sandbox_tickets``) through the real
 Jira adapter, so Open ticket and auto-opened tickets work too (links to
 ``https://oos-sandbox.atlassian.net/browse/OOS-…``).
-Until the lead wires it into ``bot/cli.py``, ``python -m bot.slack.server serve --sandbox`` runs
-the same thing.
 """
 
 from __future__ import annotations
@@ -24,9 +22,10 @@ import functools
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -35,16 +34,21 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.agent.agent import Agent, ThreadAnswer
 from bot.agent.render import off_line
 from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
 from bot.config import AgentConfig
 from bot.engine import triage
+from bot.logs import configured, log_format
+from bot.metrics import Metrics
 from bot.monitor.posts import start_schedules
 from bot.monitor.sources import Monitor
+from bot.report import Report
 from bot.settings import Thresholds, default_store_path
 from bot.slack.acks import ACKS
 from bot.slack.app import build_app, build_client
+from bot.slack.ops import Readiness, add_ops_routes
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
 from bot.slack.startup import Startup
@@ -59,7 +63,9 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def make_web_app(app: AsyncApp) -> web.Application:
+def make_web_app(
+    app: AsyncApp, ops: Callable[[web.Application], None] | None = None
+) -> web.Application:
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -73,6 +79,8 @@ def make_web_app(app: AsyncApp) -> web.Application:
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get(HEALTH_PATH, health)
+    if ops is not None:
+        ops(web_app)  # /readyz and /metrics (bot.slack.ops)
     return web_app
 
 
@@ -92,8 +100,10 @@ class HttpServer:
         await self.runner.cleanup()
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> HttpServer:
-    runner = web.AppRunner(make_web_app(app), access_log=None)
+async def start_http(
+    app: AsyncApp, host: str, port: int, ops: Callable[[web.Application], None] | None = None
+) -> HttpServer:
+    runner = web.AppRunner(make_web_app(app, ops), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -134,6 +144,7 @@ async def serve(
     thresholds: Thresholds | None = None,
     monitor: Monitor | None = None,
     mode: str = "live",
+    systems: Sequence[str] = (),
 ) -> int:
     """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code.
 
@@ -179,16 +190,22 @@ async def serve(
     # it each post opens (and closes) a TCP and TLS connection of its own, work the event loop
     # does in the middle of acking other commands.
     client.session = aiohttp.ClientSession()
+    metrics = Metrics()
+    metrics.watch_store(store.path)
+    readiness = Readiness(store, client, metrics, systems)
+    readiness.seed_slack()  # auth.test just answered
     agent_config = agent_config or AgentConfig()
     agent, off = open_agent(agent_config, thresholds=thresholds)
     if agent is None:
         log.info("oos serve: %s", off_line(off or "unknown reason"))
+    else:
+        meter_agent(agent, metrics)
     app, services = build_app(
         settings,
         store=store,
         resolve=resolve,
         client=client,
-        engine=engine or triage,
+        engine=metered(engine or triage, metrics),
         tickets=tickets,
         agent=agent,
         monitor=monitor,
@@ -205,6 +222,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
 
     who = f"@{auth.get('user')} in {auth.get('team')}"
+    unsubscribe = metrics.listen()
 
     def announce(address: str) -> None:
         jobs = services.monitoring.poster.jobs() if services.monitoring is not None else []
@@ -247,7 +265,12 @@ async def serve(
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
             try:
-                server = await start_http(app, settings.host, settings.port)
+                server = await start_http(
+                    app,
+                    settings.host,
+                    settings.port,
+                    ops=functools.partial(add_ops_routes, readiness=readiness, metrics=metrics),
+                )
             except OSError as exc:
                 print(
                     f"oos serve: cannot listen on {settings.host}:{settings.port} "
@@ -262,6 +285,7 @@ async def serve(
             finally:
                 await server.stop()
     finally:
+        unsubscribe()
         stop.set()
         await redelivery
         await services.runner.shutdown()
@@ -278,6 +302,35 @@ async def serve(
             await services.monitoring.shutdown()
         await client.session.close()
     return 0
+
+
+def metered(engine: Engine, metrics: Metrics) -> Engine:
+    """``engine``, counting each report it returns (pattern, cause, confidence, seconds)."""
+
+    async def run(sku: str, stack: Any, **when: Any) -> Report:
+        report = await engine(sku, stack, **when)
+        metrics.triage(report)
+        return report
+
+    return run
+
+
+def meter_agent(agent: Agent, metrics: Metrics) -> None:
+    """Count the model calls, tokens and cost of every explanation and answer ``agent`` gives."""
+    explain, answer = agent.explain, agent.answer
+
+    async def explained(*args: Any, **kwargs: Any) -> Report:
+        report = await explain(*args, **kwargs)
+        metrics.agent(report.agent.usage if report.agent else None, "explain")
+        return report
+
+    async def answered(*args: Any, **kwargs: Any) -> ThreadAnswer:
+        reply = await answer(*args, **kwargs)
+        metrics.agent(reply.usage, "answer")
+        return reply
+
+    setattr(agent, "explain", explained)  # noqa: B010 - an instance attribute shadows the method
+    setattr(agent, "answer", answered)  # noqa: B010
 
 
 def port_number(text: str) -> int:
@@ -339,6 +392,7 @@ def serve_main(
     thresholds: Thresholds | None = None,
     monitor: Callable[[Path], Monitor] | None = None,
     mode: str | None = None,
+    systems: Sequence[str] = (),
 ) -> int:
     """Entry point of ``oos serve``.
 
@@ -357,10 +411,6 @@ def serve_main(
     (e.g. ``functools.partial(triage, thresholds=config.thresholds)``). ``--sandbox`` needs
     neither.
     """
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
     try:
         settings = SlackSettings.from_env()
     except SettingsError as exc:
@@ -419,6 +469,7 @@ def serve_main(
                 thresholds=thresholds,
                 monitor=monitor(store.path) if monitor is not None else None,
                 mode=mode or ("sandbox" if sandbox else "live"),
+                systems=systems,
             )
         )
     except KeyboardInterrupt:
@@ -431,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.slack.server")
     add_serve_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    with configured(logging.INFO, log_format()):
+        return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -689,6 +689,15 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
                 },
             )
         ),
+        # The refused record went through on a retry.
+        MiddlewareLogEntry(
+            at=T0 - h / 2,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="delivered",
+            source_id="e3",
+            status_code=200,
+        ),
         MiddlewareLogEntry(
             at=T0 - 7 * h,
             flow_id="f-ev",
@@ -742,7 +751,9 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
 async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario, state = _busy()
     emulator = CeligoEmulator(state)
-    snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
+    # More runs than a triage reads logs of: read them all here, to check every shape.
+    adapter = _adapter(emulator, monkeypatch, max_log_runs=MAX_PAGES)
+    snapshot = await adapter.read_activity("SKU-B", _since(state))
     expected = _expected(scenario, state, _since(state))
     assert _got(snapshot, expected) == expected
     # The refusal is keyed on Celigo's error source, with the run's counts and the record's id.
@@ -753,6 +764,14 @@ async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None
         None,
     )
     assert (refused.job_id, refused.job_records, refused.job_failed) == ("run-77", 500, 1)
+    # Its retry delivered it: Celigo resolved the error, and the retry run is a parent job the
+    # runs listing returns (no ``type=flow`` filter leaves it out).
+    retried = next(e for e in snapshot.log if e.stage == "delivered" and e.source_id == "e3")
+    retry_run = next(j for j in emulator.account.jobs if j["_id"] == retried.job_id)
+    assert retry_run["type"] == "retry"
+    resolved = [e for errors in emulator.account.resolved.values() for e in errors]
+    assert [e["traceKey"] for e in resolved] == ["SKU-B|e3"]
+    assert any(c.startswith("GET /v1/flows/f-ev/imp-f-ev/resolved?") for c in emulator.calls)
     wire = next(
         e
         for errors in emulator.account.errors.values()

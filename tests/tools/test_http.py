@@ -584,3 +584,49 @@ async def test_vendor_detail_is_redacted_and_truncated_with_the_message(body: An
     assert SECRET not in str(caught.value)
     assert len(message) == MESSAGE_LIMIT
     assert message.endswith("…")
+
+
+BAD_GATEWAY_PAGE = (
+    """<!DOCTYPE html>
+<html>
+<head><title>502 Bad Gateway &mdash; upstream</title>
+<style>body { font-family: sans-serif; }</style></head>
+<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response
+from an upstream server.</p><hr><address>nginx/1.25.3</address>
+"""
+    + "<p>padding</p>\n" * 400
+    + "</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "headers", "summary"),
+    [
+        (
+            BAD_GATEWAY_PAGE,
+            {"content-type": "text/html"},
+            "HTML error page: 502 Bad Gateway — upstream",
+        ),
+        (BAD_GATEWAY_PAGE, {}, "HTML error page: 502 Bad Gateway — upstream"),
+        (
+            "<html><body><h1>Service <b>Unavailable</b></h1></body></html>",
+            {},
+            "HTML error page: Service Unavailable",
+        ),
+        (
+            "<html><body><p>down</p></body></html>",
+            {"content-type": "text/html"},
+            "HTML error page (no title)",
+        ),
+    ],
+)
+async def test_an_html_error_page_becomes_one_summarised_line(
+    page: str, headers: dict[str, str], summary: str
+) -> None:
+    handler = Recorder(reply(502, page, **headers))
+    async with make_client(handler, retry=RetryPolicy.off()) as client:
+        with pytest.raises(AdapterError) as raised:
+            await client.get_json("/flows")
+    error = raised.value
+    assert (error.kind, error.status, error.message) == ("server_error", 502, summary)
+    assert "<" not in error.describe() and "\n" not in error.describe()

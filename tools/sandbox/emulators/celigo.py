@@ -24,7 +24,9 @@ conventions written in that module's docstring (the adapter reads back what this
                          ``traceKey`` = ``SKU|source_id`` (the SKU alone without an id),
                          ``_flowJobId``, ``code`` = error_code (else the HTTP status as text),
                          ``source`` = ``mapping`` for a connector-side failure, else
-                         ``application``; ``classification: rate_limit`` for a rate limit
+                         ``application``; ``classification: rate_limit`` for a rate limit. An
+                         error whose record a later run delivered is resolved (``…/resolved``,
+                         ``resolvedAt`` = that delivery), as Celigo does after a retry
     sku / location maps  static lookups on the first storefront→ERP flow's import (an
                          overridden SKU: no row, a ``default`` and ``allowFailures: true``)
     changes              audit entries on connections (credential kinds, connector version) or
@@ -151,6 +153,7 @@ def render(state: MiddlewareSnapshot, runs: Sequence[FlowHealth] = ()) -> Accoun
     for flow in state.flows:
         _render_flow(account, flow, state.read_at, created)
     _render_log(account, state)
+    _resolve_retried(account, state)
     for health in runs:
         _render_runs(account, health)
     _render_lookups(account, state)
@@ -366,6 +369,30 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
                 rows.append(_row(entry, job_id, len(rows)))
             else:
                 _render_error(account, fid, entry, job_id)
+
+
+def _resolve_retried(account: Account, state: MiddlewareSnapshot) -> None:
+    """A record error whose record a later run delivered was resolved by that retry: Celigo
+    moves it from the open errors to ``…/resolved``, with ``resolvedAt``."""
+    delivered: dict[tuple[str, str], list[str]] = {}
+    for entry in state.log:
+        if entry.stage == "delivered" and entry.source_id:
+            delivered.setdefault((entry.flow_id, trace_key(entry)), []).append(iso(entry.at))
+    for (fid, step), errors in account.errors.items():
+        still_open = []
+        for error in errors:
+            later = sorted(
+                t
+                for t in delivered.get((fid, str(error.get("traceKey"))), [])
+                if t > error["occurredAt"]
+            )
+            if later and error.get("_flowJobId"):
+                account.resolved.setdefault((fid, step), []).append(
+                    error | {"resolvedAt": later[0]}
+                )
+            else:
+                still_open.append(error)
+        errors[:] = still_open
 
 
 def _render_error(account: Account, fid: str, entry: MiddlewareLogEntry, job_id: str) -> None:
