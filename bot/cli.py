@@ -37,9 +37,10 @@ from bot.config import (
     require_env,
     systems,
 )
-from bot.discover_cli import add_discover_parser
+from bot.discover_cli import add_check_config_parser, add_discover_parser
 from bot.engine import triage
-from bot.live import build_stack, check_stack, open_stack
+from bot.init_cli import add_init_parser
+from bot.live import build_stack, open_stack
 from bot.logs import log_format, triage_context
 from bot.monitor.cli import add_monitor_parsers
 from bot.monitor.drift import add_drift_parser
@@ -215,14 +216,6 @@ def _cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(Path(args.config))
-    results = asyncio.run(check_stack(config))
-    for result in results:
-        print(result.line())
-    return 0 if all(r.ok for r in results) else 1
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     if args.config is None:
         return serve_main(args)
@@ -326,11 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="stack.toml", help="serve a configured live stack")
     p.set_defaults(run=_cmd_serve)
 
-    p = sub.add_parser(
-        "check-config", help="validate a stack config and reach each system once (read-only)"
-    )
-    p.add_argument("config", metavar="stack.toml")
-    p.set_defaults(run=_cmd_check_config)
+    add_check_config_parser(sub)
 
     p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
     p.add_argument(
@@ -339,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_scenarios)
 
     add_discover_parser(sub)
+    add_init_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)

@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 
+from bot.compose import sandbox_jira, sandbox_tickets_config
 from tools.models import ChannelListing, ErpSnapshot, MiddlewareSnapshot, StorefrontSnapshot
 from tools.sandbox.emulated import netsuite_config_for
 from tools.sandbox.emulators.amazon import AmazonEmulator, LwaCredentials
 from tools.sandbox.emulators.celigo import CeligoEmulator
+from tools.sandbox.emulators.jira import DEFAULT_EMAIL as JIRA_EMAIL
+from tools.sandbox.emulators.jira import DEFAULT_TOKEN as JIRA_TOKEN
 from tools.sandbox.emulators.netsuite import NetSuiteEmulator, sandbox_environ
 from tools.sandbox.emulators.shopify import ShopifyEmulator
 from tools.sandbox.scenario import load_library
@@ -38,6 +41,7 @@ class SandboxSystems:
     environ: dict[str, str]  # variable name → the emulator's sandbox credential
     netsuite: NetSuiteEmulator
     celigo: CeligoEmulator
+    jira: httpx.AsyncBaseTransport  # the [tickets] site
 
 
 def sandbox_systems(sku: str = SANDBOX_SKU) -> SandboxSystems:
@@ -96,11 +100,13 @@ def sandbox_systems(sku: str = SANDBOX_SKU) -> SandboxSystems:
             "options": {"region": "us"},
         },
         "erp": {"vendor": "netsuite", "credentials": dict(_NETSUITE_ENV), "options": erp_options},
+        "tickets": sandbox_tickets_config().model_dump(mode="json", exclude_defaults=True),
     }
+    environ |= {"OOS_SANDBOX_JIRA_EMAIL": JIRA_EMAIL, "OOS_SANDBOX_JIRA_API_TOKEN": JIRA_TOKEN}
     transports: dict[str, httpx.AsyncBaseTransport] = {
         "storefront": shop,
         "marketplace:amazon": amazon,
         "middleware": celigo,
         "erp": netsuite,
     }
-    return SandboxSystems(partial, transports, environ, netsuite, celigo)
+    return SandboxSystems(partial, transports, environ, netsuite, celigo, sandbox_jira())

@@ -197,7 +197,7 @@ VENDOR_ENV = (
 def test_check_config_names_each_missing_variable_and_exits_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in VENDOR_ENV:
+    for name in (*VENDOR_ENV, "SLACK_BOT_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     code, out, _ = run(capsys, "check-config", EXAMPLE_CONFIG)
     assert code == 1
@@ -207,9 +207,12 @@ def test_check_config_names_each_missing_variable_and_exits_1(
         "marketplace:amazon",
         "middleware",
         "erp",
+        "slack:auth",
+        "model",
     ]
-    assert all(line.startswith("FAIL") and "is not set" in line for line in lines)
+    assert all(line.startswith("FAIL") and "is not set" in line for line in lines[:5])
     assert "SHOPIFY_ADMIN_TOKEN" in lines[0]
+    assert lines[5].startswith("WARN") and "OPENAI_API_KEY is not set" in lines[5]
 
 
 @pytest.mark.parametrize(

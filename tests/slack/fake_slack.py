@@ -157,6 +157,16 @@ class FakeSlack:
     down: frozenset[str] = frozenset()  # methods answering 503 (an outage) until emptied
     violations: list[str] = field(default_factory=list)
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+    # The bot token's scopes, sent in the ``x-oauth-scopes`` header of every answer, as Slack does.
+    scopes: list[str] = field(
+        default_factory=lambda: [
+            "commands",
+            "chat:write",
+            "files:write",
+            "app_mentions:read",
+            "usergroups:read",
+        ]
+    )
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
     _failures: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = field(
         default_factory=dict
@@ -299,7 +309,9 @@ class FakeSlack:
         refusal = self._check(method, params)
         if refusal is not None:
             return web.json_response(refusal)
-        return web.json_response(self._answer(method, params))
+        return web.json_response(
+            self._answer(method, params), headers={"x-oauth-scopes": ",".join(self.scopes)}
+        )
 
     def _over_limit(self, method: str, params: dict[str, Any]) -> float:
         """Seconds to wait if this call is over Slack's limits (0: it may go)."""

@@ -4,7 +4,9 @@
 ``../shared/specs/amazon-sp-api/sellers.json``): ``payload[]`` of ``marketplace`` (``id``,
 ``name``, ``countryCode``, ``defaultCurrencyCode``, ``defaultLanguageCode``, ``domainName``) and
 ``participation`` (``isParticipating``, ``hasSuspendedListings``). Usage plan 0.016 requests a
-second, burst 15. It needs no SP-API role beyond an authorised application.
+second, burst 15. In NA and EU it needs one of the roles Amazon lists for it, Product Listing
+or Selling Partner Insights among them (developer-docs "Sellers API": roles); the Product
+Listing role that ``getListingsItem`` needs covers it.
 
 The seller id (merchant token) that the Listings Items API needs is in none of its answers:
 Seller Central shows it (Settings → Account Info → Merchant Token).
