@@ -30,6 +30,8 @@ TABLE: dict[str, list[str] | None] = {
     "--no-save": ["triage", "SKU-3101", "--sandbox", "--no-save"],
     "oos scenarios [--json]": ["scenarios", "--json"],
     "oos check-config stack.toml": None,  # live systems only
+    "oos check-config --sandbox": ["check-config", "--sandbox"],
+    "oos init [--out stack.toml]": None,  # asks questions on a terminal: its own tests
     "oos record SKU --config stack.toml --out case.yaml": None,  # live systems only
     "oos triage SKU --replay case.yaml": None,  # needs a recorded case: tests/ for record/replay
     "oos discover --config partial.toml [--out stack.toml]": None,  # live systems only
@@ -84,6 +86,8 @@ def example_commands() -> list[str]:
                 continue  # a live stack
             if "--replay" in command:
                 continue  # replays a file `oos record` wrote from a live stack
+            if command.startswith("oos init"):
+                continue  # asks its questions on a terminal: its own tests
             if command.startswith("oos serve") or "YOUR-" in command:
                 continue  # a server (tests/slack), or a placeholder only the reader can fill
             found.append(command)

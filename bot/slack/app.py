@@ -31,6 +31,7 @@ from bot.agent.memory import ThreadMemory
 from bot.engine import triage
 from bot.monitor.posts import MonitorCommands, MonitorPoster
 from bot.monitor.sources import Monitor
+from bot.slack import gate
 from bot.slack.access import AccessControl
 from bot.slack.background import new_reference
 from bot.slack.listeners import register_all
@@ -233,6 +234,7 @@ def build_app(
         memory=ThreadMemory(store.db),
         monitoring=MonitorCommands(MonitorPoster(client, monitor)) if monitor else None,
     )
+    gate.install(app)  # malformed requests refused, redelivered events answered once
     register_all(app, services)
 
     @app.error

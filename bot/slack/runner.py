@@ -84,8 +84,10 @@ async def send_ephemeral(
     user: str,
     response_url: str | None,
     message: blocks.Message,
+    thread_ts: str | None = None,
 ) -> None:
-    """Only ``user`` sees ``message``: via the response URL when there is one, else postEphemeral."""
+    """Only ``user`` sees ``message``: via the response URL when there is one, else postEphemeral
+    (in ``thread_ts``'s thread when given)."""
     try:
         if response_url:
             await AsyncWebhookClient(response_url).send(
@@ -95,7 +97,9 @@ async def send_ephemeral(
                 replace_original=False,
             )
         else:
-            await client.chat_postEphemeral(channel=channel, user=user, **message.kwargs())
+            await client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, **message.kwargs()
+            )
     except Exception:  # the refusal is a courtesy; losing it must not raise into the caller
         log.warning("could not send an ephemeral message to %s in %s", user, channel, exc_info=True)
 

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -38,7 +40,7 @@ from bot.agent.agent import Agent, ThreadAnswer
 from bot.agent.render import off_line
 from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
-from bot.config import AgentConfig
+from bot.config import AgentConfig, MonitoringConfig
 from bot.engine import triage
 from bot.logs import configured, log_format
 from bot.metrics import Metrics
@@ -48,6 +50,7 @@ from bot.report import Report
 from bot.settings import Thresholds, default_store_path
 from bot.slack.acks import ACKS
 from bot.slack.app import build_app, build_client
+from bot.slack.gate import http_refusal
 from bot.slack.ops import Readiness, add_ops_routes
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
@@ -69,6 +72,12 @@ def make_web_app(
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
+        body = await request.read()
+        refusal = http_refusal(request.headers, body)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("refused a malformed request from Slack (%d): %s", status, reason)
+            return web.Response(status=status)
         with ACKS.answering():  # work started by this request waits for its answer to go out
             response = await app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(response)
@@ -374,11 +383,50 @@ def add_serve_parser(
         metavar="SKUS",
         help="SKUs in the sandbox catalog that /oos drift scans (default 10000; benchmarks)",
     )
+    parser.add_argument(
+        "--monitoring-channel",
+        metavar="CHANNEL_ID",
+        help="with --sandbox: post the drift, health and latency checks to this channel "
+        "(a live stack sets [monitoring] channel in its config)",
+    )
+    parser.add_argument(
+        "--monitoring-cron",
+        default=SANDBOX_MONITORING_CRON,
+        metavar="CRON",
+        help=f"with --monitoring-channel: when all three run (default {SANDBOX_MONITORING_CRON!r}: "
+        "see them within minutes)",
+    )
     parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
     parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
     parser.set_defaults(func=serve_main)
     return parser
+
+
+SANDBOX_MONITORING_CRON = "*/5 * * * *"
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+def _sandbox_monitoring(args: argparse.Namespace, sandbox: bool) -> MonitoringConfig | None:
+    """The ``[monitoring]`` table ``--monitoring-channel`` / ``--monitoring-cron`` stand for:
+    the three scheduled posts to one channel on one schedule (None without a channel)."""
+    channel = getattr(args, "monitoring_channel", None)
+    if channel is None:
+        return None
+    if not sandbox:
+        raise ValueError(
+            "--monitoring-channel goes with --sandbox; a live stack names its channel in "
+            "the config's [monitoring] table"
+        )
+    if not _CHANNEL_ID.match(channel):
+        raise ValueError(f"--monitoring-channel {channel!r} is not a channel id (like C0123ABCD)")
+    cron = getattr(args, "monitoring_cron", SANDBOX_MONITORING_CRON)
+    try:
+        return MonitoringConfig(
+            channel=channel, daily_drift=cron, weekly_health=cron, latency_check=cron
+        )
+    except ValidationError as exc:
+        raise ValueError(f"--monitoring-cron {cron!r}: {exc.errors()[0]['msg']}") from None
 
 
 def serve_main(
@@ -426,14 +474,20 @@ def serve_main(
     if overrides:
         settings = settings.model_copy(update=overrides)
     sandbox = bool(getattr(args, "sandbox", False))
+    try:
+        sandbox_monitoring = _sandbox_monitoring(args, sandbox)
+    except ValueError as exc:
+        print(f"oos serve: {exc}", file=sys.stderr)
+        return 2
     if sandbox:
         load_library()  # parsed once now, not inside the first /oos while others wait for acks
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
         size = getattr(args, "sandbox_size", None)
-        monitor = monitor or (
-            functools.partial(Monitor.sandbox, size=size) if size else Monitor.sandbox
+        sized = {"size": size} if size else {}
+        monitor = monitor or functools.partial(
+            Monitor.sandbox, settings=sandbox_monitoring, **sized
         )
     if resolve is None:
         print(

@@ -178,19 +178,25 @@ class Harness:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def event(self, event: dict[str, Any]) -> Reply:
+    async def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
+    ) -> Reply:
+        """Deliver an event; ``retry`` makes it Slack's redelivery number ``retry`` (same id)."""
         body = json.dumps(
             {
                 "token": "legacy",
                 "team_id": "T1",
                 "api_app_id": "A1",
                 "type": "event_callback",
-                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_id": event_id or f"Ev{time.monotonic_ns()}",
                 "event_time": int(time.time()),
                 "event": event,
             }
         )
-        return await self.post(body, "application/json")
+        headers = sign(body)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, "application/json", headers)
 
     async def triage(self, sku: str = SKU, *, user: str = "U1", channel: str = "C1") -> Thread:
         """Run ``/oos sku`` and wait until its verdict is in the thread."""
