@@ -9,7 +9,8 @@ Per system, after ``bot.live.check_stack``'s line (reached, credentials accepted
                participates in (``getMarketplaceParticipations``)
     celigo     ``middleware:flows``: every configured flow is in the account, and enabled
     netsuite   ``erp:<statement>``: every SuiteQL statement a triage sends, once (refused or
-               denied ones are ``bot.live``'s warnings, with what they need)
+               denied ones are ``bot.live``'s warnings, with what they need), and
+               ``erp:listener_scripts``: each configured script deployed and RELEASED
 
 then the ticket system (``tickets:auth``, and per routed Jira project ``tickets:project:KEY``:
 found, the issue type offered, the project permissions the bot uses; ServiceNow: the incident
@@ -35,6 +36,7 @@ from bot.discover import SHOPIFY_SCOPES
 from bot.live import PROBE_SKU, SystemCheck, check_stack
 from bot.slack.manifest import manifest_text
 from tools.clock import utc_now
+from tools.erp.netsuite import listeners_query
 from tools.erp.netsuite_statements import needs
 from tools.errors import AdapterError
 from tools.marketplace.amazon_discovery import discover_amazon
@@ -172,7 +174,7 @@ async def _netsuite(
     key: str, adapter: Any, entry: SystemConfig, warned: set[str]
 ) -> list[SystemCheck]:
     statements = adapter.statements(PROBE_SKU, utc_now() - timedelta(hours=1))
-    return [
+    lines = [
         _ok(
             f"{key}:{name}",
             "netsuite",
@@ -181,6 +183,39 @@ async def _netsuite(
         for name in statements
         if f"{key}:{name}" not in warned
     ]
+    scripts = sorted(entry.options.get("listener_scripts") or {})
+    if scripts and f"{key}:listeners" not in warned:
+        lines.append(await _listener_scripts(key, adapter, scripts))
+    return lines
+
+
+async def _listener_scripts(key: str, adapter: Any, scripts: list[str]) -> SystemCheck:
+    """Each configured listener script has a deployment that runs (deployed, RELEASED)."""
+    rows, _ = await adapter.suiteql(listeners_query(scripts))
+    running = {
+        str(r.get("script", "")).lower()
+        for r in rows
+        if r.get("isdeployed") in (True, "T") and str(r.get("status", "")).upper() == "RELEASED"
+    }
+    found = {str(r.get("script", "")).lower() for r in rows}
+    absent = [s for s in scripts if s.lower() not in found]
+    idle = [s for s in scripts if s.lower() in found and s.lower() not in running]
+    name = f"{key}:listener_scripts"
+    if absent:
+        return _fail(
+            name,
+            "netsuite",
+            f"no deployment of {', '.join(absent)}: run `oos discover` for the script ids",
+        )
+    if idle:
+        return SystemCheck(
+            name,
+            "netsuite",
+            True,
+            f"{', '.join(idle)} is not deployed and RELEASED (TESTING runs for its owner only): a triage will say L4.listener_inactive",
+            warning=True,
+        )
+    return _ok(name, "netsuite", f"{', '.join(scripts)} deployed and RELEASED")
 
 
 _VENDOR_CHECKS: dict[str, Callable[..., Awaitable[list[SystemCheck]]]] = {
@@ -196,7 +231,7 @@ async def _capabilities(
     transports: Mapping[str, httpx.AsyncBaseTransport],
     retry: RetryPolicy | None,
 ) -> dict[str, list[SystemCheck]]:
-    reached = {r.key for r in base if r.ok and not r.warning}
+    reached = {r.key for r in base if r.ok}  # a warned system (an API version) was reached
     failed = {r.key for r in base if not r.ok}
     warned = {r.key for r in base if r.warning}
 
@@ -316,11 +351,14 @@ async def check_slack(
 ) -> list[SystemCheck]:
     token = environ.get("SLACK_BOT_TOKEN")
     if not token:
+        # The CLI works without Slack; `oos serve` refuses to start without the token.
         return [
-            _fail(
+            SystemCheck(
                 "slack:auth",
                 "slack",
-                "SLACK_BOT_TOKEN is not set: export the Bot User OAuth Token (xoxb-…) from OAuth & Permissions",
+                True,
+                "SLACK_BOT_TOKEN is not set: oos serve needs it (OAuth & Permissions → Bot User OAuth Token)",
+                warning=True,
             )
         ]
     base = (environ.get("SLACK_API_URL") or DEFAULT_SLACK_API).rstrip("/") + "/"

@@ -245,9 +245,10 @@ def _shopify(out: _Out, system: PartialSystem, shop: ShopifyShop) -> None:
         if loc.is_fulfillment_service:
             state.append("a fulfillment service (dropship / 3PL)")
         out.comment(f"  {loc.id} · {loc.name} · {', '.join(state)}")
+    seen = f"({len(shop.webhooks)}):" if shop.webhooks else "none."
     out.comment(
-        f"Webhook subscriptions this app can see ({len(shop.webhooks)}); a connector's own "
-        "(Celigo's Shopify app) are not visible to it:"
+        "Webhook subscriptions this app can see; a connector's own (Celigo's Shopify app) are "
+        f"not visible to it: {seen}"
     )
     for hook in shop.webhooks:
         out.comment(f"  {hook.topic} → {hook.address}")

@@ -9,11 +9,13 @@ variable names so a real ``SHOPIFY_ADMIN_TOKEN`` in the environment is never sha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from bot.compose import sandbox_jira, sandbox_tickets_config
+from tools.clock import utc_now
 from tools.models import ChannelListing, ErpSnapshot, MiddlewareSnapshot, StorefrontSnapshot
 from tools.sandbox.emulated import netsuite_config_for
 from tools.sandbox.emulators.amazon import AmazonEmulator, LwaCredentials
@@ -44,7 +46,13 @@ class SandboxSystems:
     jira: httpx.AsyncBaseTransport  # the [tickets] site
 
 
-def sandbox_systems(sku: str = SANDBOX_SKU) -> SandboxSystems:
+def current_shopify_release(now: datetime) -> str:
+    """The quarterly Admin API release out at ``now`` (``2026-10``): the sandbox pins it, so
+    check-config never warns of a retiring version there, whatever the date."""
+    return f"{now.year}-{(now.month - 1) // 3 * 3 + 1:02d}"
+
+
+def sandbox_systems(sku: str = SANDBOX_SKU, now: datetime | None = None) -> SandboxSystems:
     scenario = load_library()[sku]
     storefront, middleware, erp = scenario.storefront, scenario.middleware, scenario.erp
     listing = scenario.marketplaces[0] if scenario.marketplaces else None
@@ -80,7 +88,10 @@ def sandbox_systems(sku: str = SANDBOX_SKU) -> SandboxSystems:
         "storefront": {
             "vendor": "shopify",
             "credentials": {"access_token": "OOS_SANDBOX_SHOPIFY_TOKEN"},
-            "options": {"shop": shop.shop},
+            "options": {
+                "shop": shop.shop,
+                "api_version": current_shopify_release(now or utc_now()),
+            },
         },
         "marketplaces": [
             {

@@ -97,12 +97,13 @@ async def test_every_capability_of_the_discovered_config(
         "erp:listeners",
         "erp:employee",
         "erp:role",
+        "erp:listener_scripts",
     ]
     assert "Customization > SuiteScript (View)" in lines["erp:listeners"].message
-    # No Slack token, no model key in this environment: said, and the model is optional.
-    assert (
-        not lines["slack:auth"].ok and "SLACK_BOT_TOKEN is not set" in lines["slack:auth"].message
-    )
+    # No Slack token, no model key in this environment: said, not failed (both are optional
+    # for the CLI).
+    slack = lines["slack:auth"]
+    assert slack.ok and slack.warning and "SLACK_BOT_TOKEN is not set" in slack.message
     assert lines["model"].ok and lines["model"].warning
 
 
@@ -254,3 +255,42 @@ async def test_the_model_endpoint_lists_the_model(
 
     line = (await _check(systems, config, {**environ, "OPENAI_API_KEY": "sk-wrong"}))["model"]
     assert not line.ok and "refused OPENAI_API_KEY (HTTP 401)" in line.message
+
+
+async def test_listener_scripts_that_do_not_run_or_do_not_exist(
+    systems: SandboxSystems, tmp_path: Path
+) -> None:
+    erp = systems.netsuite.snapshots[0]
+    assert isinstance(erp, ErpSnapshot)
+    config = await _config(systems, tmp_path)
+    assert (await _check(systems, config))["erp:listener_scripts"].ok
+
+    testing = erp.model_copy(
+        update={"listeners": [x.model_copy(update={"active": False}) for x in erp.listeners]}
+    )
+    systems.transports["erp"] = NetSuiteEmulator([testing], config=systems.netsuite.config)
+    line = (await _check(systems, config))["erp:listener_scripts"]
+    assert line.ok and line.warning and "is not deployed and RELEASED" in line.message
+
+    data = dict(systems.partial)
+    data["erp"] = {
+        **data["erp"],
+        "options": {
+            **data["erp"]["options"],
+            "listener_scripts": {"customscript_gone": "inventory_update"},
+        },
+    }
+    config = await _config(systems, tmp_path, erp=data["erp"])
+    line = (await _check(systems, config))["erp:listener_scripts"]
+    assert not line.ok and "no deployment of customscript_gone" in line.message
+
+
+async def test_a_disabled_celigo_flow_is_a_warning(systems: SandboxSystems, tmp_path: Path) -> None:
+    config = await _config(systems, tmp_path)
+    configured = set(config.middleware.options["flows"])
+    for flow in systems.celigo.account.flows:
+        if flow["_id"] in configured:
+            flow["disabled"] = True
+            break
+    line = (await _check(systems, config))["middleware:flows"]
+    assert line.ok and line.warning and "is disabled in integrator.io" in line.message

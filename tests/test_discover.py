@@ -205,3 +205,18 @@ def test_discovery_documents_validate_against_the_admin_schema(name: str) -> Non
         schema = build_client_schema(json.load(f)["data"])
     schema._validation_errors = []  # the published schema fails a self-check unrelated to queries
     assert validate(schema, parse(DOCUMENTS[name])) == []
+
+
+def test_oos_discover_writes_out_and_keeps_an_existing_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _export(monkeypatch, sandbox_systems().environ)
+    out = tmp_path / "stack.toml"
+    assert main(["discover", "--sandbox", "--out", str(out)]) == 0
+    written = out.read_text(encoding="utf-8")
+    assert tomllib.loads(written)["middleware"]["vendor"] == "celigo"
+    assert capsys.readouterr().out == ""
+    assert main(["discover", "--sandbox", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == written
+    assert main(["discover", "--sandbox", "--out", str(out), "--force"]) == 0

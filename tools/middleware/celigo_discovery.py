@@ -14,7 +14,8 @@ Read-only, through the adapter's own client (token, pacing, paging, retries):
 What each flow moves and which hop it serves are guesses, said as such: the systems come from
 the connections' ``assistant`` (else ``type``), the hop from their layers (Shopify storefront →
 NetSuite ERP is ``storefront_to_erp``), what it carries from words in the flow's and its steps'
-names ("inventory", "stock", "quantity" → inventory_update; "order", "fulfil", "listing").
+names and HTTP paths ("inventory", "stock", "quantity" → inventory_update; "order", "fulfil",
+"listing").
 Celigo records neither; the operator confirms them in the config.
 """
 
@@ -131,6 +132,15 @@ def _connection(doc: Mapping[str, Any]) -> CeligoConnection:
     )
 
 
+def _relative_uri(step: Mapping[str, Any]) -> str:
+    """An HTTP step's path (``/admin/api/…/inventory_levels/set.json``): what it moves, often."""
+    http = step.get("http")
+    uri = http.get("relativeURI") if isinstance(http, Mapping) else None
+    if isinstance(uri, list):
+        uri = " ".join(u for u in uri if isinstance(u, str))
+    return uri if isinstance(uri, str) else ""
+
+
 def parse_flow(
     doc: Mapping[str, Any],
     integrations: Mapping[str, str],
@@ -149,6 +159,7 @@ def parse_flow(
         channel = "amazon" if target.system.lower().startswith("amazon") else target.system
     names = [str(doc.get("name", ""))]
     names += [str(d.get("name", "")) for d in (export, import_doc) if d]
+    names += [_relative_uri(d) for d in (export, import_doc) if d]
     integration_id = doc.get("_integrationId")
     schedule = flow_schedule(doc)
     return CeligoFlow(
