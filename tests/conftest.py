@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,16 @@ def _no_model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own OPENAI_API_KEY must not turn the agent on in tests that do not ask."""
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a command under test exports (``--sandbox`` puts its emulators' credentials in
+    the environment) is gone before the next test, which may check that nothing leaked."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)

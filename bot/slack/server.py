@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import signal
 import sys
@@ -42,6 +43,7 @@ from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
 from bot.config import AgentConfig, MonitoringConfig
 from bot.engine import triage
+from bot.instances import only_instance_problem
 from bot.logs import configured, log_format
 from bot.metrics import Metrics
 from bot.monitor.posts import start_schedules
@@ -495,6 +497,9 @@ def serve_main(
             "the sandbox catalog, or `oos serve --config stack.toml` for your own systems.",
             file=sys.stderr,
         )
+        return 2
+    if (problem := only_instance_problem(os.environ)) is not None:
+        print(f"oos serve: {problem}", file=sys.stderr)
         return 2
     try:
         store = TriageStore(getattr(args, "db", None) or default_store_path(sandbox=sandbox))
