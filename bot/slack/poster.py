@@ -12,8 +12,9 @@ of the process goes through one ``SlackPoster``:
   verdict) whatever finishes first. A 429 is waited out by the Web API client
   (``bot.slack.app.RetryAfterHandler``) up to its deadline while the channel's queue waits too.
 * **Edits** (``chat.update``) never wait behind posts and never hold one up: the latest wanted
-  state of each message is sent by a task of its own, and states asked for while one is in
-  flight collapse into the newest. An edit that fails (``message_not_found``: the message was
+  state of each message is sent by a task of its own, at the pace of one workspace-wide budget
+  (Slack's tier 3), and states asked for while one waits or is in flight collapse into the
+  newest. An edit that fails (``message_not_found``: the message was
   deleted; 429 past the deadline) is logged and reported to whoever waits, never raised.
 """
 
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 POSTS_PER_SECOND = 1.0
 POST_BURST = 3
+# chat.update is Slack's tier 3 (about 50 a minute for the workspace): edits share one budget,
+# so twenty busy threads wait their turn (their newest state only) instead of bouncing off 429s.
+EDITS_PER_SECOND = 50 / 60
+EDIT_BURST = 10
 
 
 class TokenBucket:
@@ -98,6 +103,8 @@ class SlackPoster:
         *,
         rate: float = POSTS_PER_SECOND,
         burst: int = POST_BURST,
+        edit_rate: float = EDITS_PER_SECOND,
+        edit_burst: int = EDIT_BURST,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -106,6 +113,7 @@ class SlackPoster:
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
+        self._edit_bucket = TokenBucket(edit_rate, edit_burst, clock=clock, sleep=sleep)
         self._queues: dict[str, deque[_Post]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._edits: dict[tuple[str, str], _Edit] = {}
@@ -186,6 +194,7 @@ class SlackPoster:
         channel, ts = key
         try:
             while slot.kwargs is not None:
+                await self._edit_bucket.take()  # states asked for meanwhile collapse into one
                 kwargs, waiters = slot.kwargs, slot.waiters
                 slot.kwargs, slot.waiters = None, []
                 ok = await self._update(channel, ts, kwargs)

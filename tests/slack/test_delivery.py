@@ -110,7 +110,7 @@ async def test_ten_commands_in_one_channel_all_get_their_verdict_in_order(
     make_harness: HarnessFactory,
 ) -> None:
     """Slack's limits, five times faster: one service paces its posts to them."""
-    h = await make_harness(posts_per_second=5.0)
+    h = await make_harness(posts_per_second=5.0, edits_per_minute=200.0)
     h.fake.limits = SLACK_LIMITS.scaled(5.0)
     replies = await asyncio.gather(*(h.command(SKU) for _ in range(10)))
     assert all(r.status == 200 for r in replies)
@@ -127,6 +127,8 @@ async def test_ten_commands_in_one_channel_all_get_their_verdict_in_order(
     posts = h.fake.calls_to("chat.postMessage", ok_only=False)
     rate_limited = [c for c in posts if c.status == 429]
     assert len(rate_limited) <= 2, "paced at the channel's rate, not bounced off it"
+    edits = h.fake.calls_to("chat.update", ok_only=False)
+    assert len([c for c in edits if c.status == 429]) <= 2, "edits paced to their tier too"
 
 
 async def test_the_token_bucket_allows_a_burst_then_the_rate() -> None:
