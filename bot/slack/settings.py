@@ -101,7 +101,7 @@ class SlackSettings(BaseModel):
         1.0, gt=0, description="OOS_SLACK_POSTS_PER_SECOND: pace of posts in one channel"
     )
     edits_per_minute: float = Field(
-        50.0, gt=0, description="OOS_SLACK_EDITS_PER_MINUTE: pace of chat.update, workspace-wide"
+        45.0, gt=0, description="OOS_SLACK_EDITS_PER_MINUTE: pace of chat.update, workspace-wide"
     )
     access: AccessPolicy = AccessPolicy()
 

@@ -159,6 +159,19 @@ async def test_posts_to_one_channel_keep_the_order_they_were_queued_in(
     await poster.shutdown()
 
 
+async def test_replies_in_open_threads_go_before_new_roots(fake_slack: FakeSlack) -> None:
+    poster = SlackPoster(fake_slack.client(), rate=100.0, burst=1)
+    hold = fake_slack.hold("chat.postMessage")
+    roots = [poster.enqueue("C1", blocks.notice(f"root {i}")) for i in range(3)]
+    replies = [poster.enqueue("C1", blocks.notice(f"reply {i}"), thread_ts="1.0") for i in range(2)]
+    hold.set()
+    await asyncio.gather(*roots, *replies)
+    texts = [m.text for m in fake_slack.messages.values()]
+    # All five were queued before the first went out: the replies first, each kind in order.
+    assert texts == ["reply 0", "reply 1", "root 0", "root 1", "root 2"]
+    await poster.shutdown()
+
+
 # --- Slack down: the verdict is kept ----------------------------------------------------------
 
 
