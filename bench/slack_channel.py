@@ -136,7 +136,8 @@ async def bench(args: argparse.Namespace) -> int:
     )
     if verdicts:
         print(
-            f"time to the first verdict {verdicts[0]:.1f} s, to the last {verdicts[-1]:.1f} s "
+            f"time to the first verdict {verdicts[0]:.1f} s, median "
+            f"{percentile(verdicts, 50):.1f} s, to the last {verdicts[-1]:.1f} s "
             f"(Slack's floor for {ok_posts} posts at 1/s after a burst of 4: "
             f"{max(0, ok_posts - 4):.0f} s)"
         )
