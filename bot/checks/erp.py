@@ -18,7 +18,7 @@ from bot.checks.base import (
     unread,
     when,
 )
-from bot.checks.connector_log import auth_refusal, healed, refusal
+from bot.checks.connector_log import auth_refusal, healed, refusal, status_of
 from bot.facts import Facts, ref
 from tools.models import Flow, MiddlewareLogEntry
 
@@ -166,7 +166,7 @@ def _connector_auth_refusals(facts: Facts) -> list[MiddlewareLogEntry]:
 def _permission_refusal(e: MiddlewareLogEntry) -> bool:
     """403 or a permission code: the ERP knows the caller and refuses it the write (a 401 is
     a credential the ERP does not accept, which a rotation explains)."""
-    return e.status_code == 403 or "PERMISSION" in (e.error_code or "").upper()
+    return status_of(e) == 403 or "PERMISSION" in (e.error_code or "").upper()
 
 
 def _refused_words(e: MiddlewareLogEntry) -> str:

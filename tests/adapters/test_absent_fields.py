@@ -335,3 +335,32 @@ async def test_netsuite_a_deployment_without_its_status_is_not_an_inactive_liste
     report = await _triage_with(scenario, erp=_FixedErp(got))
     listener = next(c for c in report.checks if c.id == "L4.listener")
     assert listener.status == "unknown"
+
+
+async def test_netsuite_a_logged_call_without_its_status_code_is_not_an_accepted_call() -> None:
+    scenario = _scenario()
+    assert isinstance(scenario.erp, ErpSnapshot) and scenario.erp.webhook_log
+    config = netsuite_config_for(scenario.erp)
+    emulator = NetSuiteEmulator([scenario.erp], config=config)
+
+    class Strip(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await emulator.handle_async_request(request)
+            body = json.loads(await response.aread())
+            for row in body.get("items") or []:
+                row.pop("statuscode", None)
+            return httpx.Response(response.status_code, json=body)
+
+    erp = NetSuiteErp(
+        config, transport=Strip(), environ=sandbox_environ(config.env), now=lambda: scenario.clock
+    )
+    try:
+        got = await erp.read_item(scenario.sku, scenario.clock - timedelta(hours=72))
+    finally:
+        await erp.aclose()
+    assert got.webhook_log == []
+    [note] = [n for n in got.not_visible if n.startswith("webhook_log")]
+    assert "1 logged call(s) carry no status code" in note
+    report = await _triage_with(scenario, erp=_FixedErp(got))
+    check = next(c for c in report.checks if c.id == "L4.webhook_log")
+    assert check.status == "unknown"
