@@ -37,8 +37,14 @@ def item_type(facts: Facts) -> Outcome:
         )
     if erp.item.item_type in ("non_inventory", "service"):
         return failed(
-            f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers",
+            f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers"
+            + (
+                ""
+                if sf
+                else " (the storefront could not be read: whether it counts stock is not known)"
+            ),
             fact,
+            confidence="confirmed" if sf else "likely",
         )
     return passed(
         f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}", fact
@@ -170,7 +176,12 @@ def _permission_refusal(e: MiddlewareLogEntry) -> bool:
 
 
 def _refused_words(e: MiddlewareLogEntry) -> str:
-    code = f"HTTP {e.status_code}" if e.status_code else (e.error_code or "refused")
+    code = (
+        " ".join(
+            x for x in (f"HTTP {e.status_code}" if e.status_code else "", e.error_code or "") if x
+        )
+        or "refused"
+    )
     job = (
         f" ({e.job_failed} of {e.job_records} record(s) failed)"
         if e.job_failed is not None and e.job_records is not None
@@ -229,6 +240,14 @@ def integration_user(facts: Facts) -> Outcome:
         else None
     )
     if user.auth_errors:
+        if facts.middleware is None:
+            # whether a token rotation explains the failed logins cannot be told
+            return failed(
+                f"{user.name} is being refused: {user.auth_errors[0]} (the connector could not "
+                "be read: a credential rotation cannot be ruled out)",
+                fact,
+                confidence="likely",
+            )
         if token_rotated and not any(_permission_refusal(e) for e in connector_refused):
             # The user still holds the permission; the ERP logs failed logins against it
             # because the connector presents the token that was rotated away.
