@@ -148,7 +148,7 @@ class TriageStore:
             with self.db.conn:
                 self.db.conn.execute(
                     "update triages set report = ? where id = ?",
-                    [report.model_dump_json(), triage_id],
+                    [report.stored_json(), triage_id],
                 )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"could not update the triage in {self.path}: {exc}") from None
