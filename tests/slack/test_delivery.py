@@ -299,3 +299,23 @@ async def test_when_the_verdict_cannot_be_edited_the_explanation_is_a_reply(
     last = fake.thread("C1", root.ts)[-1]
     assert "The flow is disabled." in last.everything
     assert last.thread_ts == root.ts
+
+
+def test_two_processes_on_one_database_never_take_the_same_kept_verdict(tmp_path: Any) -> None:
+    from bot.slack.pending import PendingVerdicts
+    from bot.store import TriageStore
+
+    first, second = TriageStore(tmp_path / "t.db"), TriageStore(tmp_path / "t.db")
+    try:
+        mine, theirs = PendingVerdicts(first.db), PendingVerdicts(second.db)
+        mine.keep("t1", channel="C1", thread_ts="1.0", root_ts="1.0", error="HTTP 503")
+        mine.keep("t2", channel="C1", thread_ts="2.0", root_ts=None, error="ratelimited")
+        assert theirs.count() == 2, "both processes see what either kept"
+        taken = theirs.take_all()
+        assert sorted(p.triage_id for p in taken) == ["t1", "t2"]
+        assert mine.take_all() == [], "taken once, by one process"
+        theirs.keep("t1", channel="C1", thread_ts="1.0", root_ts="1.0", error="HTTP 503")
+        assert [p.triage_id for p in mine.take_all()] == ["t1"], "put back, taken again"
+    finally:
+        first.close()
+        second.close()
