@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -64,3 +66,35 @@ def _environment_restored() -> Iterator[None]:
 def _private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("OOS_DB", str(tmp_path / "triage.db"))
     yield
+
+
+_SHOPIFY_SCHEMA_FILE = (
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "specs"
+    / "shopify"
+    / "admin_schema_2025-01.json.gz"
+)
+
+
+@pytest.fixture(scope="session")
+def shopify_schema_file() -> Path:
+    """The published Shopify Admin GraphQL 2025-01 schema beside the repo; skips when absent."""
+    if not _SHOPIFY_SCHEMA_FILE.is_file():
+        pytest.skip(f"the Shopify Admin schema is not beside the repo ({_SHOPIFY_SCHEMA_FILE})")
+    return _SHOPIFY_SCHEMA_FILE
+
+
+@pytest.fixture(scope="session")
+def shopify_admin_schema(shopify_schema_file: Path) -> Any:
+    """That schema built by graphql-core, ready to validate documents against."""
+    # graphql-core is a dev dependency: the contract must not be skipped silently without it.
+    from graphql import build_client_schema
+
+    with gzip.open(shopify_schema_file, "rt", encoding="utf-8") as f:
+        built = build_client_schema(json.load(f)["data"])
+    # The published schema fails graphql-core's own self-check on a deprecation rule that has
+    # nothing to do with queries (see specs/README.md); skip that self-check.
+    built._validation_errors = []
+    return built

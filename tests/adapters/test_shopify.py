@@ -5,12 +5,10 @@ throttle, the bulk-operation catalog read, and credential canaries."""
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -53,14 +51,6 @@ from tools.storefront.shopify_graphql import (
     webhook_topic,
 )
 
-SCHEMA_FILE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "specs"
-    / "shopify"
-    / "admin_schema_2025-01.json.gz"
-)
 TOKEN_ENV = "OOS_TEST_SHOPIFY_TOKEN"
 CANARY = "canary-7f3a9c1e-shopify-admin-secret"
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
@@ -188,29 +178,16 @@ def shopify_view(scenario_snap: StorefrontSnapshot, got: StorefrontSnapshot) -> 
 # --- contract: every document against the published schema -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def schema() -> Any:
-    if not SCHEMA_FILE.exists():
-        pytest.skip(f"the Shopify Admin schema is not beside the repo ({SCHEMA_FILE})")
-    # graphql-core is a dev dependency: the contract must not be skipped silently without it.
-    from graphql import build_client_schema
-
-    with gzip.open(SCHEMA_FILE, "rt", encoding="utf-8") as f:
-        built = build_client_schema(json.load(f)["data"])
-    # The published schema fails graphql-core's own self-check on a deprecation rule that has
-    # nothing to do with queries (see specs/README.md); skip that self-check.
-    built._validation_errors = []
-    return built
-
-
 @pytest.mark.parametrize(
     "name", [*DOCUMENTS, "catalog bulk query"], ids=[*DOCUMENTS, "catalog bulk query"]
 )
-def test_every_document_validates_against_the_admin_schema(schema: Any, name: str) -> None:
+def test_every_document_validates_against_the_admin_schema(
+    shopify_admin_schema: Any, name: str
+) -> None:
     from graphql import parse, validate
 
     document = DOCUMENTS.get(name, CATALOG_BULK_QUERY)
-    assert validate(schema, parse(document)) == []
+    assert validate(shopify_admin_schema, parse(document)) == []
 
 
 async def _everything_the_adapter_sends() -> Tap:
@@ -236,7 +213,7 @@ async def _everything_the_adapter_sends() -> Tap:
     return tap
 
 
-async def test_every_document_sent_validates_with_its_variables(schema: Any) -> None:
+async def test_every_document_sent_validates_with_its_variables(shopify_admin_schema: Any) -> None:
     from graphql import OperationDefinitionNode, parse, validate
     from graphql.execution.values import get_variable_values
 
@@ -246,16 +223,16 @@ async def test_every_document_sent_validates_with_its_variables(schema: Any) -> 
     for body, _ in tap.exchanges:
         assert body["query"] == DOCUMENTS[body["operationName"]]
         document = parse(body["query"])
-        assert validate(schema, document) == []
+        assert validate(shopify_admin_schema, document) == []
         (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         definitions = operation.variable_definitions or ()
-        coerced = get_variable_values(schema, definitions, body["variables"])
+        coerced = get_variable_values(shopify_admin_schema, definitions, body["variables"])
         assert not isinstance(coerced, list), coerced  # a list holds the coercion errors
         if body["operationName"] == "RunCatalogBulkQuery":
-            assert validate(schema, parse(body["variables"]["query"])) == []
+            assert validate(shopify_admin_schema, parse(body["variables"]["query"])) == []
 
 
-async def test_the_emulators_answers_fit_the_schema(schema: Any) -> None:
+async def test_the_emulators_answers_fit_the_schema(shopify_admin_schema: Any) -> None:
     """Executing each document over the emulator's answer checks types, enums and non-nulls."""
     from graphql import execute_sync, parse
 
@@ -265,7 +242,7 @@ async def test_the_emulators_answers_fit_the_schema(schema: Any) -> None:
     tap = await _everything_the_adapter_sends()
     for body, answer in tap.exchanges:
         result = execute_sync(
-            schema,
+            shopify_admin_schema,
             parse(body["query"]),
             root_value=answer["data"],
             variable_values=body["variables"],
@@ -284,9 +261,9 @@ def _selected(answer: Any, shape: Any) -> Any:
     return answer
 
 
-def test_enums_the_adapter_maps_are_the_schemas(schema: Any) -> None:
+def test_enums_the_adapter_maps_are_the_schemas(shopify_admin_schema: Any) -> None:
     def values(name: str) -> set[str]:
-        return set(schema.get_type(name).values)
+        return set(shopify_admin_schema.get_type(name).values)
 
     assert values("ProductVariantInventoryPolicy") == {"DENY", "CONTINUE"}
     assert values("ProductStatus") == {"ACTIVE", "ARCHIVED", "DRAFT"}

@@ -5,8 +5,6 @@ catalog behind both emulators, and the streaming merge that compares them."""
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import math
 import tempfile
 from collections.abc import Iterator
@@ -43,14 +41,6 @@ from tools.storefront.shopify_graphql import CATALOG_LEVELS_BULK_QUERY
 
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 TOKEN_ENV = "OOS_TEST_SHOPIFY_TOKEN"
-SCHEMA_FILE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "specs"
-    / "shopify"
-    / "admin_schema_2025-01.json.gz"
-)
 
 
 async def _no_sleep(_: float) -> None:
@@ -197,15 +187,12 @@ async def test_a_download_cut_off_midway_is_an_adapter_error() -> None:
     assert "Signature" not in caught.value.message and "Signature" not in str(caught.value)
 
 
-def test_the_levels_bulk_query_validates_against_the_admin_schema() -> None:
-    if not SCHEMA_FILE.exists():
-        pytest.skip(f"the Shopify Admin schema is not beside the repo ({SCHEMA_FILE})")
-    from graphql import build_client_schema, parse, validate
+def test_the_levels_bulk_query_validates_against_the_admin_schema(
+    shopify_admin_schema: Any,
+) -> None:
+    from graphql import parse, validate
 
-    with gzip.open(SCHEMA_FILE, "rt", encoding="utf-8") as f:
-        schema = build_client_schema(json.load(f)["data"])
-    schema._validation_errors = []  # the published schema fails a self-check unrelated to queries
-    assert validate(schema, parse(CATALOG_LEVELS_BULK_QUERY)) == []
+    assert validate(shopify_admin_schema, parse(CATALOG_LEVELS_BULK_QUERY)) == []
 
 
 # --- NetSuite: keyset-paged SuiteQL, the id space cut into ranges read at once ---------------------
