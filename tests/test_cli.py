@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.store import TriageStore
+from tests.test_config_load import EXAMPLE, VENDOR_ENV
 
 SKU = "SKU-3101"
 
@@ -180,26 +181,12 @@ def test_the_console_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     assert "L3.flow_suspended" in proc.stdout
 
 
-EXAMPLE_CONFIG = str(Path(__file__).resolve().parents[1] / "examples" / "stack.toml")
-VENDOR_ENV = (
-    "SHOPIFY_ADMIN_TOKEN",
-    "SP_API_CLIENT_ID",
-    "SP_API_CLIENT_SECRET",
-    "SP_API_REFRESH_TOKEN",
-    "CELIGO_API_TOKEN",
-    "NETSUITE_CONSUMER_KEY",
-    "NETSUITE_CONSUMER_SECRET",
-    "NETSUITE_TOKEN_ID",
-    "NETSUITE_TOKEN_SECRET",
-)
-
-
 def test_check_config_names_each_missing_variable_and_exits_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in (*VENDOR_ENV, "SLACK_BOT_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    code, out, _ = run(capsys, "check-config", EXAMPLE_CONFIG)
+    code, out, _ = run(capsys, "check-config", str(EXAMPLE))
     assert code == 1
     lines = out.splitlines()
     assert [line.split()[1] for line in lines] == [
