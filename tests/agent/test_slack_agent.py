@@ -19,12 +19,11 @@ from bot.agent.memory import ThreadMemory
 from bot.compose import sandbox_target
 from bot.slack.app import build_app
 from bot.slack.server import start_http
-from bot.slack.settings import SlackSettings
 from bot.store import TriageStore
 from tests.agent.conftest import AgentFactory
 from tests.agent.fake_openai import FakeOpenAI, final, server_error, tool_calls
-from tests.slack.conftest import SIGNING_SECRET, Harness, Thread
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.conftest import Harness, Thread, loopback_settings
+from tests.slack.fake_slack import FakeSlack
 
 SKU = "SKU-3101"
 
@@ -43,14 +42,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 async def harness(
     fake_slack: FakeSlack, make_agent: AgentFactory, tmp_path: Path
 ) -> AsyncIterator[Harness]:
-    settings = SlackSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=fake_slack.api_url,
-        host="127.0.0.1",
-        port=0,
-        triage_timeout=30,
-    )
+    settings = loopback_settings(fake_slack, triage_timeout=30)
     store = TriageStore(tmp_path / "triage.db")
     app, services = build_app(
         settings, store=store, resolve=sandbox_target, agent=make_agent(max_retries=0)

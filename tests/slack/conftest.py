@@ -63,17 +63,25 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
-    """Settings for an app that serves 127.0.0.1 on a free port and calls ``fake``. Edits are
-    not paced unless a test asks (the fake has no limits unless a test sets them)."""
+def loopback_settings(fake: FakeSlack, **fields: Any) -> SlackSettings:
+    """Settings for an app that serves 127.0.0.1 (a free port unless ``port`` is given) and calls
+    ``fake``; ``fields`` are further ``SlackSettings`` fields."""
     return SlackSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=fake.api_url,
-        host="127.0.0.1",
-        port=0,
-        **{"edits_per_minute": 60_000.0, **overrides},
+        **{
+            "bot_token": BOT_TOKEN,
+            "signing_secret": SIGNING_SECRET,
+            "api_url": fake.api_url,
+            "host": "127.0.0.1",
+            "port": 0,
+            **fields,
+        }
     )
+
+
+def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
+    """``loopback_settings`` with edits not paced unless a test asks (the fake has no limits
+    unless a test sets them)."""
+    return loopback_settings(fake, **{"edits_per_minute": 60_000.0, **overrides})
 
 
 def sign(

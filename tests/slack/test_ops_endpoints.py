@@ -24,10 +24,10 @@ from bot.logs import configured
 from bot.metrics import Metrics
 from bot.slack.ops import Readiness
 from bot.slack.server import serve
-from bot.slack.settings import AccessPolicy, SlackSettings
+from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
-from tests.slack.conftest import CAUSE, SIGNING_SECRET, SKU, sign
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.conftest import CAUSE, SKU, loopback_settings, sign
+from tests.slack.fake_slack import FakeSlack
 
 
 @dataclass
@@ -68,14 +68,7 @@ async def running(
     fake_slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Running]:
     caplog.set_level(logging.INFO, logger="bot")
-    settings = SlackSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=fake_slack.api_url,
-        host="127.0.0.1",
-        port=0,
-        access=AccessPolicy(action_users=frozenset({"U1"})),
-    )
+    settings = loopback_settings(fake_slack, access=AccessPolicy(action_users=frozenset({"U1"})))
     stop = asyncio.Event()
     store = TriageStore(tmp_path / "t.db")
     task = asyncio.create_task(serve(settings, store=store, resolve=sandbox_target, stop=stop))

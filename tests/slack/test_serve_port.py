@@ -9,10 +9,9 @@ import pytest
 
 from bot.compose import sandbox_target
 from bot.slack.server import serve
-from bot.slack.settings import SlackSettings
 from bot.store import TriageStore
-from tests.slack.conftest import SIGNING_SECRET
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.conftest import loopback_settings
+from tests.slack.fake_slack import FakeSlack
 
 
 async def test_a_port_in_use_is_one_line(
@@ -22,13 +21,7 @@ async def test_a_port_in_use_is_one_line(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        settings = SlackSettings(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_url=fake_slack.api_url,
-            host="127.0.0.1",
-            port=port,
-        )
+        settings = loopback_settings(fake_slack, port=port)
         store = TriageStore(tmp_path / "t.db")
         try:
             code = await serve(settings, store=store, resolve=sandbox_target)

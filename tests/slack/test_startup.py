@@ -18,10 +18,10 @@ from bot.compose import sandbox_target
 from bot.config import SlackAccess
 from bot.slack import server
 from bot.slack.server import serve
-from bot.slack.settings import AccessPolicy, SlackSettings
+from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
-from tests.slack.conftest import SIGNING_SECRET
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.slack.conftest import loopback_settings
+from tests.slack.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,14 +80,7 @@ async def _started(
 ) -> list[logging.LogRecord]:
     """Serve until the startup line is logged, then stop; the records ``oos serve`` logged."""
     caplog.set_level(logging.INFO, logger="bot")
-    settings = SlackSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=fake_slack.api_url,
-        host="127.0.0.1",
-        port=0,
-        access=access,
-    )
+    settings = loopback_settings(fake_slack, access=access)
     stop = asyncio.Event()
     store = TriageStore(tmp_path / "t.db")
     task = asyncio.create_task(
