@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from dataclasses import replace as swap
 from datetime import timedelta
 from pathlib import Path
@@ -259,8 +260,11 @@ _KEPT = {
 }
 
 
-async def test_netsuite_rows_without_their_nullable_columns_fail_no_check() -> None:
-    scenario = _scenario()
+async def _netsuite_read(
+    scenario: Scenario, row: Callable[[dict[str, Any]], dict[str, Any]]
+) -> ErpSnapshot:
+    """The NetSuite adapter's read of the scenario's ERP, every SuiteQL row passed through ``row``
+    on its way from the emulator."""
     assert isinstance(scenario.erp, ErpSnapshot)
     config = netsuite_config_for(scenario.erp)
     emulator = NetSuiteEmulator([scenario.erp], config=config)
@@ -270,10 +274,7 @@ async def test_netsuite_rows_without_their_nullable_columns_fail_no_check() -> N
             response = await emulator.handle_async_request(request)
             body = json.loads(await response.aread())
             if isinstance(body.get("items"), list):
-                body["items"] = [
-                    {k: v for k, v in row.items() if k in _KEPT or k == "links"}
-                    for row in body["items"]
-                ]
+                body["items"] = [row(r) for r in body["items"]]
             return httpx.Response(response.status_code, json=body)
 
     erp = NetSuiteErp(
@@ -283,9 +284,20 @@ async def test_netsuite_rows_without_their_nullable_columns_fail_no_check() -> N
         now=lambda: scenario.clock,
     )
     try:
-        got = await erp.read_item(scenario.sku, scenario.clock - timedelta(hours=72))
+        return await erp.read_item(scenario.sku, scenario.clock - timedelta(hours=72))
     finally:
         await erp.aclose()
+
+
+def _without(column: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda row: {k: v for k, v in row.items() if k != column}
+
+
+async def test_netsuite_rows_without_their_nullable_columns_fail_no_check() -> None:
+    scenario = _scenario()
+    got = await _netsuite_read(
+        scenario, lambda row: {k: v for k, v in row.items() if k in _KEPT or k == "links"}
+    )
     report = await _triage_with(scenario, erp=_FixedErp(got))
     assert _failures(report) == []
 
@@ -302,25 +314,7 @@ class _FixedErp:
 
 async def test_netsuite_a_deployment_without_its_status_is_not_an_inactive_listener() -> None:
     scenario = _scenario()
-    assert isinstance(scenario.erp, ErpSnapshot)
-    config = netsuite_config_for(scenario.erp)
-    emulator = NetSuiteEmulator([scenario.erp], config=config)
-
-    class Strip(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await emulator.handle_async_request(request)
-            body = json.loads(await response.aread())
-            for row in body.get("items") or []:
-                row.pop("isdeployed", None)
-            return httpx.Response(response.status_code, json=body)
-
-    erp = NetSuiteErp(
-        config, transport=Strip(), environ=sandbox_environ(config.env), now=lambda: scenario.clock
-    )
-    try:
-        got = await erp.read_item(scenario.sku, scenario.clock - timedelta(hours=72))
-    finally:
-        await erp.aclose()
+    got = await _netsuite_read(scenario, _without("isdeployed"))
     assert got.listeners == []
     [note] = [n for n in got.not_visible if n.startswith("listeners")]
     assert "did not show whether deployment(s) customdeploy_inv_sync are deployed" in note
@@ -332,24 +326,7 @@ async def test_netsuite_a_deployment_without_its_status_is_not_an_inactive_liste
 async def test_netsuite_a_logged_call_without_its_status_code_is_not_an_accepted_call() -> None:
     scenario = _scenario()
     assert isinstance(scenario.erp, ErpSnapshot) and scenario.erp.webhook_log
-    config = netsuite_config_for(scenario.erp)
-    emulator = NetSuiteEmulator([scenario.erp], config=config)
-
-    class Strip(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await emulator.handle_async_request(request)
-            body = json.loads(await response.aread())
-            for row in body.get("items") or []:
-                row.pop("statuscode", None)
-            return httpx.Response(response.status_code, json=body)
-
-    erp = NetSuiteErp(
-        config, transport=Strip(), environ=sandbox_environ(config.env), now=lambda: scenario.clock
-    )
-    try:
-        got = await erp.read_item(scenario.sku, scenario.clock - timedelta(hours=72))
-    finally:
-        await erp.aclose()
+    got = await _netsuite_read(scenario, _without("statuscode"))
     assert got.webhook_log == []
     [note] = [n for n in got.not_visible if n.startswith("webhook_log")]
     assert "1 logged call(s) carry no status code" in note
