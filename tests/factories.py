@@ -20,6 +20,8 @@ from tools.models import (
     ErpItem,
     ErpSnapshot,
     Flow,
+    InventoryAdjustment,
+    InventoryTransaction,
     MiddlewareSnapshot,
     Source,
     StorefrontSnapshot,
@@ -33,6 +35,18 @@ SKU = "SKU-T1"
 def ago(**delta: float) -> datetime:
     """``ago(hours=3)`` is three hours before ``NOW``."""
     return NOW - timedelta(**delta)
+
+
+def adj(
+    hours: float, before: int, after: int, reason: str = "sale", **kw: Any
+) -> InventoryAdjustment:
+    """A storefront adjustment ``hours`` before ``NOW``, a sale unless ``reason`` says otherwise."""
+    return InventoryAdjustment(at=ago(hours=hours), before=before, after=after, reason=reason, **kw)
+
+
+def txn(hours: float, kind: str, quantity: int, **kw: Any) -> InventoryTransaction:
+    """An ERP inventory transaction ``hours`` before ``NOW``."""
+    return InventoryTransaction(at=ago(hours=hours), kind=kind, quantity=quantity, **kw)
 
 
 def _src(system: str) -> dict[str, Any]:
@@ -152,3 +166,7 @@ def run_case(c: Case, *, cites_in_order: bool = False) -> Outcome:
         assert outcome.confidence == c.confidence
         assert outcome.facts, "a failure must cite the facts that prove it"
     return outcome
+
+
+# a storefront that sold out three hours ago, by a sale
+SOLD_OUT = storefront(available=0, out_of_stock_since=ago(hours=3), adjustments=[adj(3, 1, 0)])

@@ -14,7 +14,9 @@ from bot.checks import CHECKS
 from bot.settings import Thresholds
 from tests.factories import (
     SKU,
+    SOLD_OUT,
     Case,
+    adj,
     ago,
     case,
     erp,
@@ -24,12 +26,11 @@ from tests.factories import (
     middleware,
     run_case,
     storefront,
+    txn,
     wms,
 )
 from tools.models import (
     ErpItem,
-    InventoryAdjustment,
-    InventoryTransaction,
     ListingIssue,
     MiddlewareLogEntry,
     OutboundEvent,
@@ -40,18 +41,8 @@ from tools.models import (
 # --- builders for the records the factories leave to the caller ----------------------------
 
 
-def adj(
-    hours: float, before: int, after: int, reason: str = "sale", **kw: Any
-) -> InventoryAdjustment:
-    return InventoryAdjustment(at=ago(hours=hours), before=before, after=after, reason=reason, **kw)
-
-
 def log(minutes: float, stage: str, flow_id: str = "f1", **kw: Any) -> MiddlewareLogEntry:
     return MiddlewareLogEntry(at=ago(minutes=minutes), flow_id=flow_id, sku=SKU, stage=stage, **kw)
-
-
-def txn(hours: float, kind: str, quantity: int, **kw: Any) -> InventoryTransaction:
-    return InventoryTransaction(at=ago(hours=hours), kind=kind, quantity=quantity, **kw)
 
 
 def hook(topic: str, kind: str) -> WebhookSubscription:
@@ -64,8 +55,6 @@ SUPPRESSED = ListingIssue(
     enforcement="LISTING_SUPPRESSED",
 )
 
-# a storefront that sold out three hours ago, by a sale
-SOLD_OUT = storefront(available=0, out_of_stock_since=ago(hours=3), adjustments=[adj(3, 1, 0)])
 POLLED_IN = flow(trigger="poll", interval_minutes=30)
 
 

@@ -19,7 +19,9 @@ from bot.engine import triage
 from bot.facts import Facts
 from tests.factories import (
     SKU,
+    SOLD_OUT,
     Case,
+    adj,
     ago,
     case,
     erp,
@@ -29,6 +31,7 @@ from tests.factories import (
     middleware,
     run_case,
     storefront,
+    txn,
 )
 from tools.errors import AdapterError
 from tools.models import (
@@ -36,8 +39,6 @@ from tools.models import (
     ErpItem,
     ErpListener,
     IntegrationUser,
-    InventoryAdjustment,
-    InventoryTransaction,
     ListingIssue,
     ListingStatusChange,
     LocationMapping,
@@ -47,18 +48,6 @@ from tools.models import (
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import load_library
 
-
-def adj(
-    hours: float, before: int, after: int, reason: str = "sale", **kw: Any
-) -> InventoryAdjustment:
-    return InventoryAdjustment(at=ago(hours=hours), before=before, after=after, reason=reason, **kw)
-
-
-def txn(hours: float, kind: str, quantity: int, **kw: Any) -> InventoryTransaction:
-    return InventoryTransaction(at=ago(hours=hours), kind=kind, quantity=quantity, **kw)
-
-
-SOLD_OUT = storefront(available=0, out_of_stock_since=ago(hours=3), adjustments=[adj(3, 1, 0)])
 SERVICE = ErpItem(
     item_id="77", sku=SKU, name="Gift wrap", item_type="service", item_type_raw="Service"
 )
