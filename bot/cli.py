@@ -40,6 +40,7 @@ from bot.sku import InvalidSku, validate_sku
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
+from tools import redact
 from tools.protocols import Stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
 
@@ -261,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    redact.install_on_root()
     vendor_log = logging.getLogger("tools")
     previous_level = vendor_log.level
     if not args.verbose:

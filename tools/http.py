@@ -26,6 +26,7 @@ to the redactor as they appear, so a refreshed token is masked too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import time
@@ -55,6 +56,7 @@ Params = Mapping[str, str | int | float | bool | None]
 MESSAGE_LIMIT = 300
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _SENSITIVE_HEADER = re.compile(r"authorization|token|secret|key|signature|cookie|session", re.I)
 
 
@@ -336,7 +338,7 @@ class VendorClient(AsyncClosing):
         for name, value in headers.items():
             if _SENSITIVE_HEADER.search(name):
                 # "Bearer abc" → mask "abc" wherever it shows up on its own, too.
-                self.redactor.add(value, value.partition(" ")[2])
+                self.redactor.add(value, value.partition(" ")[2], *credential_parts(value))
 
     def _decode(self, response: httpx.Response, endpoint: str) -> Any:
         if response.status_code == 204 or not response.content:
@@ -453,3 +455,25 @@ def _snippet(text: str) -> str:
 
 def _truncate(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def credential_parts(value: str) -> tuple[str, ...]:
+    """The secrets inside an Authorization value, each of which an echo may quote alone: the
+    password (and user:password pair) of ``Basic …``; the token, consumer key and signature of
+    an OAuth 1.0 ``OAuth …`` header."""
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "oauth":
+        params = dict(_OAUTH_PARAM.findall(rest))
+        return tuple(
+            v
+            for k in ("oauth_token", "oauth_consumer_key", "oauth_signature")
+            if (v := params.get(k))
+        )
+    if scheme.lower() != "basic":
+        return ()
+    try:
+        pair = base64.b64decode(rest.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ()
+    _user, colon, password = pair.partition(":")
+    return (pair, password) if colon else ()

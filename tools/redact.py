@@ -6,6 +6,12 @@ shapes credentials take in headers, query strings and JSON bodies (``Authorizati
 ``Bearer …``, ``access_token=…``, ``"password": "…"``, OAuth 1.0 ``oauth_signature="…"``,
 ``x-amz-access-token``, ``X-Shopify-Access-Token``, user:password in URLs).
 
+What is a secret is one process-wide registry (``SECRETS``), kept apart from how text is masked:
+every value any redactor is given (``Redactor.add``, ``register``) — an auth hook's header, a
+Basic-auth password, an LWA refresh token, the Slack and model keys — is registered there, and
+every redactor, whoever built it, masks every registered value. So a credential one client
+learnt is masked in another client's error, a ticket body, a Slack message or the log.
+
 ``RedactingFilter`` applies a redactor to std ``logging`` records; ``install`` puts one on a
 logger or handler (the composition root may also put one on the root handlers).
 """
@@ -56,11 +62,40 @@ def _mask_value(match: re.Match[str]) -> str:
     return f"{match.group('key')}{quote_char}{MASK}{quote_char}"
 
 
+class SecretRegistry:
+    """The secret values known to this process; every live ``Redactor`` is told of each."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._members: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+    def register(self, *values: str) -> None:
+        fresh = {v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN} - self._values
+        if not fresh:
+            return
+        self._values |= fresh
+        for member in list(self._members):
+            member._learn(fresh)
+
+    def join(self, redactor: Redactor) -> None:
+        self._members.add(redactor)
+        redactor._learn(self._values)
+
+
+SECRETS = SecretRegistry()
+
+
+def register(*values: str) -> None:
+    """Say that ``values`` are secrets: every redactor in the process masks them from now on."""
+    SECRETS.register(*values)
+
+
 class Redactor:
     """Masks known secret values and common credential shapes in text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        SECRETS.join(self)
         self.add(*secrets)
 
     @classmethod
@@ -74,11 +109,13 @@ class Redactor:
         return cls(value for name, value in env.items() if _SECRET_ENV_NAME.search(name.upper()))
 
     def add(self, *secrets: str) -> None:
-        """Remember more secret values, e.g. a token fetched after start-up."""
+        """Remember more secret values, e.g. a token fetched after start-up (registered for
+        the whole process: see ``SecretRegistry``)."""
+        SECRETS.register(*secrets)
+
+    def _learn(self, secrets: Iterable[str]) -> None:
         for secret in secrets:
-            secret = secret.strip()
-            if len(secret) >= _MIN_SECRET_LEN:
-                self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
+            self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret that contains another is masked whole.
@@ -131,3 +168,11 @@ def install(target: logging.Logger | logging.Handler, redactor: Redactor) -> Non
             existing.add(redactor)
             return
     target.addFilter(RedactingFilter(redactor))
+
+
+def install_on_root() -> None:
+    """Redact everything the root logger's handlers write (stderr with ``-v``, a log file):
+    every record of every library, with every registered secret and secret-named variable."""
+    redactor = Redactor.from_env()
+    for handler in logging.getLogger().handlers:
+        install(handler, redactor)

@@ -39,6 +39,7 @@ from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
+from tools import redact
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -129,7 +130,11 @@ class BotIdentity:
 
 
 def build_client(settings: SlackSettings, *, with_token: bool = True) -> AsyncWebClient:
-    """The Web API client: ``SLACK_API_URL``, the bot token, timeouts and bounded retries."""
+    """The Web API client: ``SLACK_API_URL``, the bot token, timeouts and bounded retries.
+    Every Slack credential is registered as a secret first, so an echo of it is masked."""
+    for secret in (settings.bot_token, settings.signing_secret, settings.app_token):
+        if secret is not None:
+            redact.register(secret.get_secret_value())
     return AsyncWebClient(
         token=settings.bot_token.get_secret_value() if with_token else None,
         base_url=settings.api_url,

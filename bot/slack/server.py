@@ -50,6 +50,7 @@ from bot.slack.startup import Startup
 from bot.store import StoreError, TriageStore
 from bot.tickets.config import TicketsConfig
 from bot.tickets.service import TicketService
+from tools import redact
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,7 @@ def serve_main(
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        redact.install_on_root()
     try:
         settings = SlackSettings.from_env()
     except SettingsError as exc:
