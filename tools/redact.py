@@ -9,8 +9,9 @@ shapes credentials take in headers, query strings and JSON bodies (``Authorizati
 What is a secret is one process-wide registry (``SECRETS``), kept apart from how text is masked:
 every value any redactor is given (``Redactor.add``, ``register``) — an auth hook's header, a
 Basic-auth password, an LWA refresh token, the Slack and model keys — is registered there, and
-every redactor, whoever built it, masks every registered value. So a credential one client
-learnt is masked in another client's error, a ticket body, a Slack message or the log.
+every redactor, whoever built it, masks every registered value with one compiled pattern. So a
+credential one client learnt is masked in another client's error, a ticket body, a Slack
+message or the log, and a log record costs one pass however many clients are alive.
 
 ``RedactingFilter`` applies a redactor to std ``logging`` records; ``install`` puts one on a
 logger or handler (the composition root may also put one on the root handlers).
@@ -21,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import weakref
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -63,23 +63,30 @@ def _mask_value(match: re.Match[str]) -> str:
 
 
 class SecretRegistry:
-    """The secret values known to this process; every live ``Redactor`` is told of each."""
+    """The secret values known to this process, and one pattern matching them all."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._members: weakref.WeakSet[Redactor] = weakref.WeakSet()
+        self._pattern: re.Pattern[str] | None = None
 
     def register(self, *values: str) -> None:
-        fresh = {v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN} - self._values
-        if not fresh:
-            return
-        self._values |= fresh
-        for member in list(self._members):
-            member._learn(fresh)
+        fresh = {v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN}
+        fresh = {
+            f for secret in fresh for f in (secret, quote(secret, safe=""), quote_plus(secret))
+        }
+        if fresh - self._values:
+            self._values |= fresh
+            self._pattern = None
 
-    def join(self, redactor: Redactor) -> None:
-        self._members.add(redactor)
-        redactor._learn(self._values)
+    def mask(self, text: str) -> str:
+        """``text`` with every registered value masked, in one pass."""
+        if not self._values:
+            return text
+        if self._pattern is None:
+            # Longest first, so a secret that contains another is masked whole.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return self._pattern.sub(MASK, text)
 
 
 SECRETS = SecretRegistry()
@@ -91,18 +98,17 @@ def register(*values: str) -> None:
 
 
 class Redactor:
-    """Masks known secret values and common credential shapes in text."""
+    """Masks known secret values (the process's ``SECRETS``) and common credential shapes."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        SECRETS.join(self)
         self.add(*secrets)
 
     @classmethod
     def from_env(
         cls, names: Iterable[str] | None = None, environ: Mapping[str, str] | None = None
     ) -> Redactor:
-        """A redactor for the values of ``names``, or of every variable named like a secret."""
+        """A redactor that also knows the values of ``names``, or of every variable named like
+        a secret."""
         env = os.environ if environ is None else environ
         if names is not None:
             return cls(env[name] for name in names if name in env)
@@ -113,14 +119,8 @@ class Redactor:
         the whole process: see ``SecretRegistry``)."""
         SECRETS.register(*secrets)
 
-    def _learn(self, secrets: Iterable[str]) -> None:
-        for secret in secrets:
-            self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
-
     def redact(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
+        text = SECRETS.mask(text)
         text = _AUTHORIZATION.sub(rf"\g<key>{MASK}", text)
         text = _KEY_VALUE.sub(_mask_value, text)
         text = _BEARER.sub(rf"\g<key>{MASK}", text)
@@ -129,25 +129,15 @@ class Redactor:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (and formatted traceback) through one or more redactors.
-
-    Redactors added with ``add`` are held weakly: a per-client redactor leaves the filter when
-    its client is garbage-collected, so shared loggers do not pile up redactors.
-    """
+    """Rewrites each record's message (and formatted traceback) through a redactor: one pass
+    per record, whatever the number of clients alive (they share ``SECRETS``)."""
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
-        self._more: weakref.WeakSet[Redactor] = weakref.WeakSet()
-
-    def add(self, redactor: Redactor) -> None:
-        if redactor is not self.redactor:
-            self._more.add(redactor)
 
     def redact(self, text: str) -> str:
-        for redactor in [self.redactor, *self._more]:
-            text = redactor.redact(text)
-        return text
+        return self.redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
@@ -162,12 +152,10 @@ class RedactingFilter(logging.Filter):
 
 
 def install(target: logging.Logger | logging.Handler, redactor: Redactor) -> None:
-    """Redact what ``target`` emits with ``redactor`` (joining an existing filter, if any)."""
-    for existing in target.filters:
-        if isinstance(existing, RedactingFilter):
-            existing.add(redactor)
-            return
-    target.addFilter(RedactingFilter(redactor))
+    """Redact what ``target`` emits with ``redactor``, once: a target already redacting masks
+    every registered secret already, this redactor's included."""
+    if not any(isinstance(f, RedactingFilter) for f in target.filters):
+        target.addFilter(RedactingFilter(redactor))
 
 
 def install_on_root() -> None:
