@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Measure the engine of the checkout this file is in (e.g. an older worktree), not whichever
+# one the virtualenv has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bot.engine import triage
 from bot.escalation import escalation_for
 from bot.report import Report

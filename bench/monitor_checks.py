@@ -6,7 +6,8 @@ the schedule/lease/latency bookkeeping. Prints figures; asserts nothing.
 
 * health: the sandbox connector over the real Celigo adapter and emulator — requests issued
   against the minimum (4 list reads + 3 per flow + 1 per open-error step of a stopped flow),
-  and wall time;
+  and wall time; and one flow that runs every 10 minutes (1008 runs a week: two pages of
+  ``GET /jobs`` by ``createdAt_lte``);
 * low stock: a full sell-through pass over the sandbox catalog, each size in a fresh process
   so its peak RSS is its own;
 * map: drawing the trigger chain as a PNG;
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import resource
 import subprocess
 import sys
@@ -58,7 +58,7 @@ async def _low_stock(size: int) -> dict[str, float]:
 async def _health() -> dict[str, float]:
     from bot.monitor.health import check_health
     from tools.sandbox.catalog import GeneratedCatalog
-    from tools.sandbox.monitoring import PAGE_SIZE, catalog_emulator, catalog_middleware
+    from tools.sandbox.monitoring import catalog_emulator, catalog_middleware
 
     catalog = GeneratedCatalog(10_000, 7)
     emulator = catalog_emulator(catalog, NOW)
@@ -70,9 +70,7 @@ async def _health() -> dict[str, float]:
     # 4 list reads; per flow its latest job, its error summary and its jobs' pages; the open
     # step errors of a stopped flow (for its reason).
     minimum = 4 + sum(
-        2
-        + max(1, math.ceil(f.runs / PAGE_SIZE))
-        + (1 if f.status in ("suspended", "error") and f.open_errors else 0)
+        2 + job_pages(f.runs) + (1 if f.status in ("suspended", "error") and f.open_errors else 0)
         for f in report.flows
     )
     return {
@@ -80,6 +78,53 @@ async def _health() -> dict[str, float]:
         "requests": len(emulator.calls),
         "minimum": minimum,
         "seconds": seconds,
+    }
+
+
+def job_pages(runs: int) -> int:
+    """Pages of ``GET /jobs`` for ``runs`` runs: Celigo answers up to JOBS_PAGE a page, and each
+    next page (asked for by ``createdAt_lte``) starts with the previous page's last run again."""
+    from tools.sandbox.emulators.celigo import JOBS_PAGE
+
+    return 1 if runs < JOBS_PAGE else 2 + (runs - JOBS_PAGE) // (JOBS_PAGE - 1)
+
+
+async def _health_every(minutes: int) -> dict[str, float]:
+    """Connector health over a week for one flow that runs every ``minutes``."""
+    from bot.monitor.health import check_health
+    from tools.middleware.celigo import DEFAULT_TOKEN_ENV, CeligoMiddleware
+    from tools.models import Flow, FlowHealth, MiddlewareSnapshot, Source
+    from tools.sandbox.emulators.celigo import CeligoEmulator, flow_mappings_for
+
+    flow = Flow(id="f-busy", name="busy", hop="storefront_to_erp", interval_minutes=minutes)
+    source = Source(system="celigo", endpoint="bench")
+    state = MiddlewareSnapshot(source=source, read_at=NOW, vendor="celigo", flows=[flow])
+    runs = int(timedelta(days=7) / timedelta(minutes=minutes))
+    health = FlowHealth(
+        source=source,
+        read_at=NOW,
+        flow_id=flow.id,
+        name=flow.name,
+        window_start=NOW - timedelta(days=7),
+        runs=runs,
+        records_ok=runs,
+    )
+    emulator = CeligoEmulator(state, runs=[health], page_size=1000, bucket_size=1e9)
+    adapter = CeligoMiddleware(
+        flow_mappings_for(state),
+        transport=emulator,
+        clock=lambda: NOW,
+        environ={DEFAULT_TOKEN_ENV: emulator.token},
+    )
+    report = await check_health(adapter, now=NOW)
+    await adapter.aclose()
+    (read,) = report.flows
+    return {
+        "runs": runs,
+        "counted": read.runs,
+        "complete": read.complete,
+        "requests": len(emulator.calls),
+        "minimum": 4 + 2 + job_pages(runs),
     }
 
 
@@ -179,6 +224,12 @@ def main() -> None:
             f"low stock   {r['size']:>9,.0f} SKUs · {r['seconds']:.2f} s · "
             f"{r['low']:,.0f} low of {r['checked']:,.0f} · peak RSS {r['peak_rss_mb']:.0f} MB"
         )
+    busy = asyncio.run(_health_every(10))
+    print(
+        f"health      one flow every 10 min over 7 days ({busy['runs']:.0f} runs, "
+        f"{busy['counted']:.0f} counted, complete={busy['complete']}) · {busy['requests']:.0f} "
+        f"requests (minimum {busy['minimum']:.0f})"
+    )
     m = _map()
     print(f"map         PNG {m['bytes'] / 1024:.0f} KiB drawn in {m['seconds'] * 1000:.0f} ms")
     b = asyncio.run(_bookkeeping())

@@ -24,12 +24,24 @@ from typing import Any, NoReturn, cast
 
 import dotenv
 
+from bot import logs
 from bot.agent.render import off_line, status_line
 from bot.agent.setup import open_agent
+from bot.case import CaseError, read_case, record_case, replay_case, replays_identically, write_case
 from bot.compose import Target, UnknownSku, sandbox_target, scenario_target
-from bot.config import STACK_SYSTEMS, AgentConfig, ConfigError, load_config, require_env
+from bot.config import (
+    STACK_SYSTEMS,
+    AgentConfig,
+    ConfigError,
+    load_config,
+    require_env,
+    systems,
+)
+from bot.discover_cli import add_check_config_parser, add_discover_parser
 from bot.engine import triage
-from bot.live import build_stack, check_stack, open_stack
+from bot.init_cli import add_init_parser
+from bot.live import build_stack, open_stack
+from bot.logs import log_format, triage_context
 from bot.monitor.cli import add_monitor_parsers
 from bot.monitor.drift import add_drift_parser
 from bot.monitor.sources import Monitor
@@ -37,10 +49,10 @@ from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
 from bot.sku import InvalidSku, validate_sku
+from bot.slack.manifest import add_manifest_parser
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
-from tools import redact
 from tools.protocols import Stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
 
@@ -118,8 +130,10 @@ async def _explain(
 
 
 async def _triage(args: argparse.Namespace, sku: str) -> Report:
-    if args.config and args.sandbox is not None:
-        raise UsageError("choose either --sandbox or --config, not both")
+    if sum((bool(args.config), args.sandbox is not None, args.replay is not None)) > 1:
+        raise UsageError("choose one of --sandbox, --config or --replay")
+    if args.replay is not None:
+        return await _replay(args.replay, sku)
     if args.config:
         config = load_config(Path(args.config))
         require_env(config, args.config, only=STACK_SYSTEMS)
@@ -134,29 +148,72 @@ async def _triage(args: argparse.Namespace, sku: str) -> Report:
         await target.aclose()
 
 
+async def _replay(path: Path, sku: str) -> Report:
+    """A recorded case's answers served to the same adapters again (no network, no agent)."""
+    case = read_case(path)
+    if case.sku != sku:
+        raise UsageError(f"{path} records {case.sku}, not {sku}")
+    report = await replay_case(case)
+    if replays_identically(case, report):
+        print(f"oos: the replay of {path} matches the recorded report", file=sys.stderr)
+    else:
+        print(f"oos: the replay of {path} differs from the recorded report", file=sys.stderr)
+    wanted = case.expected
+    got = (report.pattern, report.verdict.cause, report.verdict.confidence)
+    if wanted.confirmed and got != (wanted.pattern, wanted.cause, wanted.confidence):
+        print(
+            f"oos: the confirmed expected verdict is {wanted.cause or wanted.pattern} "
+            f"({wanted.confidence}); this replay says {report.verdict.cause or report.pattern} "
+            f"({report.verdict.confidence})",
+            file=sys.stderr,
+        )
+    return report
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    sku = validate_sku(args.sku)
+    config = load_config(Path(args.config))
+    require_env(config, args.config, only=STACK_SYSTEMS)
+    case, report = asyncio.run(record_case(sku, config))
+    try:
+        write_case(case, args.out)
+    except OSError as exc:
+        sys.stdout.write(render_text(report))
+        raise UsageError(
+            f"the case was not saved: cannot write {args.out}: {exc.strerror}"
+        ) from None
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    systems = len({e.system for e in case.exchanges})
+    print(
+        f"oos: saved {args.out}: {len(case.exchanges)} answers from {systems} systems, "
+        "credentials removed and personal data masked; confirm the expected block "
+        f"(recorded: {case.expected.cause or case.expected.pattern}, {case.expected.confidence}) "
+        f"and replay it with: oos triage {sku} --replay {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_triage(args: argparse.Namespace) -> int:
     sku = validate_sku(args.sku)
-    report = asyncio.run(_triage(args, sku))
+    with triage_context(sku):  # -v / --log-format json: every vendor call's line carries its id
+        report = asyncio.run(_triage(args, sku))
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         sys.stdout.write(render_text(report))
     if not args.no_save:
         try:
-            store = TriageStore(args.db or default_store_path())
+            sandbox = args.sandbox is not None or args.replay is not None
+            store = TriageStore(args.db or default_store_path(sandbox=sandbox))
             store.save(report, origin="cli")
             store.close()
         except StoreError as exc:
             print(f"oos: warning: the report above was not saved: {exc}", file=sys.stderr)
     return 0
-
-
-def _cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(Path(args.config))
-    results = asyncio.run(check_stack(config))
-    for result in results:
-        print(result.line())
-    return 0 if all(r.ok for r in results) else 1
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -178,6 +235,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         thresholds=config.thresholds,
         monitor=functools.partial(Monitor.from_config, config),
         mode=f"live stack {config.name!r} ({args.config})",
+        systems=[entry.vendor for _key, _layer, entry in systems(config)],
     )
 
 
@@ -205,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
     parser.add_argument("--version", action="version", version=f"oos {_version()}")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text (default) or one JSON object per line (also: $OOS_LOG_FORMAT)",
+    )
     sub = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",  # of _Parser: one-line errors
         parser.add_subparsers(dest="command", required=True),
@@ -221,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the built-in sandbox catalog (or one scenario file)",
     )
     p.add_argument("--config", metavar="stack.toml", help="a stack config naming live systems")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="case.yaml",
+        help="serve the answers `oos record` saved to the same adapters again",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON (DESIGN §5)")
     p.add_argument(
         "--db",
@@ -236,15 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_triage)
 
+    p = sub.add_parser(
+        "record",
+        help="triage over live systems and save every answer as a case file (to report a wrong diagnosis)",
+    )
+    p.add_argument("sku", help="the SKU to triage")
+    p.add_argument("--config", required=True, metavar="stack.toml", help="the stack config")
+    p.add_argument("--out", required=True, type=Path, metavar="case.yaml", help="where to save")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_record)
+
     p = add_serve_parser(sub)
     p.add_argument("--config", metavar="stack.toml", help="serve a configured live stack")
     p.set_defaults(run=_cmd_serve)
 
-    p = sub.add_parser(
-        "check-config", help="validate a stack config and reach each system once (read-only)"
-    )
-    p.add_argument("config", metavar="stack.toml")
-    p.set_defaults(run=_cmd_check_config)
+    add_check_config_parser(sub)
 
     p = sub.add_parser("scenarios", help="list the sandbox scenarios (one per SKU)")
     p.add_argument(
@@ -252,27 +327,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_scenarios)
 
+    add_discover_parser(sub)
+    add_init_parser(sub)
     add_drift_parser(sub)
     add_monitor_parsers(sub)
     add_tickets_parser(sub)
+    add_manifest_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    redact.install_on_root()
+    try:
+        fmt = log_format(args.log_format)
+    except ValueError as exc:
+        print(f"oos: {exc}", file=sys.stderr)
+        return 2
+    # A server logs what it does. A command reports in its output and its one-line messages (an
+    # agent or vendor fault is in the report already), so its log says only errors unless -v.
+    serving = args.command == "serve"
+    with logs.configured(logging.INFO if args.verbose or serving else logging.ERROR, fmt):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     vendor_log = logging.getLogger("tools")
     previous_level = vendor_log.level
-    if not args.verbose:
+    if not args.verbose and args.command != "serve":
         # Vendor faults are in the report already (as unknown checks with their reason); the
         # adapters' retry warnings would only repeat them on stderr.
         vendor_log.setLevel(logging.ERROR)
     try:
         _load_dotenv()
         return int(args.run(args))
-    except (UsageError, InvalidSku, UnknownSku, ScenarioError, StoreError, ConfigError) as exc:
+    except (
+        UsageError,
+        InvalidSku,
+        UnknownSku,
+        ScenarioError,
+        StoreError,
+        ConfigError,
+        CaseError,
+    ) as exc:
         print(f"oos: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -124,6 +124,23 @@ def _system_keys(need: str, facts: Facts) -> list[str]:
     return [need]
 
 
+_SYSTEM_LAYERS: tuple[tuple[str, Layer], ...] = (
+    ("storefront", 1),
+    ("marketplace:", 2),
+    ("middleware", 3),
+    ("erp", 4),
+    ("wms", "hop"),
+)
+
+
+def _unread_layer(facts: Facts) -> Layer | None:
+    """The layer of the first system (in walk order) that could not be read."""
+    for prefix, layer in _SYSTEM_LAYERS:
+        if any(key.startswith(prefix) for key in facts.errors):
+            return layer
+    return None
+
+
 def judge_check(spec: CheckSpec, facts: Facts) -> Outcome:
     """One check as the engine runs it: ``skipped`` when a system it needs is not connected,
     ``unknown`` when none of them could be read, and never a pass resting on an unread one."""
@@ -173,7 +190,10 @@ async def triage(
         for layer in LAYER_ORDER:
             specs = [s for s in tree.checks if s.layer == layer]
             await _settle(
-                reads, sorted({k for s in specs for n in s.needs for k in _keys_for(n, reads)})
+                reads,
+                sorted(
+                    {k for s in specs for n in (*s.needs, *s.uses) for k in _keys_for(n, reads)}
+                ),
             )
             facts = _facts(sku, clock_now, thresholds, stack, reads)
             walked = []
@@ -191,6 +211,7 @@ async def triage(
                         evidence=[f.id for f in outcome.facts],
                         cause=spec.cause if outcome.status == "fail" else None,
                         confidence=outcome.confidence if outcome.status == "fail" else None,
+                        assumed=outcome.assumed and outcome.status == "fail",
                     )
                 )
             results += walked
@@ -203,7 +224,7 @@ async def triage(
     facts = _facts(sku, clock_now, thresholds, stack, reads)
     pattern = classify_pattern(facts)
     unread = [e.describe() for e in facts.errors.values()]
-    verdict, secondary = decide(results, pattern, unread, tree)
+    verdict, secondary = decide(results, pattern, unread, tree, unread_layer=_unread_layer(facts))
     evidence, evidence_facts = build_evidence(facts)
     for f in evidence_facts:
         cited.setdefault(f.id, f)

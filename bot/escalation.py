@@ -2,15 +2,25 @@
 
 A ticket opens automatically only with confirmed evidence and only for IT-owned causes at
 Layer 4 or on a hop. A governance decision (``L4.non_inventory_item``) goes to the ops manager
-and is offered, not opened: it is not an IT ticket. Everything else is offered as a button.
+and is offered, not opened: it is not an IT ticket. A contributing cause (a polling window, a
+recent change) explains timing rather than naming a fault, so it is offered too. Everything else
+is offered as a button. An inconclusive verdict goes to whoever can restore access to the
+system that could not be read (its layer's owner).
 """
 
 from __future__ import annotations
 
 from bot.report import Escalation, Verdict
-from bot.tree import Tree
+from bot.tree import Owner, Tree
 
 _IT_OWNERS = {"erp_admin", "integration_admin"}
+# who can restore access to a layer's system (an inconclusive verdict names that layer)
+_RESTORES_ACCESS: dict[object, Owner] = {
+    1: "ecommerce_admin",
+    2: "channel_manager",
+    3: "integration_admin",
+    4: "erp_admin",
+}
 
 
 def _layer_words(layer: object) -> str:
@@ -20,11 +30,13 @@ def _layer_words(layer: object) -> str:
 def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
     if verdict.cause is None:
         if verdict.confidence == "inconclusive":
+            owner = _RESTORES_ACCESS.get(verdict.layer, "integration_admin")
             return Escalation(
-                owner="integration_admin",
-                owner_name=tree.owners["integration_admin"],
+                owner=owner,
+                owner_name=tree.owners[owner],
                 auto_escalate=False,
-                reason="inconclusive: offered, never opened on an unproven cause",
+                reason="inconclusive: offered to whoever can restore access to the system that "
+                "could not be read, never opened on an unproven cause",
             )
         return Escalation(
             owner=None, owner_name=None, auto_escalate=False, reason="in sync: nothing to escalate"
@@ -37,6 +49,13 @@ def escalation_for(verdict: Verdict, tree: Tree) -> Escalation:
             owner_name=owner_name,
             auto_escalate=False,
             reason=f"the evidence is {verdict.confidence}, not confirmed",
+        )
+    if cause.weight == "contributing":
+        return Escalation(
+            owner=cause.owner,
+            owner_name=owner_name,
+            auto_escalate=False,
+            reason="a contributing cause (it explains the timing, e.g. a polling window): offered, not opened",
         )
     if cause.owner == "ops_manager":
         return Escalation(

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from bot.config import ConfigError, StackConfig, SystemConfig, missing_env
-from tools.clock import utc_now
+from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
 from tools.registry import UnknownVendor, factory
@@ -43,11 +43,17 @@ def _entries(config: StackConfig) -> list[tuple[str, str, SystemConfig]]:
     return entries
 
 
+def system_keys(config: StackConfig) -> list[str]:
+    """The key of every connected system: storefront, marketplace:<channel>, middleware, erp."""
+    return [key for key, _, _ in _entries(config)]
+
+
 def _build(
     layer: str,
     entry: SystemConfig,
     transport: httpx.AsyncBaseTransport | None,
     retry: RetryPolicy | None,
+    clock: Clock | None = None,
 ) -> Any:
     options = dict(entry.options)
     if layer == "marketplace":
@@ -60,6 +66,7 @@ def _build(
             options=options,
             transport=transport,
             retry=retry,
+            clock=clock,
         )
     except UnknownVendor as exc:
         raise ConfigError(str(exc)) from None
@@ -72,8 +79,10 @@ def build_stack(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
 ) -> Stack:
-    """The config's systems as adapters; ``transports`` (by system key) replace the network.
+    """The config's systems as adapters; ``transports`` (by system key) replace the network;
+    ``clock`` (default: the wall clock) is what the adapters stamp their reads with.
 
     For a long-running server that keeps its clients for its lifetime; a single triage uses
     ``open_stack``, which closes them.
@@ -82,7 +91,7 @@ def build_stack(
         raise ConfigError("no WMS adapter exists yet: remove [wms] from the config")
     transports = transports or {}
     built = {
-        key: _build(layer, entry, transports.get(key), retry)
+        key: _build(layer, entry, transports.get(key), retry, clock)
         for key, layer, entry in _entries(config)
     }
     return Stack(
@@ -99,9 +108,10 @@ async def open_stack(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Stack]:
     """``build_stack``, closing every adapter's HTTP client on the way out."""
-    stack = build_stack(config, transports=transports, retry=retry)
+    stack = build_stack(config, transports=transports, retry=retry, clock=clock)
     async with AsyncExitStack() as closing:
         for adapter in (stack.storefront, stack.middleware, stack.erp, *stack.marketplaces):
             closing.push_async_callback(adapter.aclose)  # type: ignore[attr-defined]

@@ -27,6 +27,11 @@ class CheckResult(BaseModel):
     evidence: list[str] = Field(description="ids of the facts this check rests on")
     cause: str | None = Field(None, description="the cause code this check proves, when it fails")
     confidence: Literal["confirmed", "likely"] | None = None
+    assumed: bool = Field(
+        False,
+        description="the failure rests on an assumption about the stack's shape, not on "
+        "evidence: it never outranks an evidenced cause",
+    )
 
 
 class Verdict(BaseModel):

@@ -26,10 +26,13 @@ class Thresholds(BaseModel):
     drift_units: int = Field(5, ge=0, description="Monitoring: gap that flags a SKU.")
 
 
-def default_store_path() -> Path:
-    """``$OOS_DB`` or ``~/.local/state/oos-triage/triage.db``."""
+def default_store_path(*, sandbox: bool = False) -> Path:
+    """``$OOS_DB`` or ``~/.local/state/oos-triage/triage.db``; for the sandbox, a file beside it
+    with ``-sandbox`` in its name, so sandbox triages, tickets and drift never mix with live ones."""
     configured = os.environ.get("OOS_DB")
     if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return base / "oos-triage" / "triage.db"
+        path = Path(configured)
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+        path = base / "oos-triage" / "triage.db"
+    return path.with_name(f"{path.stem}-sandbox{path.suffix}") if sandbox else path

@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.report import Report
+from bot.sku import normalize_sku
 from tools.clock import utc_now
 
 SCHEMA_VERSION = 2
@@ -120,7 +121,7 @@ class TriageStore:
         triage_id = uuid.uuid4().hex[:12]
         row = {
             "id": triage_id,
-            "sku": report.sku,
+            "sku": normalize_sku(report.sku),  # one SKU, one key: NFC as everywhere (bot/sku.py)
             "pattern": report.pattern,
             "cause": report.verdict.cause,
             "layer": None if report.verdict.layer is None else str(report.verdict.layer),
@@ -139,6 +140,18 @@ class TriageStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"could not save the triage to {self.path}: {exc}") from None
         return triage_id
+
+    def replace_report(self, triage_id: str, report: Report) -> None:
+        """Save a later version of a triage's report (the agent's explanation, added after the
+        verdict was posted). The verdict columns are the rules' and do not change."""
+        try:
+            with self.db.conn:
+                self.db.conn.execute(
+                    "update triages set report = ? where id = ?",
+                    [report.model_dump_json(), triage_id],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"could not update the triage in {self.path}: {exc}") from None
 
     def get(self, triage_id: str) -> tuple[dict[str, Any], Report] | None:
         rows = list(self.db.query("select * from triages where id = ?", [triage_id]))
@@ -166,7 +179,7 @@ class TriageStore:
             args.append(user)
         if sku:
             where.append("sku = ?")
-            args.append(sku)
+            args.append(normalize_sku(sku))
         clause = f"where {' and '.join(where)}" if where else ""
         sql = f"select {_RECENT_COLUMNS} from triages {clause} order by started_at desc limit ?"
         return list(self.db.query(sql, [*args, limit]))
@@ -189,6 +202,22 @@ class TriageStore:
 
     def count(self) -> int:
         return int(self.db.execute("select count(*) from triages").fetchone()[0])
+
+    def writable(self) -> str | None:
+        """None when a write commits (``/readyz``), else why not. Writes one tiny row."""
+        conn = self.db.conn
+        try:
+            with conn:
+                conn.execute(
+                    "create table if not exists ready_probe (id integer primary key, at text)"
+                )
+                conn.execute(
+                    "insert or replace into ready_probe (id, at) values (1, ?)",
+                    [utc_now().isoformat()],
+                )
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
 
     def close(self) -> None:
         self.db.conn.close()

@@ -32,6 +32,7 @@ class _Frozen(BaseModel):
 class Pattern(_Frozen):
     shows: str
     suspects: tuple[Layer, ...]
+    not_explained_by: tuple[str, ...] = ()  # causes that cannot explain this disagreement
 
 
 class Cause(_Frozen):
@@ -47,6 +48,10 @@ class CheckSpec(_Frozen):
     layer: Layer
     cause: str
     needs: tuple[Need, ...]
+    # Systems the check reads only when some condition holds (an ERP-fed listing, a
+    # listing-state change): the engine waits for them, and the check itself answers
+    # ``unknown`` when it needs one that could not be read — and only then.
+    uses: tuple[Need, ...] = ()
     asks: str
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.facts import Facts
 from bot.report import CheckResult, SecondaryCause, Verdict
-from bot.tree import LAYER_ORDER, Tree
+from bot.tree import LAYER_ORDER, Layer, Tree
 
 
 def classify_pattern(facts: Facts) -> str:
@@ -28,6 +28,7 @@ def classify_pattern(facts: Facts) -> str:
     if erp_zero and anything_selling:
         return "erp_oos_storefront_available"
     erp_unknown = erp.available is None and not erp_zero
+    sf_quantity = sf.available if sf.tracked else None
     if not sf.selling and not erp_zero and not erp_unknown:
         if channels and all(ch.out_of_stock for ch in channels):
             return "all_channels_oos_erp_stock"
@@ -39,26 +40,37 @@ def classify_pattern(facts: Facts) -> str:
         return "one_channel_oos"
     tolerance = facts.thresholds.quantity_tolerance
     if sf.selling and (
-        (erp.available is not None and abs(sf.available - erp.available) > tolerance)
+        (
+            erp.available is not None
+            and sf_quantity is not None
+            and abs(sf_quantity - erp.available) > tolerance
+        )
         or any(
-            ch.quantity is not None and abs(ch.quantity - max(sf.available, 0)) > tolerance
+            ch.quantity is not None
+            and sf_quantity is not None
+            and abs(ch.quantity - max(sf_quantity, 0)) > tolerance
             for ch in channels
         )
     ):
         return "quantity_mismatch"
-    if erp_unknown:
-        return "undetermined"  # no ERP figure to compare with: neither "ERP has stock" nor "agree"
+    if erp_unknown and sf_quantity is not None:
+        # the storefront counts stock the ERP keeps no figure for: nothing to compare it with,
+        # so neither "ERP has stock" nor "all agree" (neither keeping a figure is agreement)
+        return "undetermined"
+    if any(k.startswith("marketplace:") or k == "wms" for k in facts.errors):
+        return "undetermined"  # a surface that could not be read cannot be said to agree
     return "in_sync"
 
 
 def _rank(
     check: CheckResult, pattern: str, tree: Tree, walk: list[str]
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, int]:
     assert check.cause is not None
     cause = tree.causes[check.cause]
     suspects = tree.patterns[pattern].suspects
     return (
-        cause.weight == "contributing",
+        check.cause in tree.patterns[pattern].not_explained_by,
+        cause.weight == "contributing" or check.assumed,
         suspects.index(check.layer) if check.layer in suspects else len(LAYER_ORDER),
         check.confidence != "confirmed",
         walk.index(check.id),
@@ -66,12 +78,18 @@ def _rank(
 
 
 def decide(
-    checks: list[CheckResult], pattern: str, unread: list[str], tree: Tree
+    checks: list[CheckResult],
+    pattern: str,
+    unread: list[str],
+    tree: Tree,
+    *,
+    unread_layer: Layer | None = None,
 ) -> tuple[Verdict, list[SecondaryCause]]:
     """The verdict: the most telling failure for this pattern, the rest as ``secondary``.
 
     With no failure the verdict is ``in_sync`` only when every surface agrees and every check
-    could run; otherwise it is inconclusive and says what could not be verified.
+    could run; otherwise it is inconclusive and says what could not be verified — at the layer
+    of the system that could not be read (``unread_layer``), so its owner can restore access.
     """
     walk = [c.id for c in checks]
     failures = sorted(
@@ -115,7 +133,7 @@ def decide(
         first = unknowns[0] if unknowns else None
         why = "; ".join(unread) if unread else (first.detail if first else "")
         return Verdict(
-            layer=first.layer if first else None,
+            layer=unread_layer if unread_layer is not None else (first.layer if first else None),
             cause=None,
             confidence="inconclusive",
             summary=f"Not all clear: {len(unknowns)} check(s) could not be verified — {why}.",

@@ -800,7 +800,10 @@ HOP_CASES = [
         facts(
             sf=storefront(
                 available=0, committed=4, webhooks=[hook("orders/fulfilled", "order_fulfilled")]
-            )
+            ),
+            mw=middleware(
+                flows=[flow(carries=["order_fulfilled"], listens_for=["order_fulfilled"])]
+            ),
         ),
         "fail",
         "orders/fulfilled",

@@ -471,7 +471,7 @@ CASES = [
         logged(entry("received", 2), entry("error", 2, status_code=401, message="bad secret")),
         "pass",
         "the ERP refused 1 call(s)",
-        "HTTP 401 bad secret",
+        "(HTTP 401): bad secret",
         "not a connector drop",
     ),
     case(
@@ -510,7 +510,7 @@ CASES = [
         "L3.listing_state_sync",
         dark_listing(flows=[flow()]),
         "skipped",
-        "no integration flow is tied to a marketplace",
+        "no integration flow connects a marketplace with the ERP",
     ),
     case(
         "buyable listing",
@@ -705,6 +705,7 @@ CASES = [
         "fail",
         "no inventory listener",
         cites=("erp.listeners",),
+        confidence="likely",  # that the stack needs one is an assumption (it pushes inventory)
     ),
     case(
         "none, and the ERP's API cannot show them",

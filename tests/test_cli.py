@@ -73,6 +73,16 @@ def test_every_triage_is_saved_in_the_store(
     )
 
 
+def test_sandbox_triages_keep_a_store_of_their_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OOS_DB", str(tmp_path / "live.db"))
+    code, _, _ = run(capsys, "triage", SKU, "--sandbox")
+    assert code == 0
+    assert not (tmp_path / "live.db").exists()
+    assert len(TriageStore(tmp_path / "live-sandbox.db").recent(sku=SKU)) == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -80,7 +90,7 @@ def test_every_triage_is_saved_in_the_store(
         (["triage", "   ", "--sandbox"], "the SKU is empty"),
         (["triage", "SKU-" + "9" * 80, "--sandbox"], "at most 64"),
         (["triage", "SKU-1\x1b[2J", "--sandbox"], "control characters"),
-        (["triage", "SKU 1; rm", "--sandbox"], "may contain only"),
+        (["triage", "SKU 1; rm", "--sandbox"], "may contain letters and digits"),
         (["triage", "SKU-DOES-NOT-EXIST", "--sandbox"], "not in the sandbox catalog"),
         (["triage", SKU], "--sandbox"),
         (["triage", SKU, "--config", "no-such-stack.toml"], "cannot read it"),
@@ -187,7 +197,7 @@ VENDOR_ENV = (
 def test_check_config_names_each_missing_variable_and_exits_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in VENDOR_ENV:
+    for name in (*VENDOR_ENV, "SLACK_BOT_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     code, out, _ = run(capsys, "check-config", EXAMPLE_CONFIG)
     assert code == 1
@@ -197,9 +207,14 @@ def test_check_config_names_each_missing_variable_and_exits_1(
         "marketplace:amazon",
         "middleware",
         "erp",
+        "slack:auth",
+        "model",
     ]
-    assert all(line.startswith("FAIL") and "is not set" in line for line in lines)
+    assert all(line.startswith("FAIL") and "is not set" in line for line in lines[:4])
     assert "SHOPIFY_ADMIN_TOKEN" in lines[0]
+    # Slack and the model are optional for the CLI: said, not failed.
+    assert lines[4].startswith("WARN") and "SLACK_BOT_TOKEN is not set" in lines[4]
+    assert lines[5].startswith("WARN") and "OPENAI_API_KEY is not set" in lines[5]
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ ONE_PER_LAYER = {
     1: "L1.inventory_hold",
     2: "L2.buffer",
     3: "L3.sku_mapping",
-    4: "L4.item_flags",
+    4: "L4.approval_queue",
     "hop": "B.duplicates",
 }
 
@@ -68,8 +68,34 @@ def test_the_patterns_first_suspect_layer_wins(pattern: str) -> None:
 
 def test_the_same_failures_give_different_verdicts_under_different_patterns() -> None:
     checks = walk(result("L1.inventory_hold"), result("L3.flow_status"))
-    assert decide(checks, "storefront_oos_erp_stock", [], TREE)[0].cause == "L3.flow_suspended"
+    assert decide(checks, "storefront_ok_channels_zero", [], TREE)[0].cause == "L3.flow_suspended"
     assert decide(checks, "all_channels_oos_erp_stock", [], TREE)[0].cause == "L1.inventory_hold"
+
+
+def test_a_gap_that_starts_at_the_storefront_follows_the_event_first_break_wins() -> None:
+    checks = walk(result("L1.inventory_hold"), result("L4.listener"))
+    verdict, secondary = decide(checks, "storefront_oos_erp_stock", [], TREE)
+    assert verdict.cause == "L1.inventory_hold"
+    assert [s.cause for s in secondary] == ["L4.listener_inactive"]
+
+
+def test_a_cause_that_cannot_explain_the_pattern_is_only_ever_secondary() -> None:
+    # do-not-stock makes channels suppress; it does not stop a storefront sale reaching the ERP,
+    # so even a contributing cause that does explain it (a recent change) comes first
+    checks = walk(result("L3.recent_changes"), result("L4.item_flags"))
+    verdict, secondary = decide(checks, "all_channels_oos_erp_stock", [], TREE)
+    assert verdict.cause == "L3.recent_change"
+    assert [s.cause for s in secondary] == ["L4.do_not_stock"]
+    verdict, _ = decide(checks, "storefront_ok_channels_zero", [], TREE)
+    assert verdict.cause == "L4.do_not_stock"
+
+
+def test_a_failure_resting_on_an_assumption_never_outranks_an_evidenced_one() -> None:
+    assumed = result("L4.listener", confidence="likely").model_copy(update={"assumed": True})
+    checks = walk(assumed, result("B.restock"))
+    verdict, secondary = decide(checks, "storefront_oos_erp_stock", [], TREE)
+    assert verdict.cause == "B.restock_not_propagated"
+    assert [s.cause for s in secondary] == ["L4.listener_inactive"]
 
 
 def test_a_contributing_cause_never_beats_a_primary_one() -> None:
@@ -241,6 +267,8 @@ POLICY = [
     ("B.erp_not_broadcasting", "confirmed", "integration_admin", True),
     ("L4.listener_inactive", "likely", "erp_admin", False),
     ("B.poll_interval", "likely", "integration_admin", False),
+    # a contributing cause explains timing: offered even when confirmed
+    ("B.poll_interval", "confirmed", "integration_admin", False),
     ("L3.event_not_forwarded", "likely", "integration_admin", False),
     (None, "inconclusive", "integration_admin", False),
     (None, "confirmed", None, False),  # in sync
@@ -258,6 +286,18 @@ def test_escalation_policy(
     assert escalation.ticket is None
 
 
+@pytest.mark.parametrize(
+    ("layer", "owner"),
+    [(1, "ecommerce_admin"), (2, "channel_manager"), (3, "integration_admin"), (4, "erp_admin")],
+)
+def test_an_inconclusive_verdict_goes_to_whoever_can_restore_access(layer: int, owner: str) -> None:
+    verdict = Verdict.model_validate(
+        {"layer": layer, "cause": None, "confidence": "inconclusive", "summary": "…"}
+    )
+    escalation = escalation_for(verdict, TREE)
+    assert (escalation.owner, escalation.auto_escalate) == (owner, False)
+
+
 def test_the_policy_table_reaches_every_owner() -> None:
     assert {owner for _, _, owner, _ in POLICY if owner} == set(TREE.owners)
 
@@ -272,7 +312,8 @@ def test_every_cause_goes_to_its_owner_and_only_confirmed_layer_4_or_hop_it_open
     assert confirmed.owner == likely.owner == spec.owner
     assert likely.auto_escalate is False
     it_owned = spec.owner in ("erp_admin", "integration_admin")
-    assert confirmed.auto_escalate is (spec.layer in (4, "hop") and it_owned)
+    fault = spec.weight == "primary"
+    assert confirmed.auto_escalate is (spec.layer in (4, "hop") and it_owned and fault)
 
 
 def test_every_layer_4_cause_but_the_governance_one_opens_a_ticket_for_the_erp_admin() -> None:

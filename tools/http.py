@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import logging
 import re
 import time
@@ -37,7 +38,7 @@ from typing import Any, NoReturn, Self
 
 import httpx
 
-from tools import redact
+from tools import observe, redact
 from tools.errors import AdapterError, ErrorKind
 from tools.ratelimit import NoLimit, RateLimiter
 from tools.retry import (
@@ -269,7 +270,18 @@ class VendorClient(AsyncClosing):
             request = build()
             await self._authorize(request)
             started = self._clock()
-            response = await self._http.send(request, stream=stream)
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.RequestError as exc:
+                took = self._clock() - started
+                observe.report(
+                    observe.VendorCall(self.system, endpoint, None, type(exc).__name__, took)
+                )
+                raise
+            took = self._clock() - started
+            observe.report(
+                observe.VendorCall(self.system, endpoint, response.status_code, None, took)
+            )
             limiter.observe(response)
         finally:
             limiter.release()
@@ -394,12 +406,34 @@ def status_kind(status: int) -> ErrorKind:
 
 
 def vendor_message(response: httpx.Response) -> str:
-    """The vendor's own error text from a response body (unredacted, untruncated)."""
+    """The vendor's own error text from a response body (unredacted, untruncated); an HTML page
+    (a proxy's or load balancer's 502) is summarised as one line, its title, never the page."""
     try:
         body = response.json()
     except ValueError:
+        if _is_html(response):
+            return html_summary(response.text)
         return _snippet(response.text)
     return _message_in(body) or _snippet(response.text)
+
+
+_HTML_START = re.compile(r"^\s*(<!doctype html|<html|<head|<body|<\?xml[^>]*>\s*<html)", re.I)
+_HTML_HEADING = re.compile(r"<(title|h1|h2)[^>]*>(.*?)</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _is_html(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "").lower()
+    return "html" in kind or bool(_HTML_START.match(response.text[:200]))
+
+
+def html_summary(page: str) -> str:
+    """``HTML error page: 502 Bad Gateway`` from the page's title (else first heading)."""
+    for _tag, text in _HTML_HEADING.findall(page[:20_000]):
+        words = " ".join(html.unescape(_TAG.sub(" ", text)).split())
+        if words:
+            return f"HTML error page: {words[:120]}"
+    return "HTML error page (no title)"
 
 
 _NESTED_KEYS = ("o:errorDetails", "errors", "errorMessages", "error", "fault", "Fault")

@@ -122,14 +122,15 @@ class StorefrontSnapshot(Snapshot):
 
     @property
     def selling(self) -> bool:
-        """Can a shopper buy it right now?"""
+        """Can a shopper buy it right now? (An untracked item always sells: no stock to run out.)"""
         return self.status == "active" and (
-            self.available > 0 or self.inventory_policy == "continue"
+            not self.tracked or self.available > 0 or self.inventory_policy == "continue"
         )
 
     @property
     def out_of_stock(self) -> bool:
-        return self.available <= 0
+        """At zero — only an item whose stock the storefront tracks can be."""
+        return self.tracked and self.available <= 0
 
 
 # --- Layer 2: marketplace --------------------------------------------------------------------
@@ -153,7 +154,7 @@ class ChannelListing(Snapshot):
     sku: str
     # None: the channel shows no quantity for this listing (e.g. an FBA listing read without its
     # inventory summary): unknown, never zero.
-    quantity: int | None
+    quantity: int | None = None
     buyable: bool
     status: str  # the channel's own word: BUYABLE, UNPUBLISHED, ON_HOLD, ACTIVE, …
     issues: list[ListingIssue] = []
@@ -247,6 +248,11 @@ class MiddlewareSnapshot(Snapshot):
     sku_mapping: SkuMapping | None = None
     location_mappings: list[LocationMapping] = []
     changes: list[ChangeEvent] = []
+    # What the connector read could not show, each line starting with its topic: "log" (step
+    # errors or execution-log rows not read), "changes" (audit), "mappings" (SKU / location
+    # maps), "flow_status" (latest run, connections), "log_window" (why the log starts at
+    # log_window_start: retention, older runs not read, runs whose rows are unknown).
+    not_visible: list[str] = []
 
 
 class FlowHealth(Snapshot):
@@ -353,7 +359,7 @@ class ErpSnapshot(Snapshot):
     item: ErpItem
     # None: the ERP keeps no stock figure for the item (non-inventory, service, kit): unknown,
     # never zero.
-    available: int | None
+    available: int | None = None
     locations: list[LocationQuantity] = []
     transactions: list[InventoryTransaction] = []
     last_inventory_update_at: datetime | None = None

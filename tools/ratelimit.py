@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
+from tools.retry import parse_retry_after
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -68,6 +70,7 @@ class _Bucket:
         self._sleep = sleep
         self._tokens = capacity
         self._stamp = clock()
+        self._last_cost = 1.0  # what the last request took: the one a 429 answers, usually
 
     @property
     def available(self) -> float:
@@ -81,15 +84,25 @@ class _Bucket:
 
     async def acquire(self, cost: float = 1.0) -> None:
         self._refill()
+        self._last_cost = cost
         self._tokens -= min(cost, self.capacity)
         if self._tokens < 0:
             await self._sleep(-self._tokens / self.rate)
 
     def observe(self, response: httpx.Response) -> None:
-        if response.status_code == 429:
-            # The vendor says the bucket is empty, whatever we counted.
-            self._refill()
+        if response.status_code != 429:
+            return
+        # The vendor says the bucket is empty, whatever we counted …
+        self._refill()
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is None:
             self._tokens = min(self._tokens, 0.0)
+        else:
+            # … and when it takes a request again: the cost of the request it refused is ready by then, no
+            # sooner and no later, whatever we counted (the retry already waits
+            # ``Retry-After``; the refill of our own count on top of it made a
+            # ``Retry-After: 1`` cost 4 s on a bucket refilling 0.25/s).
+            self._tokens = min(self._last_cost, self.capacity) - retry_after * self.rate
 
     def release(self) -> None:
         return None

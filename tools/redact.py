@@ -157,10 +157,3 @@ def install(target: logging.Logger | logging.Handler, redactor: Redactor) -> Non
     if not any(isinstance(f, RedactingFilter) for f in target.filters):
         target.addFilter(RedactingFilter(redactor))
 
-
-def install_on_root() -> None:
-    """Redact everything the root logger's handlers write (stderr with ``-v``, a log file):
-    every record of every library, with every registered secret and secret-named variable."""
-    redactor = Redactor.from_env()
-    for handler in logging.getLogger().handlers:
-        install(handler, redactor)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tools.clock import Clock
 from tools.erp.netsuite import NetSuiteErp
 from tools.marketplace.amazon import AmazonSpApi
 from tools.middleware.celigo import CeligoMiddleware
@@ -29,6 +30,7 @@ def _netsuite(
     options: Mapping[str, Any] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
 ) -> NetSuiteErp:
     """NetSuite keeps its settings flat: credentials become ``<role>_env`` keys."""
     settings: dict[str, Any] = dict(options or {})
@@ -36,7 +38,7 @@ def _netsuite(
         settings["base_url"] = base_url
     for role, env_name in (credentials or {}).items():
         settings[f"{role}_env"] = env_name
-    return NetSuiteErp.from_settings(settings, transport=transport, retry=retry)
+    return NetSuiteErp.from_settings(settings, transport=transport, retry=retry, clock=clock)
 
 
 STOREFRONTS: dict[str, Callable[..., StorefrontAdapter]] = {

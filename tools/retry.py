@@ -3,7 +3,10 @@
 A request is retried only when the caller says it is idempotent (a GET, or a POST that only
 reads, such as a GraphQL query or a SuiteQL select), and only when the transport failed or the
 vendor answered 429 or 5xx. Waits grow exponentially with full jitter; a ``Retry-After`` header
-(seconds or HTTP-date) replaces the computed wait. Attempts *and* total time are bounded: a
+(seconds or HTTP-date) replaces the computed wait: exactly what the vendor says plus a small
+jitter (``retry_after_spread``: at most a tenth of it, and never more than half a second), so
+callers told the same time do not all come back at once. The rate limiters do not add a bucket
+refill on top of it (``tools.ratelimit``). Attempts *and* total time are bounded: a
 wait that would end past the time budget ends the retries at once, since sleeping into a
 request the vendor already said it will refuse only makes the operator wait longer.
 
@@ -81,8 +84,17 @@ class RetryEvent:
     reason: str  # "HTTP 503" or the transport exception's class name
 
 
+RETRY_AFTER_SPREAD = 0.1  # jitter after a Retry-After: up to this share of it …
+RETRY_AFTER_SPREAD_MAX = 0.5  # … and never more than this many seconds
+
+
 def full_jitter(cap: float) -> float:
     return random.uniform(0.0, cap)
+
+
+def retry_after_spread(seconds: float) -> float:
+    """The most jitter added to a vendor's ``Retry-After`` of ``seconds``."""
+    return min(RETRY_AFTER_SPREAD_MAX, seconds * RETRY_AFTER_SPREAD)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -120,7 +132,11 @@ def next_wait(
     """Seconds to wait after failed attempt ``attempt``, or None when retrying must stop."""
     if attempt >= policy.max_attempts:
         return None
-    wait = retry_after if retry_after is not None else jitter(policy.backoff_cap(attempt))
+    if retry_after is not None:
+        if elapsed + retry_after > policy.total_seconds:
+            return None
+        return retry_after + jitter(retry_after_spread(retry_after))
+    wait = jitter(policy.backoff_cap(attempt))
     if elapsed + wait > policy.total_seconds:
         return None
     return wait

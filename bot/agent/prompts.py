@@ -1,15 +1,18 @@
-"""The agent's instructions, read from ``prompts/*.txt`` (one file per purpose).
+"""The agent's instructions, read from ``bot/prompts/*.txt`` (one file per purpose).
 
 The decision tree's cause codes and checks are filled in from ``bot/tree.yaml`` at load time
 (``{{causes}}``, ``{{checks}}``), so the text the model reads cannot drift from the tree the
-engine walks. The folder is found at ``$OOS_PROMPTS_DIR``, beside the ``bot`` package (a source
-checkout), or in the working directory (the Docker image's ``/app``).
+engine walks. The files ship inside the package (read through ``importlib.resources``, so a
+``pip install .`` or pipx install has them wherever it runs); ``$OOS_PROMPTS_DIR`` points at a
+folder of your own instead.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from bot.tree import Tree
@@ -21,12 +24,15 @@ class PromptsMissing(RuntimeError):
     """The prompt files cannot be found or read; the agent stays off and says why."""
 
 
-def prompts_dir() -> Path | None:
-    candidates = []
+def prompts_dir() -> Traversable | None:
+    """``$OOS_PROMPTS_DIR`` when set (None if it holds no ``system.txt``), else the packaged
+    ``bot/prompts``."""
+    folder: Traversable
     if configured := os.environ.get("OOS_PROMPTS_DIR"):
-        candidates.append(Path(configured))
-    candidates += [Path(__file__).resolve().parents[2] / "prompts", Path.cwd() / "prompts"]
-    return next((c for c in candidates if (c / "system.txt").is_file()), None)
+        folder = Path(configured)
+    else:
+        folder = resources.files("bot").joinpath("prompts")
+    return folder if folder.joinpath("system.txt").is_file() else None
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,19 @@ class Prompts:
         )
 
 
-def load_prompts(directory: Path | None = None) -> Prompts:
+def load_prompts(directory: Traversable | None = None) -> Prompts:
     folder = directory or prompts_dir()
     if folder is None:
+        where = os.environ.get("OOS_PROMPTS_DIR")
         raise PromptsMissing(
-            "the prompts/ folder was not found (set OOS_PROMPTS_DIR to the repository's prompts/)"
+            f"OOS_PROMPTS_DIR={where} holds no system.txt"
+            if where
+            else "the packaged prompts are missing (reinstall oos-triage, or set OOS_PROMPTS_DIR)"
         )
     texts: dict[str, str] = {}
     for name in FILES:
         try:
-            texts[name] = (folder / f"{name}.txt").read_text(encoding="utf-8").strip()
+            texts[name] = folder.joinpath(f"{name}.txt").read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise PromptsMissing(f"cannot read {folder / name}.txt ({exc.strerror})") from None
+            raise PromptsMissing(f"cannot read {name}.txt in {folder} ({exc.strerror})") from None
     return Prompts(**texts)

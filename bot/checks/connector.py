@@ -7,17 +7,23 @@ from datetime import datetime, timedelta
 from bot.checks.base import (
     Outcome,
     ago,
-    channel_flows,
     check,
+    connector_hidden,
+    erp_channel_flows,
     failed,
+    listing_state_change,
     listing_state_unsynced,
     passed,
     skipped,
     storefront_of,
+    unknown,
+    unread,
     when,
 )
+from bot.checks.connector_log import applied_by_erp, healed, mapping_error, refusal
 from bot.facts import FactRef, Facts, ref
 from tools.models import (
+    MiddlewareLogEntry,
     StorefrontSnapshot,
 )
 
@@ -53,6 +59,8 @@ def flow_status(facts: Facts) -> Outcome:
             for f in stopped
         )
         return failed(words, *cites)
+    if hidden := connector_hidden(facts, "flow_status"):
+        return unknown(hidden)
     return passed(f"{len(flows)} inventory flow(s) active", *cites)
 
 
@@ -76,11 +84,36 @@ def event_subscription(facts: Facts) -> Outcome:
     return passed("the inventory flow listens for quantity updates (or polls)", *cites)
 
 
+def _mapping_errors(facts: Facts, kind: str) -> list[MiddlewareLogEntry]:
+    """The connector's own errors for the SKU saying it could not map it (not healed since)."""
+    assert facts.middleware is not None
+    log = facts.middleware.log
+    return [
+        e
+        for e in log
+        if e.sku == facts.sku
+        and e.at >= facts.change_window_start
+        and mapping_error(e) == kind
+        and not healed(e, log, facts.erp)
+    ]
+
+
 @check("L3.sku_mapping")
 def sku_mapping(facts: Facts) -> Outcome:
     mw = facts.middleware
     assert mw is not None
     mapping = mw.sku_mapping
+    errors = _mapping_errors(facts, "sku")
+    if errors:
+        # a lookup (or a table we cannot read) said so itself: the connector's words are evidence
+        table = f"; mapping record {mapping.status}" if mapping else ""
+        return failed(
+            f"the connector could not map the SKU to an ERP item — {_describe(errors[0])}{table}",
+            ref("middleware.log.mapping_errors", errors, mw),
+            *([ref("middleware.sku_mapping", mapping, mw)] if mapping else []),
+        )
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if mapping is None:
         return skipped("the connector keeps no per-SKU mapping (it matches on the SKU itself)")
     fact = ref("middleware.sku_mapping", mapping, mw)
@@ -102,6 +135,15 @@ def location_mapping(facts: Facts) -> Outcome:
     sf, mw = storefront_of(facts), facts.middleware
     assert mw is not None
     maps = [m for m in mw.location_mappings if m.kind == "location"]
+    errors = _mapping_errors(facts, "location")
+    if errors:
+        return failed(
+            f"the connector could not map the location — {_describe(errors[0])}",
+            ref("middleware.log.mapping_errors", errors, mw),
+            *([ref("middleware.location_mappings", maps, mw)] if maps else []),
+        )
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if not maps:
         return skipped("the connector has no location map")
     moved = {
@@ -133,6 +175,8 @@ def source_mapping(facts: Facts) -> Outcome:
     if not assigned:
         return skipped("the storefront has no inventory sources (MSI) for this SKU")
     maps = [m for m in mw.location_mappings if m.kind == "msi_source"]
+    if hidden := connector_hidden(facts, "mappings"):
+        return unknown(hidden)
     if not maps:
         return skipped("the integration has no source map")
     mapped = {m.storefront_location_id for m in maps}
@@ -160,7 +204,15 @@ def source_mapping(facts: Facts) -> Outcome:
     return passed("the SKU's source is the one the integration maps", *cites)
 
 
-_ERP_REFUSALS = range(400, 500)
+def _describe(e: MiddlewareLogEntry) -> str:
+    code = f" (HTTP {e.status_code})" if e.status_code else ""
+    vendor_code = f" [{e.error_code}]" if e.error_code else ""
+    job = (
+        f" — {e.job_failed} of {e.job_records} record(s) of job {e.job_id or '?'} failed"
+        if e.job_failed is not None and e.job_records is not None
+        else ""
+    )
+    return f"{e.stage} at {when(e.at)}{code}{vendor_code}: {e.message}{job}"
 
 
 @check("L3.event_delivery")
@@ -171,24 +223,33 @@ def event_delivery(facts: Facts) -> Outcome:
         (e for e in mw.log if e.sku == facts.sku and e.at >= facts.change_window_start),
         key=lambda e: e.at,
     )
+    hidden = connector_hidden(facts, "log")
     if not entries:
+        if hidden:
+            return unknown(hidden)
         return skipped(
             "no event for the SKU reached the connector in the window: see L1.feed_fired"
         )
     fact = ref("middleware.log.sku", entries, mw)
-    lost = [
+    faults = [
         e
         for e in entries
-        if e.stage in ("filtered", "dropped")
-        or (e.stage == "error" and (e.status_code is None or e.status_code not in _ERP_REFUSALS))
+        if e.stage in ("filtered", "dropped", "error", "rate_limited") and not refusal(e)
+    ]
+    recovered = [(e, how) for e in faults if (how := healed(e, entries, facts.erp))]
+    unmapped = [e for e in faults if mapping_error(e) and all(e is not r for r, _ in recovered)]
+    lost = [
+        e
+        for e in faults
+        if e.stage != "rate_limited"
+        and not mapping_error(e)
+        and all(e is not r for r, _ in recovered)
+        # a rate-limit hit or transient error the connector is still retrying is not lost yet;
+        # a final error after the retries (no later delivery) is
     ]
     if lost:
         first = lost[0]
-        code = f" (HTTP {first.status_code})" if first.status_code else ""
-        return failed(
-            f"received the event, then {first.stage} at {when(first.at)}{code}: {first.message}",
-            fact,
-        )
+        return failed(f"received the event, then {_describe(first)}", fact)
     delivered_ids = {e.source_id for e in entries if e.stage == "delivered"}
     last_delivered = max((e.at for e in entries if e.stage == "delivered"), default=None)
     stuck = [
@@ -200,35 +261,59 @@ def event_delivery(facts: Facts) -> Outcome:
             if e.source_id
             else (last_delivered is None or last_delivered < e.at)
         )
-        and not any(x.stage == "error" and x.at >= e.at for x in entries)
+        and not applied_by_erp(e.source_id, facts.erp)
+        and not any(x.stage in ("error", "rate_limited") and x.at >= e.at for x in entries)
     ]
+    if hidden:  # what is left would pass, or find a delivery missing that was not read
+        return unknown(hidden)
     if stuck:
         return failed(
             f"received at {when(stuck[0].at)} and never delivered to the ERP",
             fact,
             confidence="likely",
         )
+    if unmapped:
+        kind = mapping_error(unmapped[0])
+        return skipped(
+            f"the connector could not map the record ({_describe(unmapped[0])}): see "
+            f"L3.{'location' if kind == 'location' else 'sku'}_mapping",
+            fact,
+        )
     delivered = sum(e.stage == "delivered" for e in entries)
-    refused = [e for e in entries if e.stage == "error"]  # only ERP refusals are left here
+    healed_words = (
+        f"; {len(recovered)} transient fault(s) healed ({recovered[0][1]}) — do not retry "
+        "them again, that would apply them twice"
+        if recovered
+        else ""
+    )
+    refused = [e for e in entries if refusal(e) and not healed(e, entries, facts.erp)]
     if refused:
         last = refused[-1]
         return passed(
             f"the connector passed every event on, but the ERP refused {len(refused)} call(s) "
-            f"(last at {when(last.at)}: HTTP {last.status_code} {last.message}) — a refusal, "
-            f"not a connector drop; {delivered} delivered",
+            f"(last {_describe(last)}) — a refusal, not a connector drop: see Layer 4; "
+            f"{delivered} delivered{healed_words}",
             fact,
         )
-    return passed(f"{delivered} event(s) delivered to the ERP", fact)
+    return passed(f"{delivered} event(s) delivered to the ERP{healed_words}", fact)
 
 
 @check("L3.listing_state_sync")
 def listing_state_sync(facts: Facts) -> Outcome:
     cites: list[FactRef] = []
     findings = []
+    if facts.erp is None:
+        # the ERP is needed only to see whether a listing-state change reached it
+        pending = [ch.channel for ch in facts.channels if listing_state_change(ch, facts)]
+        if pending:
+            return unknown(
+                f"{', '.join(pending)} went unbuyable by a listing state, and whether the ERP "
+                f"heard of it cannot be told: {unread(facts, 'erp') or 'the ERP was not read'}"
+            )
     for ch in facts.channels:
         at = listing_state_unsynced(ch, facts)
         if at is not None:
-            flows = channel_flows(facts, ch.channel)
+            flows = erp_channel_flows(facts, ch.channel)
             assert facts.middleware is not None and facts.erp is not None
             cites += [
                 ref(f"{ch.channel}.status_history", ch.status_history, ch),
@@ -240,8 +325,8 @@ def listing_state_sync(facts: Facts) -> Outcome:
             )
     if findings:
         return failed("; ".join(findings), *cites)
-    if not any(channel_flows(facts, ch.channel) for ch in facts.channels):
-        return skipped("no integration flow is tied to a marketplace")
+    if not any(erp_channel_flows(facts, ch.channel) for ch in facts.channels):
+        return skipped("no integration flow connects a marketplace with the ERP")
     return passed("no listing-state change is missing from the ERP")
 
 
@@ -249,8 +334,9 @@ def _failure_markers(facts: Facts) -> list[tuple[datetime, str]]:
     """Moments something visibly broke: errors in the log, flows stopping, auth failures."""
     markers: list[tuple[datetime, str]] = []
     if facts.middleware:
-        for e in facts.middleware.log:
-            if e.stage in ("error", "filtered", "dropped"):
+        log = facts.middleware.log
+        for e in log:
+            if e.stage in ("error", "filtered", "dropped") and not healed(e, log, facts.erp):
                 code = f"HTTP {e.status_code}" if e.status_code else ""
                 why = " ".join(x for x in (code, e.message) if x)
                 markers.append(
@@ -278,6 +364,8 @@ def recent_changes(facts: Facts) -> Outcome:
         (c for c in mw.changes if c.at >= facts.change_window_start), key=lambda c: c.at
     )
     fact = ref("middleware.changes.72h", changes, mw)
+    if hidden := connector_hidden(facts, "changes"):
+        return unknown(hidden)
     if not changes:
         return passed(
             f"no credential, key, app or config change in the last {facts.thresholds.change_window_hours} h",

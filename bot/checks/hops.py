@@ -138,6 +138,19 @@ def order_webhook(facts: Facts) -> Outcome:
     fact = ref("storefront.webhooks.orders", hooks, sf)
     if any(w.kind == "order_created" for w in hooks):
         return passed("the order webhook fires on order creation", fact)
+    if facts.middleware is not None:
+        inbound = facts.flows("storefront_to_erp", carrying=None)
+        carries_orders = [
+            f for f in inbound if {"order_created", "order_fulfilled"} & set(f.carries)
+        ]
+        if inbound and not carries_orders:
+            # the fulfilment topic feeds the inventory flow: a wrong subscription of that flow,
+            # not an order hop that hears of sales late
+            return skipped(
+                "no storefront→ERP flow carries orders; the fulfilment webhook feeds the "
+                "inventory flow: see L3.event_subscription",
+                fact,
+            )
     pending = (
         f"; {sf.committed} unit(s) sold and not yet fulfilled are invisible to the ERP"
         if sf.committed
@@ -172,14 +185,19 @@ def _gaps(facts: Facts) -> list[tuple[str, str | None, datetime]]:
     gaps: list[tuple[str, str | None, datetime]] = []
     tolerance = facts.thresholds.quantity_tolerance
     sf_changed = facts.last_storefront_change()
+    erp_changed = max((t.at for t in erp.transactions), default=erp.last_inventory_update_at)
     if erp.available is not None and abs(sf.available - erp.available) > tolerance:
-        erp_changed = max((t.at for t in erp.transactions), default=erp.last_inventory_update_at)
         if erp_changed and (sf_changed is None or erp_changed >= sf_changed):
             gaps.append(("erp_to_storefront", None, erp_changed))
         elif sf_changed:
             gaps.append(("storefront_to_erp", None, sf_changed))
     for ch in facts.channels:
-        if ch.quantity is not None and ch.quantity != listable(sf) and sf_changed:
+        if ch.quantity is None or ch.fulfilled_by == "marketplace":
+            continue  # no quantity of ours to carry: unknown, or the marketplace's own stock
+        if ch.feed_source == "erp":  # its upstream is the ERP, through the connector
+            if erp.available is not None and ch.quantity != max(erp.available, 0) and erp_changed:
+                gaps.append(("erp_to_marketplace", ch.channel, erp_changed))
+        elif ch.quantity != listable(sf) and sf_changed:
             gaps.append(("storefront_to_marketplace", ch.channel, sf_changed))
     return gaps
 
@@ -193,6 +211,7 @@ def poll_window(facts: Facts) -> Outcome:
         return passed("no hop disagrees right now")
     findings: list[str] = []
     cites: list[FactRef] = []
+    proven = True  # every waiting hop ran just before the change and is not due yet
     for hop, channel, since in gaps:
         flows = [
             f
@@ -212,6 +231,9 @@ def poll_window(facts: Facts) -> Outcome:
                 if e.flow_id == f.id and e.stage == "rate_limited" and e.at >= since
             ]
             if lag <= window + timedelta(minutes=5) or throttled:
+                ran_before = f.last_run_at is not None and f.last_run_at <= since
+                not_due = f.last_run_at is not None and facts.now < f.last_run_at + window
+                proven = proven and ran_before and not_due and not throttled
                 stretched = (
                     f", stretched by {len(throttled)} rate-limit hit(s)" if throttled else ""
                 )
@@ -230,5 +252,7 @@ def poll_window(facts: Facts) -> Outcome:
                     )
                 )
     if findings:
-        return failed("; ".join(findings), *cites, confidence="likely")
+        # proven: the poll last ran before the change and its next run is not due yet; else
+        # (no last run, overdue, or stretched by rate limits) the window only likely explains it
+        return failed("; ".join(findings), *cites, confidence="confirmed" if proven else "likely")
     return passed("no disagreeing hop is waiting on a polling window")

@@ -17,6 +17,7 @@ from bot.checks.base import (
     storefront_of,
     units,
     unknown,
+    unread,
     when,
 )
 from bot.facts import Facts, ref
@@ -168,6 +169,12 @@ def feed_freshness(facts: Facts) -> Outcome:
             sf,
         )
     )
+    erp_fed = [ch.channel for ch in facts.channels if ch.feed_source == "erp"]
+    if erp_fed and facts.erp is None:
+        return unknown(
+            f"{', '.join(erp_fed)} is fed by the ERP, which could not be read: "
+            f"{unread(facts, 'erp') or 'not read'}"
+        )
     lagging = [(ch, lag) for ch in facts.channels if (lag := _feed_lag(ch, facts)) is not None]
     if lagging:
         words = "; ".join(

@@ -8,11 +8,13 @@ from bot.checks.base import (
     Outcome,
     ago,
     check,
+    connector_hidden,
     failed,
     passed,
     skipped,
     storefront_of,
     unknown,
+    unmapped_locations,
     when,
 )
 from bot.facts import Facts, ref
@@ -39,6 +41,21 @@ def feed_fired(facts: Facts) -> Outcome:
         return skipped(f"flow {stopped[0].name} is {stopped[0].status}: see L3.flow_status")
     if not any(f.trigger != "event" or "inventory_update" in f.listens_for for f in inbound):
         return skipped("the flow does not listen for quantity updates: see L3.event_subscription")
+    # Silence the connector had a reason for is that reason's consequence, not a second cause.
+    if sf.holds:
+        return skipped(
+            f"a hold on the SKU ({sf.holds[0]}) stops its updates: see L1.inventory_hold"
+        )
+    if sync_overdue(facts):
+        return skipped(
+            "the storefront's scheduled inventory sync is overdue: see L1.sync_freshness"
+        )
+    unmapped = unmapped_locations(facts)
+    if unmapped:
+        return skipped(
+            f"the quantity moved at {', '.join(unmapped)}, a location the connector does not map "
+            "(it ignores those events): see L3.location_mapping"
+        )
     if all(f.trigger != "event" and f.interval_minutes for f in inbound):
         # a polled hop sends nothing until its next run: inside that window silence is expected
         window = max(f.interval_minutes or 0 for f in inbound)
@@ -49,7 +66,11 @@ def feed_fired(facts: Facts) -> Outcome:
             )
     since = t - timedelta(minutes=5)
     if mw.log_window_start and mw.log_window_start > since:
-        return unknown(f"the connector log only reaches back to {when(mw.log_window_start)}")
+        why = connector_hidden(facts, "log_window")  # the connector says why, when it can
+        because = f" ({why.split(':', 1)[1].strip()})" if why else ""
+        return unknown(
+            f"the connector log only reaches back to {when(mw.log_window_start)}{because}"
+        )
     entries = [
         e
         for e in mw.log
@@ -60,12 +81,24 @@ def feed_fired(facts: Facts) -> Outcome:
     if entries:
         first = min(entries, key=lambda e: e.at)
         return passed(f"connector received an event for the SKU at {when(first.at)}", oos, log)
+    if hidden := connector_hidden(facts, "log"):
+        return unknown(hidden)
+    # The connector demonstrably ran after the sell-out (it processed other records) and still
+    # logged nothing for this SKU: that proves the silence. Without a run since, the connector
+    # itself may simply not have run.
+    ran = [f for f in inbound if f.last_run_at is not None and f.last_run_at >= t]
+    ran_words = f" although {ran[0].name} ran at {when(ran[0].last_run_at)}" if ran else ""
     return failed(
         f"storefront went out of stock at {when(t)}; the connector ({inbound[0].name}) logged no "
-        f"event for the SKU since",
+        f"event for the SKU since{ran_words}",
         oos,
         log,
-        confidence="likely",
+        *(
+            [ref(f"middleware.flow[{ran[0].id}].last_run_at", ran[0].last_run_at, mw)]
+            if ran
+            else []
+        ),
+        confidence="confirmed" if ran else "likely",
     )
 
 
@@ -76,6 +109,14 @@ def inventory_policy(facts: Facts) -> Outcome:
     tracked = ref("storefront.tracked", sf.tracked, sf)
     qty = ref("storefront.available", sf.available, sf)
     if not sf.tracked:
+        erp = facts.erp
+        if erp is not None and erp.item.item_type in ("non_inventory", "service"):
+            kind = erp.item.item_type_raw or erp.item.item_type
+            return passed(
+                f"inventory is not tracked, as fits the ERP's {kind} item (no stock to count)",
+                tracked,
+                ref("erp.item.item_type", kind, erp),
+            )
         return failed(
             "inventory is not tracked: the storefront sends no stock signal at all", tracked, qty
         )
@@ -94,6 +135,15 @@ def inventory_policy(facts: Facts) -> Outcome:
     return passed("policy DENY: stops selling at zero", policy, tracked)
 
 
+def sync_overdue(facts: Facts) -> bool:
+    """Is the storefront's scheduled inventory sync older than its interval (plus grace)?"""
+    sf = storefront_of(facts)
+    if sf.last_inventory_sync_at is None:
+        return False
+    interval = sf.sync_interval_minutes or facts.thresholds.sync_interval_minutes
+    return facts.now - sf.last_inventory_sync_at > timedelta(minutes=interval + 5)
+
+
 @check("L1.sync_freshness")
 def sync_freshness(facts: Facts) -> Outcome:
     sf = storefront_of(facts)
@@ -103,13 +153,11 @@ def sync_freshness(facts: Facts) -> Outcome:
             return skipped("the storefront is updated by events, not by a scheduled sync")
         return unknown("the storefront does not report when its inventory last synced")
     interval = sf.sync_interval_minutes or facts.thresholds.sync_interval_minutes
-    age = facts.now - last
     cites = (
         ref("storefront.last_inventory_sync_at", last, sf),
         ref("storefront.sync_interval_minutes", interval, sf),
     )
-    grace = timedelta(minutes=5)
-    if age > timedelta(minutes=interval) + grace:
+    if sync_overdue(facts):
         return failed(
             f"last inventory sync {when(last)}, {ago(facts.now, last)} ago; interval is {interval} min",
             *cites,

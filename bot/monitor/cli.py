@@ -72,7 +72,7 @@ class _BadInput(ValueError):
 
 
 def _monitor(args: argparse.Namespace, reads: tuple[str, ...]) -> Monitor:
-    db = args.db or default_store_path()
+    db = args.db or default_store_path(sandbox=not args.config)
     if args.config:
         config = load_config(Path(args.config))
         require_env(config, args.config, only=reads)

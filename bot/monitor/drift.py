@@ -498,7 +498,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     if args.csv and not args.csv.parent.is_dir():
         print(f"oos: cannot write {args.csv}: no directory {args.csv.parent}", file=sys.stderr)
         return 2
-    store = TriageStore(args.db or default_store_path())
+    store = TriageStore(args.db or default_store_path(sandbox=not args.config))
     try:
         result = asyncio.run(run_drift(target, store))
     except DriftError as exc:

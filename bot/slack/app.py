@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -30,16 +31,19 @@ from bot.agent.memory import ThreadMemory
 from bot.engine import triage
 from bot.monitor.posts import MonitorCommands, MonitorPoster
 from bot.monitor.sources import Monitor
+from bot.slack import gate
 from bot.slack.access import AccessControl
 from bot.slack.background import new_reference
 from bot.slack.listeners import register_all
+from bot.slack.pending import PendingVerdicts
+from bot.slack.poster import SlackPoster
 from bot.slack.runner import Engine, TargetResolver, TriageRunner
 from bot.slack.services import Services
 from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
-from tools import redact
+from tools import observe, redact
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -47,23 +51,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WEB_API_TIMEOUT = 15
+RATE_LIMIT_DEADLINE = 600.0  # seconds of Retry-After one call may wait out in all
 
 
 class RetryAfterHandler(AsyncRetryHandler):
-    """Retries a 429 after its ``Retry-After`` (capped at ``max_wait``), ``max_retry_count`` times.
+    """Waits out every 429 for as long as its ``Retry-After`` says, until the waits of one call
+    add up to ``deadline`` seconds; only then does the call fail with the 429.
 
     Slack answers 429 before doing anything, so a retried chat.postMessage cannot post twice.
+    The budget counts the waits Slack asked for (not the wall clock), so a rate-limited verdict
+    is delivered minutes late rather than lost after a few tries.
     """
 
     def __init__(
         self,
-        max_retry_count: int = 4,
-        max_wait: float = 30.0,
+        deadline: float = RATE_LIMIT_DEADLINE,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
+        super().__init__(max_retry_count=sys.maxsize)
+        self.deadline = deadline
         self._sleep = sleep
+
+    @staticmethod
+    def _retry_after(response: HttpResponse | None) -> float:
+        for name, values in (response.headers if response is not None else {}).items():
+            if name.lower() == "retry-after" and values:
+                with contextlib.suppress(ValueError):
+                    return max(0.0, float(values[0]))
+        return 1.0
+
+    @staticmethod
+    def _waited(state: RetryState) -> float:
+        return float((state.custom_values or {}).get("waited", 0.0))
 
     async def _can_retry_async(
         self,
@@ -73,7 +92,16 @@ class RetryAfterHandler(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return response is not None and response.status_code == 429
+        if response is None or response.status_code != 429:
+            return False
+        if self._waited(state) + self._retry_after(response) <= self.deadline:
+            return True
+        log.warning(
+            "Slack rate limit on %s lasted past the %g s deadline: giving up this call",
+            request.url.rsplit("/", 1)[-1],
+            self.deadline,
+        )
+        return False
 
     async def prepare_for_next_attempt_async(
         self,
@@ -84,15 +112,13 @@ class RetryAfterHandler(AsyncRetryHandler):
         error: Exception | None = None,
     ) -> None:
         state.next_attempt_requested = True
-        wait = 1.0
-        headers = response.headers if response is not None else {}
-        for name, values in headers.items():
-            if name.lower() == "retry-after" and values:
-                with contextlib.suppress(ValueError):
-                    wait = max(0.0, float(values[0]))
+        wait = self._retry_after(response)
+        state.custom_values = {**(state.custom_values or {}), "waited": self._waited(state) + wait}
         # A little jitter so a burst of threads does not come back in the same instant.
-        wait = min(wait, self.max_wait) + (random.uniform(0, 0.25) if wait else 0.0)
-        log.info("Slack rate limit on %s: retrying in %.1f s", request.url.rsplit("/", 1)[-1], wait)
+        wait += random.uniform(0, 0.25) if wait else 0.0
+        method = request.url.rsplit("/", 1)[-1]
+        observe.report(observe.SlackRetry(method, 429))
+        log.info("Slack rate limit on %s: retrying in %.1f s", method, wait)
         await self._sleep(wait)
         state.increment_current_attempt()
 
@@ -130,8 +156,9 @@ class BotIdentity:
 
 
 def build_client(settings: SlackSettings, *, with_token: bool = True) -> AsyncWebClient:
-    """The Web API client: ``SLACK_API_URL``, the bot token, timeouts and bounded retries.
-    Every Slack credential is registered as a secret first, so an echo of it is masked."""
+    """The Web API client: ``SLACK_API_URL``, the bot token, timeouts, and 429s waited out
+    until ``OOS_SLACK_RATE_LIMIT_DEADLINE``. Every Slack credential is registered as a secret
+    first, so an echo of it is masked."""
     for secret in (settings.bot_token, settings.signing_secret, settings.app_token):
         if secret is not None:
             redact.register(secret.get_secret_value())
@@ -139,7 +166,10 @@ def build_client(settings: SlackSettings, *, with_token: bool = True) -> AsyncWe
         token=settings.bot_token.get_secret_value() if with_token else None,
         base_url=settings.api_url,
         timeout=WEB_API_TIMEOUT,
-        retry_handlers=[AsyncConnectionErrorRetryHandler(), RetryAfterHandler()],
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            RetryAfterHandler(deadline=settings.rate_limit_deadline),
+        ],
     )
 
 
@@ -161,9 +191,10 @@ def build_app(
     (``bot.monitor.sources``) answers ``/oos drift | health | map``."""
     client = client or build_client(settings)
     identity = BotIdentity(client)
+    poster = SlackPoster(client, rate=settings.posts_per_second)
     after_verdict = None
     if tickets is not None:
-        tickets.notify = SlackTicketNotifier(client, tickets.config.system)
+        tickets.notify = SlackTicketNotifier(client, tickets.config.system, poster=poster)
         after_verdict = after_verdict_hook(tickets, lambda: identity.url)
 
     async def authorize() -> AuthorizeResult:
@@ -191,6 +222,8 @@ def build_app(
         timeout=settings.triage_timeout,
         after_verdict=after_verdict,
         agent=agent,
+        poster=poster,
+        pending=PendingVerdicts(store.db),
     )
     services = Services(
         settings=settings,
@@ -199,11 +232,13 @@ def build_app(
         access=access,
         runner=runner,
         identity=identity,
+        poster=poster,
         tickets=tickets,
         agent=agent,
         memory=ThreadMemory(store.db),
         monitoring=MonitorCommands(MonitorPoster(client, monitor)) if monitor else None,
     )
+    gate.install(app)  # malformed requests refused, redelivered events answered once
     register_all(app, services)
 
     @app.error

@@ -119,7 +119,15 @@ def clip(text: str, limit: int, marker: str = "…") -> tuple[str, bool]:
     """``text`` cut to ``limit`` characters (marker included); the flag says whether it was cut."""
     if len(text) <= limit:
         return text, False
-    return text[: max(0, limit - len(marker))].rstrip() + marker, True
+    head = text[: max(0, limit - len(marker))]
+    # Never cut escaped or marked-up text in half: a lone "&g" or "<https://…" left at the end
+    # would be raw markup. Back off to before an unfinished entity or <…> token.
+    amp, lt = head.rfind("&"), head.rfind("<")
+    if amp > head.rfind(";"):
+        head = head[:amp]
+    if lt > head.rfind(">"):
+        head = head[:lt]
+    return head.rstrip() + marker, True
 
 
 def slack_date(at: datetime) -> str:
@@ -265,8 +273,11 @@ def notice(text: str) -> Message:
 # The thread: root message, progress, verdict, error
 
 
-def root_message(sku: str, user: str, *, outcome: str | None = None) -> Message:
-    """The channel message that opens the thread. ``outcome`` is added once the walk ends."""
+def root_message(
+    sku: str, user: str, *, outcome: str | None = None, resolution: Resolution | None = None
+) -> Message:
+    """The channel message that opens the thread. ``outcome`` is added once the walk ends, and
+    ``resolution`` once someone presses Mark resolved, so the channel view says it too."""
     text = f"Triage for {plain(sku)} started by {user_mention(user)}"
     b = _Blocks()
     b.section(f":mag: Triage for *{esc(sku)}* started by {user_mention(user)}")
@@ -275,6 +286,10 @@ def root_message(sku: str, user: str, *, outcome: str | None = None) -> Message:
         text = f"{text} — {outcome}"
     else:
         b.context("Walking the checklist in the thread…")
+    if resolution:
+        who = user_mention(resolution.user)
+        b.context(f":white_check_mark: Resolved by {who} {slack_date(resolution.at)}")
+        text = f"{text} — resolved by {who}"
     return b.done(text)
 
 
@@ -422,10 +437,15 @@ def verdict_text(report: Report) -> str:
 
 
 def verdict_message(
-    report: Report, triage_id: str, *, resolution: Resolution | None = None
+    report: Report,
+    triage_id: str,
+    *,
+    resolution: Resolution | None = None,
+    explaining: bool = False,
 ) -> Message:
     """The verdict: pattern, layer, cause in words with its code, confidence, owner, next step,
-    the six-item evidence package, the checks that failed or could not be verified, buttons."""
+    the six-item evidence package, the checks that failed or could not be verified, buttons.
+    ``explaining``: the LLM agent is still writing; the message says its explanation follows."""
     v = report.verdict
     b = _Blocks()
     b.header(verdict_title(report))
@@ -451,6 +471,11 @@ def verdict_message(
     proof = f" · proved by `{v.check}`" if v.check else ""
     b.context(f"Escalation: {esc(report.escalation.reason)}{proof}")
     _agent_blocks(b, report)
+    if explaining:
+        b.context(
+            ":hourglass_flowing_sand: _The LLM agent is writing its explanation; it will "
+            "appear here when it is ready._"
+        )
 
     b.divider()
     b.section("*Evidence package*")
@@ -495,6 +520,14 @@ def verdict_message(
     )
     tail += 2
     return b.done(verdict_text(report), keep_tail=tail)
+
+
+def explanation_reply(report: Report) -> Message:
+    """The agent's explanation as a reply of its own, when the verdict could not be edited."""
+    b = _Blocks()
+    b.context(f"Explanation of the verdict for *{esc(report.sku)}* above")
+    _agent_blocks(b, report)
+    return b.done(f"Explanation of the verdict for {plain(report.sku)}")
 
 
 def _cited(ids: Sequence[str]) -> str:

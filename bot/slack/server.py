@@ -11,8 +11,6 @@ with one clear line instead of on the first command; in Socket Mode, so is the a
 and escalates to an in-process Jira emulator (``bot.compose.sandbox_tickets``) through the real
 Jira adapter, so Open ticket and auto-opened tickets work too (links to
 ``https://oos-sandbox.atlassian.net/browse/OOS-…``).
-Until the lead wires it into ``bot/cli.py``, ``python -m bot.slack.server serve --sandbox`` runs
-the same thing.
 """
 
 from __future__ import annotations
@@ -22,35 +20,43 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.agent.agent import Agent, ThreadAnswer
 from bot.agent.render import off_line
 from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
-from bot.config import AgentConfig
+from bot.config import AgentConfig, MonitoringConfig
 from bot.engine import triage
+from bot.logs import configured, log_format
+from bot.metrics import Metrics
 from bot.monitor.posts import start_schedules
 from bot.monitor.sources import Monitor
+from bot.report import Report
 from bot.settings import Thresholds, default_store_path
 from bot.slack.app import build_app, build_client
+from bot.slack.gate import http_refusal
+from bot.slack.ops import Readiness, add_ops_routes
 from bot.slack.runner import Engine, TargetResolver
 from bot.slack.settings import AccessPolicy, SettingsError, SlackSettings
 from bot.slack.startup import Startup
 from bot.store import StoreError, TriageStore
 from bot.tickets.config import TicketsConfig
 from bot.tickets.service import TicketService
-from tools import redact
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +64,18 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def make_web_app(app: AsyncApp) -> web.Application:
+def make_web_app(
+    app: AsyncApp, ops: Callable[[web.Application], None] | None = None
+) -> web.Application:
     """The aiohttp application: one Slack endpoint and a health check."""
 
     async def slack_events(request: web.Request) -> web.Response:
+        body = await request.read()
+        refusal = http_refusal(request.headers, body)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("refused a malformed request from Slack (%d): %s", status, reason)
+            return web.Response(status=status)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -71,6 +85,8 @@ def make_web_app(app: AsyncApp) -> web.Application:
     web_app = web.Application()
     web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get(HEALTH_PATH, health)
+    if ops is not None:
+        ops(web_app)  # /readyz and /metrics (bot.slack.ops)
     return web_app
 
 
@@ -90,8 +106,10 @@ class HttpServer:
         await self.runner.cleanup()
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> HttpServer:
-    runner = web.AppRunner(make_web_app(app), access_log=None)
+async def start_http(
+    app: AsyncApp, host: str, port: int, ops: Callable[[web.Application], None] | None = None
+) -> HttpServer:
+    runner = web.AppRunner(make_web_app(app, ops), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -132,6 +150,7 @@ async def serve(
     thresholds: Thresholds | None = None,
     monitor: Monitor | None = None,
     mode: str = "live",
+    systems: Sequence[str] = (),
 ) -> int:
     """Check the token, then serve until ``stop`` is set (or SIGINT/SIGTERM). Returns an exit code.
 
@@ -173,16 +192,22 @@ async def serve(
         )
         return 2
 
+    metrics = Metrics()
+    metrics.watch_store(store.path)
+    readiness = Readiness(store, client, metrics, systems)
+    readiness.seed_slack()  # auth.test just answered
     agent_config = agent_config or AgentConfig()
     agent, off = open_agent(agent_config, thresholds=thresholds)
     if agent is None:
         log.info("oos serve: %s", off_line(off or "unknown reason"))
+    else:
+        meter_agent(agent, metrics)
     app, services = build_app(
         settings,
         store=store,
         resolve=resolve,
         client=client,
-        engine=engine or triage,
+        engine=metered(engine or triage, metrics),
         tickets=tickets,
         agent=agent,
         monitor=monitor,
@@ -191,12 +216,15 @@ async def serve(
     stop = stop or asyncio.Event()
     outbox = asyncio.create_task(tickets.run(stop)) if tickets is not None else None
     schedules = start_schedules(services.monitoring, store.path, stop)
+    # Verdicts Slack would not take (down, or rate limited past the deadline) go out from here.
+    redelivery = asyncio.create_task(services.runner.redeliver_until(stop))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
 
     who = f"@{auth.get('user')} in {auth.get('team')}"
+    unsubscribe = metrics.listen()
 
     def announce(address: str) -> None:
         jobs = services.monitoring.poster.jobs() if services.monitoring is not None else []
@@ -239,7 +267,12 @@ async def serve(
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
             try:
-                server = await start_http(app, settings.host, settings.port)
+                server = await start_http(
+                    app,
+                    settings.host,
+                    settings.port,
+                    ops=functools.partial(add_ops_routes, readiness=readiness, metrics=metrics),
+                )
             except OSError as exc:
                 print(
                     f"oos serve: cannot listen on {settings.host}:{settings.port} "
@@ -254,6 +287,9 @@ async def serve(
             finally:
                 await server.stop()
     finally:
+        unsubscribe()
+        stop.set()
+        await redelivery
         await services.runner.shutdown()
         if outbox is not None and tickets is not None:
             stop.set()
@@ -267,6 +303,35 @@ async def serve(
         if services.monitoring is not None:
             await services.monitoring.shutdown()
     return 0
+
+
+def metered(engine: Engine, metrics: Metrics) -> Engine:
+    """``engine``, counting each report it returns (pattern, cause, confidence, seconds)."""
+
+    async def run(sku: str, stack: Any, **when: Any) -> Report:
+        report = await engine(sku, stack, **when)
+        metrics.triage(report)
+        return report
+
+    return run
+
+
+def meter_agent(agent: Agent, metrics: Metrics) -> None:
+    """Count the model calls, tokens and cost of every explanation and answer ``agent`` gives."""
+    explain, answer = agent.explain, agent.answer
+
+    async def explained(*args: Any, **kwargs: Any) -> Report:
+        report = await explain(*args, **kwargs)
+        metrics.agent(report.agent.usage if report.agent else None, "explain")
+        return report
+
+    async def answered(*args: Any, **kwargs: Any) -> ThreadAnswer:
+        reply = await answer(*args, **kwargs)
+        metrics.agent(reply.usage, "answer")
+        return reply
+
+    setattr(agent, "explain", explained)  # noqa: B010 - an instance attribute shadows the method
+    setattr(agent, "answer", answered)  # noqa: B010
 
 
 def port_number(text: str) -> int:
@@ -303,11 +368,50 @@ def add_serve_parser(
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
     )
+    parser.add_argument(
+        "--monitoring-channel",
+        metavar="CHANNEL_ID",
+        help="with --sandbox: post the drift, health and latency checks to this channel "
+        "(a live stack sets [monitoring] channel in its config)",
+    )
+    parser.add_argument(
+        "--monitoring-cron",
+        default=SANDBOX_MONITORING_CRON,
+        metavar="CRON",
+        help=f"with --monitoring-channel: when all three run (default {SANDBOX_MONITORING_CRON!r}: "
+        "see them within minutes)",
+    )
     parser.add_argument("--port", type=port_number, help="HTTP port (default: $PORT or 3000)")
     parser.add_argument("--host", help="HTTP bind address (default: $OOS_HOST or 0.0.0.0)")
     parser.add_argument("--db", type=Path, help="triage store (default: $OOS_DB)")
     parser.set_defaults(func=serve_main)
     return parser
+
+
+SANDBOX_MONITORING_CRON = "*/5 * * * *"
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+def _sandbox_monitoring(args: argparse.Namespace, sandbox: bool) -> MonitoringConfig | None:
+    """The ``[monitoring]`` table ``--monitoring-channel`` / ``--monitoring-cron`` stand for:
+    the three scheduled posts to one channel on one schedule (None without a channel)."""
+    channel = getattr(args, "monitoring_channel", None)
+    if channel is None:
+        return None
+    if not sandbox:
+        raise ValueError(
+            "--monitoring-channel goes with --sandbox; a live stack names its channel in "
+            "the config's [monitoring] table"
+        )
+    if not _CHANNEL_ID.match(channel):
+        raise ValueError(f"--monitoring-channel {channel!r} is not a channel id (like C0123ABCD)")
+    cron = getattr(args, "monitoring_cron", SANDBOX_MONITORING_CRON)
+    try:
+        return MonitoringConfig(
+            channel=channel, daily_drift=cron, weekly_health=cron, latency_check=cron
+        )
+    except ValidationError as exc:
+        raise ValueError(f"--monitoring-cron {cron!r}: {exc.errors()[0]['msg']}") from None
 
 
 def serve_main(
@@ -321,6 +425,7 @@ def serve_main(
     thresholds: Thresholds | None = None,
     monitor: Callable[[Path], Monitor] | None = None,
     mode: str | None = None,
+    systems: Sequence[str] = (),
 ) -> int:
     """Entry point of ``oos serve``.
 
@@ -339,11 +444,6 @@ def serve_main(
     (e.g. ``functools.partial(triage, thresholds=config.thresholds)``). ``--sandbox`` needs
     neither.
     """
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        redact.install_on_root()
     try:
         settings = SlackSettings.from_env()
     except SettingsError as exc:
@@ -359,11 +459,16 @@ def serve_main(
     if overrides:
         settings = settings.model_copy(update=overrides)
     sandbox = bool(getattr(args, "sandbox", False))
+    try:
+        sandbox_monitoring = _sandbox_monitoring(args, sandbox)
+    except ValueError as exc:
+        print(f"oos serve: {exc}", file=sys.stderr)
+        return 2
     if sandbox:
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
-        monitor = monitor or Monitor.sandbox
+        monitor = monitor or functools.partial(Monitor.sandbox, settings=sandbox_monitoring)
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
@@ -372,7 +477,7 @@ def serve_main(
         )
         return 2
     try:
-        store = TriageStore(getattr(args, "db", None) or default_store_path())
+        store = TriageStore(getattr(args, "db", None) or default_store_path(sandbox=sandbox))
     except StoreError as exc:
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2
@@ -398,6 +503,7 @@ def serve_main(
                 thresholds=thresholds,
                 monitor=monitor(store.path) if monitor is not None else None,
                 mode=mode or ("sandbox" if sandbox else "live"),
+                systems=systems,
             )
         )
     except KeyboardInterrupt:
@@ -410,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.slack.server")
     add_serve_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    with configured(logging.INFO, log_format()):
+        return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.access import AccessControl
+from bot.slack.poster import SlackPoster
 from bot.slack.runner import TriageRunner
 from bot.slack.settings import SlackSettings
 from bot.store import TriageStore
@@ -28,6 +29,7 @@ class Services:
     access: AccessControl
     runner: TriageRunner
     identity: BotIdentity
+    poster: SlackPoster  # every post in a thread: paced per channel, in order
     tickets: TicketService | None = None  # None: no [tickets] configured
     agent: Agent | None = None  # None: no OPENAI_API_KEY (mentions get the rules' answers)
     memory: ThreadMemory | None = None  # each triage thread's questions and answers

@@ -92,6 +92,14 @@ class SlackSettings(BaseModel):
     triage_timeout: float = Field(
         120.0, gt=0, description="OOS_TRIAGE_TIMEOUT: seconds before a triage ends as failed"
     )
+    rate_limit_deadline: float = Field(
+        600.0,
+        ge=0,
+        description="OOS_SLACK_RATE_LIMIT_DEADLINE: seconds of Retry-After one Web API call waits out",
+    )
+    posts_per_second: float = Field(
+        1.0, gt=0, description="OOS_SLACK_POSTS_PER_SECOND: pace of posts in one channel"
+    )
     access: AccessPolicy = AccessPolicy()
 
     @field_validator("api_url")
@@ -131,6 +139,8 @@ class SlackSettings(BaseModel):
             ("host", "OOS_HOST"),
             ("port", "PORT"),
             ("triage_timeout", "OOS_TRIAGE_TIMEOUT"),
+            ("rate_limit_deadline", "OOS_SLACK_RATE_LIMIT_DEADLINE"),
+            ("posts_per_second", "OOS_SLACK_POSTS_PER_SECOND"),
         ):
             if get(name) is not None:
                 values[field] = get(name)
@@ -145,6 +155,8 @@ class SlackSettings(BaseModel):
                 "host": "OOS_HOST",
                 "port": "PORT",
                 "triage_timeout": "OOS_TRIAGE_TIMEOUT",
+                "rate_limit_deadline": "OOS_SLACK_RATE_LIMIT_DEADLINE",
+                "posts_per_second": "OOS_SLACK_POSTS_PER_SECOND",
             }
             problems = "; ".join(
                 f"{names.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report import Report
 from bot.slack import blocks
+from bot.slack.poster import SlackPoster
 from bot.slack.runner import AfterVerdict
 from bot.tickets.service import Outcome, TicketService
 from bot.tickets.store import OutboxItem
@@ -35,9 +36,13 @@ def thread_url(workspace_url: str | None, channel: str, thread_ts: str) -> str |
 
 
 class SlackTicketNotifier:
-    def __init__(self, client: AsyncWebClient, system: str) -> None:
+    def __init__(
+        self, client: AsyncWebClient, system: str, *, poster: SlackPoster | None = None
+    ) -> None:
         self.client = client
         self.system = _SYSTEM_NAMES.get(system, system)
+        # Through the runner's poster, a notice queued after the verdict is posted after it.
+        self.poster = poster
 
     async def __call__(self, item: OutboxItem, outcome: Outcome) -> None:
         if not item.channel or not item.thread_ts:
@@ -50,6 +55,11 @@ class SlackTicketNotifier:
         message = blocks.ticket_notice(
             outcome, sku=sku, cause=cause, owner_name=owner, system=self.system
         )
+        if self.poster is not None:
+            await self.poster.post(
+                item.channel, message, thread_ts=item.thread_ts, unfurl_links=False
+            )
+            return
         await self.client.chat_postMessage(
             channel=item.channel, thread_ts=item.thread_ts, unfurl_links=False, **message.kwargs()
         )

@@ -24,7 +24,7 @@ from tools.marketplace.amazon import (
 )
 from tools.models import ChannelListing, ListingStatusChange, Source
 from tools.protocols import MarketplaceAdapter
-from tools.retry import RetryPolicy
+from tools.retry import RetryPolicy, retry_after_spread
 from tools.sandbox.emulators.amazon import AmazonEmulator, LwaCredentials, last_updated
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.memory import memory_stack
@@ -522,7 +522,8 @@ async def test_429_with_retry_after_is_retried_and_honoured() -> None:
         got = await adapter.read_listing("SKU-1")
     assert got.quantity == 5
     assert sp_calls(emu) == 2
-    assert 2.5 in time.sleeps
+    # Retry-After exactly, plus its small jitter, and no bucket refill on top.
+    assert len(time.sleeps) == 1 and 2.5 <= time.sleeps[0] <= 2.5 + retry_after_spread(2.5)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,14 +17,21 @@ import httpx
 import pytest
 import yaml
 
+from bot.checks import CHECKS
+from tests.factories import facts
 from tools.errors import AdapterError
 from tools.middleware.celigo import (
     DEFAULT_TOKEN_ENV,
     EU_BASE_URL,
+    JOBS_PAGE,
+    LEAK_RATE,
+    MAX_LOG_RUNS,
     MAX_PAGES,
     PAGE_LIMIT,
+    TRIAGE_JOB_PAGES,
     CeligoMiddleware,
     FlowMapping,
+    _parents,
     change_kind,
     cron_from_interval,
     error_entry,
@@ -48,8 +56,8 @@ from tools.models import (
     Source,
 )
 from tools.protocols import MiddlewareAdapter
-from tools.retry import RetryPolicy
-from tools.sandbox.emulators.celigo import CeligoEmulator, Paging, flow_mappings_for
+from tools.retry import RetryPolicy, retry_after_spread
+from tools.sandbox.emulators.celigo import CeligoEmulator, flow_mappings_for
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.scenario import Scenario, load_library
 
@@ -69,13 +77,19 @@ def _spec(name: str) -> Any:
 
 
 class Sleeps:
-    """A no-op sleep that remembers what it was asked to wait."""
+    """A sleep that remembers what it was asked to wait and moves its own clock (``clock``)
+    on by as much; no real time passes."""
 
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self.now = 0.0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 def _adapter(
@@ -87,19 +101,23 @@ def _adapter(
     retention_days: float = 30.0,
     page_limit: int = PAGE_LIMIT,
     max_pages: int = MAX_PAGES,
+    **limits: int,
 ) -> CeligoMiddleware:
     monkeypatch.setenv(TOKEN_ENV, emulator.token)
     state = emulator.state
+    sleep = sleep or Sleeps()
     return CeligoMiddleware(
         flow_mappings_for(state),
         token_env=TOKEN_ENV,
         transport=emulator,
         retry=retry,
-        sleep=sleep or Sleeps(),
+        sleep=sleep,
+        monotonic=sleep.clock,
         retention_days=retention_days,
         clock=lambda: state.read_at,
         page_limit=page_limit,
         max_pages=max_pages,
+        **limits,
     )
 
 
@@ -167,6 +185,17 @@ def test_job_example_parses_counts_and_times() -> None:
     assert (job.num_error, job.num_success, job.num_ignore) == (0, 1, 0)
     assert job.started_at == datetime(2017, 10, 24, 0, 55, 49, 128000, tzinfo=UTC)
     assert job.ended_at is None
+
+
+def test_a_child_job_is_never_counted_as_a_run() -> None:
+    # job.example1.json is an ``import`` job: a child of a flow run (VERIFIED-2026-12 §1).
+    (child,) = _spec("examples/job.example1.json")
+    runs = [
+        {"_id": "r1", "type": "flow", "createdAt": "2017-10-24T00:50:00.000Z"},
+        {"_id": "r2", "type": "retry", "createdAt": "2017-10-24T00:56:00.000Z"},
+        {"_id": "r3", "createdAt": "2017-10-24T00:40:00.000Z"},  # a parent without a type
+    ]
+    assert [j["_id"] for j in _parents([child, *runs])] == ["r2", "r1", "r3"]
 
 
 def test_job_error_example_parses_and_needs_a_trace_key_to_name_a_sku() -> None:
@@ -660,6 +689,15 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
                 },
             )
         ),
+        # The refused record went through on a retry.
+        MiddlewareLogEntry(
+            at=T0 - h / 2,
+            flow_id="f-ev",
+            sku="SKU-B",
+            stage="delivered",
+            source_id="e3",
+            status_code=200,
+        ),
         MiddlewareLogEntry(
             at=T0 - 7 * h,
             flow_id="f-ev",
@@ -713,7 +751,9 @@ def _busy() -> tuple[Scenario, MiddlewareSnapshot]:
 async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario, state = _busy()
     emulator = CeligoEmulator(state)
-    snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
+    # More runs than a triage reads logs of: read them all here, to check every shape.
+    adapter = _adapter(emulator, monkeypatch, max_log_runs=MAX_PAGES)
+    snapshot = await adapter.read_activity("SKU-B", _since(state))
     expected = _expected(scenario, state, _since(state))
     assert _got(snapshot, expected) == expected
     # The refusal is keyed on Celigo's error source, with the run's counts and the record's id.
@@ -724,6 +764,14 @@ async def test_busy_account_round_trips(monkeypatch: pytest.MonkeyPatch) -> None
         None,
     )
     assert (refused.job_id, refused.job_records, refused.job_failed) == ("run-77", 500, 1)
+    # Its retry delivered it: Celigo resolved the error, and the retry run is a parent job the
+    # runs listing returns (no ``type=flow`` filter leaves it out).
+    retried = next(e for e in snapshot.log if e.stage == "delivered" and e.source_id == "e3")
+    retry_run = next(j for j in emulator.account.jobs if j["_id"] == retried.job_id)
+    assert retry_run["type"] == "retry"
+    resolved = [e for errors in emulator.account.resolved.values() for e in errors]
+    assert [e["traceKey"] for e in resolved] == ["SKU-B|e3"]
+    assert any(c.startswith("GET /v1/flows/f-ev/imp-f-ev/resolved?") for c in emulator.calls)
     wire = next(
         e
         for errors in emulator.account.errors.values()
@@ -756,6 +804,7 @@ async def _lockstep_read(
         retry=POLICY,
         sleep=Sleeps(),
         clock=lambda: state.read_at,
+        error_pages=MAX_PAGES,  # the one-item pages below are all read
     )
     return await adapter.read_activity("SKU-B", _since(state)), rounds
 
@@ -796,12 +845,13 @@ async def test_follows_link_and_next_page_url_one_item_per_page(
     _, state = _busy()
     whole = await _adapter(CeligoEmulator(state), monkeypatch).read_activity("SKU-B", _since(state))
     emulator = CeligoEmulator(state, page_size=1, error_page_size=1)
-    paged = await _adapter(emulator, monkeypatch).read_activity("SKU-B", _since(state))
+    adapter = _adapter(emulator, monkeypatch, error_pages=MAX_PAGES)
+    paged = await adapter.read_activity("SKU-B", _since(state))
     assert paged.model_dump(exclude={"raw"}) == whole.model_dump(exclude={"raw"})
-    for listed in ("flows", "exports", "imports", "connections", "audit", "jobs"):
+    for listed in ("flows", "exports", "imports", "connections", "audit"):
         assert any(c.startswith(f"GET /v1/{listed}?") and "skip=1" in c for c in emulator.calls)
     assert any("/logs?" in c and "skip=1" in c for c in emulator.calls)
-    assert any("/errors?after=1" in c for c in emulator.calls)
+    assert any("/errors?" in c and "after=1" in c for c in emulator.calls)
 
 
 async def test_emulator_pages_with_a_link_header() -> None:
@@ -855,12 +905,11 @@ def _audit_calls(emulator: CeligoEmulator) -> list[str]:
     return [c for c in emulator.calls if c.startswith("GET /v1/audit")]
 
 
-@pytest.mark.parametrize("paging", ["link", "offset"])
 async def test_audit_changes_over_three_pages_are_all_read(
-    paging: Paging, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state = _audit_state(config_changes=6)  # 7 entries: pages of 3, 3 and 1
-    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    emulator = CeligoEmulator(state, page_size=3)
     adapter = _adapter(emulator, monkeypatch, page_limit=3)
     snapshot = await adapter.read_activity("SKU-3101", _since(state))
     kinds = [c.kind for c in snapshot.changes]
@@ -868,44 +917,36 @@ async def test_audit_changes_over_three_pages_are_all_read(
     assert len(snapshot.raw["audit"]) == 7
     calls = _audit_calls(emulator)
     assert len(calls) == 3 and all("limit=3" in c for c in calls)
-    if paging == "offset":
-        assert ["offset=3" in calls[1], "offset=6" in calls[2]] == [True, True]
-    else:
-        assert ["skip=3" in calls[1], "skip=6" in calls[2]] == [True, True]
+    assert ["skip=3" in calls[1], "skip=6" in calls[2]] == [True, True]
 
 
-@pytest.mark.parametrize(("paging", "requests"), [("link", 2), ("offset", 3)])
-async def test_a_full_last_page_ends_the_list(
-    paging: Paging, requests: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # 6 entries at 3 a page: with Link paging the second page carries no Link; by offset the
-    # second page is full, so one more (empty) page is asked for, and that ends the list.
+async def test_a_full_last_page_ends_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 6 entries at 3 a page: the second page carries no Link, and that ends the list.
     state = _audit_state(config_changes=5)
-    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    emulator = CeligoEmulator(state, page_size=3)
     snapshot = await _adapter(emulator, monkeypatch, page_limit=3).read_activity(
         "SKU-3101", _since(state)
     )
     assert len(snapshot.raw["audit"]) == 6
     assert "credential_rotation" in [c.kind for c in snapshot.changes]
-    assert len(_audit_calls(emulator)) == requests
+    assert len(_audit_calls(emulator)) == 2
 
 
 async def test_the_documented_page_size_reads_the_audit_in_one_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state = _audit_state(config_changes=6)
-    emulator = CeligoEmulator(state, page_size=1000, paging="offset")
+    emulator = CeligoEmulator(state, page_size=1000)
     snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-3101", _since(state))
     assert "credential_rotation" in [c.kind for c in snapshot.changes]
     assert len(calls := _audit_calls(emulator)) == 1 and f"limit={PAGE_LIMIT}" in calls[0]
 
 
-@pytest.mark.parametrize("paging", ["link", "offset"])
 async def test_a_list_past_the_page_cap_is_an_error_not_a_short_list(
-    paging: Paging, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state = _audit_state(config_changes=6)  # 3 pages; the cap is 2
-    emulator = CeligoEmulator(state, page_size=3, paging=paging)
+    emulator = CeligoEmulator(state, page_size=3)
     adapter = _adapter(emulator, monkeypatch, page_limit=3, max_pages=2)
     with pytest.raises(AdapterError) as caught:
         await adapter.read_activity("SKU-3101", _since(state))
@@ -914,51 +955,101 @@ async def test_a_list_past_the_page_cap_is_an_error_not_a_short_list(
     assert len(_audit_calls(emulator)) == 2  # it stops at the cap: no third request
 
 
-async def test_run_counts_past_the_page_cap_are_a_lower_bound_by_offset_too(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _week_of_runs(runs: int) -> tuple[MiddlewareSnapshot, FlowHealth]:
     _, state = _scenario("SKU-3101")
     flow, week_ago = state.flows[0], state.read_at - timedelta(days=7)
-    runs = FlowHealth(
+    health = FlowHealth(
         source=Source(system="celigo", endpoint="test"),
         read_at=state.read_at,
         flow_id=flow.id,
         name=flow.name,
         hop=flow.hop,
         window_start=week_ago,
-        runs=10,
-        records_ok=10,
+        runs=runs,
+        records_ok=runs,
     )
-    emulator = CeligoEmulator(state, runs=[runs], page_size=3, paging="offset")
-    adapter = _adapter(emulator, monkeypatch, page_limit=3, max_pages=2)
-    by_id = {f.flow_id: f for f in await adapter.flow_health(week_ago)}
-    assert (by_id[flow.id].complete, by_id[flow.id].runs) == (False, 6)
-    jobs = [c for c in emulator.calls if c.startswith("GET /v1/jobs?") and flow.id in c]
-    assert len(jobs) == 2
+    return state, health
 
 
-async def test_a_server_that_ignores_offset_is_an_error_not_a_loop() -> None:
+def _jobs_calls(emulator: CeligoEmulator, flow_id: str) -> list[httpx.URL]:
+    return [
+        httpx.URL(c.split(" ", 1)[1])
+        for c in emulator.calls
+        if c.startswith("GET /v1/jobs?") and flow_id in c
+    ]
+
+
+async def test_runs_page_by_created_at_not_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 10 runs at 3 a page: each next page asks for the runs up to the last one's createdAt.
+    state, health = _week_of_runs(10)
+    emulator = CeligoEmulator(state, runs=[health], jobs_page_size=3)
+    adapter = _adapter(emulator, monkeypatch, jobs_page=3)
+    by_id = {f.flow_id: f for f in await adapter.flow_health(health.window_start)}
+    assert (by_id[health.flow_id].runs, by_id[health.flow_id].complete) == (10, True)
+    calls = _jobs_calls(emulator, health.flow_id)
+    assert "createdAt_lte" not in calls[0].params
+    newest_first = sorted(
+        (j for j in emulator.account.jobs if j["_flowId"] == health.flow_id),
+        key=lambda j: j["createdAt"],
+        reverse=True,
+    )
+    assert calls[1].params["createdAt_lte"] == newest_first[2]["createdAt"]
+    for call in calls:
+        assert not {"offset", "skip", "limit", "type"} & set(call.params)  # none documented
+    # Each next page starts with the boundary run again: 3, then 2 + 2 + 2 new, then a short
+    # page of 2 (one new) ends the listing.
+    assert len(calls) == 5
+
+
+async def test_run_counts_past_the_page_cap_are_a_lower_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, health = _week_of_runs(10)
+    emulator = CeligoEmulator(state, runs=[health], jobs_page_size=3)
+    adapter = _adapter(emulator, monkeypatch, jobs_page=3, max_pages=2)
+    by_id = {f.flow_id: f for f in await adapter.flow_health(health.window_start)}
+    # 3 runs, then 3 more of which one is the boundary run again: 5, and not complete.
+    assert (by_id[health.flow_id].complete, by_id[health.flow_id].runs) == (False, 5)
+    assert len(_jobs_calls(emulator, health.flow_id)) == 2
+
+
+async def test_the_emulator_ignores_offset_on_jobs_as_celigo_does() -> None:
+    # The old adapter's fallback (ask for the next ``offset``) gets the same page back forever.
+    state, health = _week_of_runs(10)
+    emulator = CeligoEmulator(state, runs=[health], jobs_page_size=3)
+    async with httpx.AsyncClient(
+        transport=emulator, base_url="https://api.integrator.io/v1/"
+    ) as http:
+        headers = {"Authorization": f"Bearer {emulator.token}"}
+        query = {"_flowId": health.flow_id, "limit": "3"}
+        first = await http.get("jobs", params=query, headers=headers)
+        again = await http.get("jobs", params={**query, "offset": "3"}, headers=headers)
+        assert len(first.json()) == 3 and first.json() == again.json()
+        assert "Link" not in first.headers
+
+
+async def test_runs_that_repeat_end_the_listing_instead_of_looping() -> None:
     calls: list[httpx.Request] = []
+    run = {"_id": "a", "type": "flow", "createdAt": "2026-11-20T06:00:00.000Z"}
 
     def answer(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        return httpx.Response(200, json=[{"_id": "a"}, {"_id": "b"}])  # every time, no Link
+        return httpx.Response(200, json=[run, run | {"_id": "b"}])  # the same page every time
 
     adapter = CeligoMiddleware(
-        {},
-        transport=httpx.MockTransport(answer),
-        environ={DEFAULT_TOKEN_ENV: "t"},
-        page_limit=2,
+        {}, transport=httpx.MockTransport(answer), environ={DEFAULT_TOKEN_ENV: "t"}, jobs_page=2
     )
-    with pytest.raises(AdapterError, match="repeats the one before"):
-        await adapter._list("audit")
-    assert len(calls) == 2 and calls[1].url.params["offset"] == "2"
+    jobs, complete = await adapter._jobs("f1", T0 - timedelta(days=1), 10)
+    assert ([j["_id"] for j in jobs], complete) == (["a", "b"], False)
+    assert len(calls) == 2  # the second page brought nothing new: stop, say incomplete
     await adapter.aclose()
 
 
 def test_page_settings_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="page_limit"):
+    with pytest.raises(ValueError, match="page sizes"):
         CeligoMiddleware({}, page_limit=0)
+    with pytest.raises(ValueError, match="page sizes"):
+        CeligoMiddleware({}, jobs_page=0)
 
 
 # --- (c) faults -------------------------------------------------------------------------------
@@ -996,7 +1087,11 @@ async def test_retryable_statuses_are_retried(status: int, monkeypatch: pytest.M
     emulator, result = await _read(monkeypatch, faults, sleeps)
     assert isinstance(result, MiddlewareSnapshot)
     assert len(emulator.calls) == baseline + 2  # two calls answered the fault, then retried
-    assert sleeps.waits.count(7) == 2  # Retry-After honoured
+    # Retry-After exactly, plus its small jitter; after it the client's bucket only paces the
+    # next requests at Celigo's drain rate (1/300 s each), it adds no refill of its own.
+    retries = [w for w in sleeps.waits if w >= 1]
+    assert len(retries) == 2 and all(7 <= w <= 7 + retry_after_spread(7) for w in retries)
+    assert all(w <= 1 / LEAK_RATE + 1e-9 for w in sleeps.waits if w < 1)
 
 
 async def test_persistent_server_errors_give_up_within_budget(
@@ -1090,7 +1185,8 @@ async def test_emulator_leaky_bucket_throttles_until_it_drains(
     adapter = _adapter(emulator, monkeypatch, sleep=sleeps, retry=retry)
     snapshot = await adapter.read_activity(scenario.sku, _since(state))
     assert snapshot.flows
-    assert 1.0 in sleeps.waits  # Retry-After: one request's worth of draining, rounded up
+    # Retry-After: one request's worth of draining, rounded up to a whole second, plus jitter.
+    assert any(1.0 <= w <= 1.0 + retry_after_spread(1.0) for w in sleeps.waits)
 
 
 async def test_emulator_bucket_without_draining_ends_rate_limited(
@@ -1160,3 +1256,169 @@ async def test_canary_never_reaches_the_snapshot_or_logs(
     assert CANARY not in json.dumps(snapshot.raw) and CANARY not in snapshot.model_dump_json()
     assert "retrying" in caplog.text  # the retry was logged …
     assert CANARY not in caplog.text  # … without the token
+
+
+# --- (e) a refused route degrades only what needs it ------------------------------------------
+
+
+class Refusing(httpx.AsyncBaseTransport):
+    """The emulator, except that requests whose path matches ``route`` answer ``status``."""
+
+    def __init__(self, inner: CeligoEmulator, route: str, status: int) -> None:
+        self.inner, self.route, self.status = inner, re.compile(route), status
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.route.search(request.url.path):
+            self.refused += 1
+            body = {"errors": [{"code": "forbidden", "message": "Access denied for this token"}]}
+            return httpx.Response(self.status, json=body)
+        return await self.inner.handle_async_request(request)
+
+
+# route (a regular expression on the path) → the topic of the fact that says what was lost
+ROUTES = {
+    r"/v1/audit$": "changes",
+    r"/v1/imports$": "mappings",
+    r"/v1/exports$": "flow_status",
+    r"/v1/connections$": "flow_status",
+    r"/jobs/latest$": "flow_status",
+    r"/v1/jobs$": "log",
+    r"/logs$": "log",
+    r"/v1/flows/[^/]+/[^/]+/errors$": "log",
+    r"/resolved$": "log",
+    r"/v1/flows/[^/]+/errors$": "log_window",  # the summary: every step's errors are read
+}
+
+
+async def _refused_read(
+    monkeypatch: pytest.MonkeyPatch, route: str, status: int, sku: str = "SKU-B"
+) -> tuple[Refusing, MiddlewareSnapshot]:
+    _, state = _busy()
+    refusing = Refusing(CeligoEmulator(state), route, status)
+    monkeypatch.setenv(TOKEN_ENV, refusing.inner.token)
+    adapter = CeligoMiddleware(
+        flow_mappings_for(state),
+        token_env=TOKEN_ENV,
+        transport=refusing,
+        retry=POLICY,
+        sleep=Sleeps(),
+        clock=lambda: state.read_at,
+    )
+    return refusing, await adapter.read_activity(sku, _since(state))
+
+
+@pytest.mark.parametrize("status", [403, 404])
+@pytest.mark.parametrize("route", list(ROUTES))
+async def test_a_refused_route_costs_only_what_needs_it(
+    route: str, status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, whole = await _refused_read(monkeypatch, r"^$", status)
+    refusing, snapshot = await _refused_read(monkeypatch, route, status)
+    assert refusing.refused > 0
+    topic = ROUTES[route]
+    said = [n for n in snapshot.not_visible if n.startswith(f"{topic}:")]
+    assert said and f"HTTP {status}" in said[0] and "Access denied" in said[0]
+    # Everything the route does not feed is read as before.
+    assert [f.id for f in snapshot.flows] == [f.id for f in whole.flows]
+    if topic != "changes" and "connections" not in route:
+        assert snapshot.changes == whole.changes
+    if "connections" in route:  # a connection's change cannot be put down to its system
+        assert any(n.startswith("changes:") for n in snapshot.not_visible)
+    if topic != "mappings":
+        assert snapshot.sku_mapping == whole.sku_mapping
+    if topic == "log_window":  # no summary: the open errors of every step are read instead
+        assert snapshot.log == whole.log
+    if route == r"/v1/jobs$":
+        # No runs: nothing is known of the execution log, and the log says so by its window.
+        assert snapshot.log_window_start == snapshot.read_at
+        assert {e.stage for e in snapshot.log} <= {"error", "rate_limited"}
+
+
+@pytest.mark.parametrize("route", [r"/v1/flows$", r"/v1/audit$"])
+async def test_a_bad_token_still_fails_the_whole_read(
+    route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(AdapterError) as caught:
+        await _refused_read(monkeypatch, route, 401)
+    assert caught.value.kind == "auth"
+
+
+async def test_without_the_flow_list_there_is_no_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AdapterError) as caught:
+        await _refused_read(monkeypatch, r"/v1/flows$", 403)
+    assert (caught.value.kind, caught.value.status) == ("auth", 403)
+
+
+# --- (f) a triage costs a bounded number of requests ------------------------------------------
+
+
+def _every(minutes: int, hours: int = 72) -> tuple[MiddlewareSnapshot, FlowHealth]:
+    flow = Flow(
+        id="f-busy",
+        name="Inventory",
+        hop="storefront_to_erp",
+        trigger="poll",
+        interval_minutes=minutes,
+    )
+    state = MiddlewareSnapshot(
+        source=Source(system="celigo", endpoint="test"), read_at=T0, vendor="celigo", flows=[flow]
+    )
+    runs = hours * 60 // minutes
+    health = FlowHealth(
+        source=Source(system="celigo", endpoint="test"),
+        read_at=T0,
+        flow_id=flow.id,
+        name=flow.name,
+        hop=flow.hop,
+        window_start=T0 - timedelta(hours=hours),
+        runs=runs,
+        records_ok=3 * runs,
+        open_errors=2,
+    )
+    return state, health
+
+
+@pytest.mark.parametrize("minutes", [60, 15, 5, 1])
+async def test_requests_per_triage_do_not_grow_with_the_schedule(
+    minutes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, health = _every(minutes)
+    emulator = CeligoEmulator(state, runs=[health], page_size=1000, error_page_size=1000)
+    snapshot = await _adapter(emulator, monkeypatch).read_activity("SKU-1", _since(state))
+    # 5 listings; for the flow its latest run, its error summary, at most TRIAGE_JOB_PAGES
+    # pages of runs, the open errors of its one failing step, the resolved errors of its two
+    # steps, and the execution logs of at most MAX_LOG_RUNS runs.
+    bound = 5 + 1 + 1 + TRIAGE_JOB_PAGES + 1 + 2 + MAX_LOG_RUNS
+    assert len(emulator.calls) <= bound
+    assert sum("/logs" in c for c in emulator.calls) == min(MAX_LOG_RUNS, health.runs)
+    # What was not read is said: the older runs' logs, and (every 1 min) the runs not listed.
+    facts = " ".join(snapshot.not_visible)
+    assert "were not read" in facts
+    if health.runs > TRIAGE_JOB_PAGES * JOBS_PAGE:
+        assert "were not listed" in facts
+    assert snapshot.log_window_start is not None and snapshot.log_window_start > _since(state)
+
+
+async def test_a_five_minute_flow_costs_what_an_hourly_one_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counts = []
+    for minutes in (60, 5):
+        state, health = _every(minutes)
+        emulator = CeligoEmulator(state, runs=[health], page_size=1000, error_page_size=1000)
+        await _adapter(emulator, monkeypatch).read_activity("SKU-1", _since(state))
+        counts.append(len(emulator.calls))
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    ("route", "check_id"),
+    [(r"/v1/audit$", "L3.recent_changes"), (r"/v1/imports$", "L3.sku_mapping")],
+)
+async def test_a_refused_route_makes_its_checks_unknown_never_a_pass(
+    route: str, check_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, snapshot = await _refused_read(monkeypatch, route, 403)
+    outcome = CHECKS[check_id](facts(mw=snapshot))
+    assert outcome.status == "unknown" and "HTTP 403" in outcome.detail

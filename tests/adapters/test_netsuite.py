@@ -53,7 +53,7 @@ from tools.models import (
     WebhookLogEntry,
 )
 from tools.ratelimit import ConcurrencySlots
-from tools.retry import RetryPolicy
+from tools.retry import RetryPolicy, retry_after_spread
 from tools.sandbox.emulators.faults import Faults, Scripted
 from tools.sandbox.emulators.netsuite import (
     NetSuiteEmulator,
@@ -869,7 +869,8 @@ async def test_429_honours_retry_after() -> None:
         snapshot(), faults=Faults(statuses=[Scripted(429, retry_after=2)]), clock=clock
     )
     await read(adapter)
-    assert clock.sleeps == [2.0]
+    # Retry-After exactly, plus its small jitter.
+    assert len(clock.sleeps) == 1 and 2.0 <= clock.sleeps[0] <= 2.0 + retry_after_spread(2.0)
     assert len(emulator.requests) == 1 + len(emulator.queries)
 
 

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible server on 127.0.0.1: ``POST /v1/chat/completions``, turn by turn.
+"""A fake OpenAI-compatible server on 127.0.0.1: ``POST /v1/chat/completions``, turn by turn,
+and ``GET /v1/models`` (``models``) for ``oos check-config``.
 
 It speaks the Chat Completions wire format (``chat.completion`` objects with ``choices[].
 message`` — content, refusal, tool_calls — ``finish_reason`` and ``usage``; errors as
@@ -108,6 +109,7 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     policy: Policy | None = None
+    models: list[str] = field(default_factory=lambda: ["gpt-4o-mini", "gpt-4o"])
     port: int = 0
     _script: deque[Turn] = field(default_factory=deque)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -141,6 +143,7 @@ class FakeOpenAI:
         self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -182,6 +185,18 @@ class FakeOpenAI:
     def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
         body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
         return web.json_response(body, status=status)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """``GET /v1/models``: the list object of model objects, as the API answers."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._error(
+                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+            )
+        data = [
+            {"id": m, "object": "model", "created": 1_715_367_049, "owned_by": "system"}
+            for m in self.models
+        ]
+        return web.json_response({"object": "list", "data": data})
 
     async def _completions(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

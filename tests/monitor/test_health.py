@@ -114,7 +114,9 @@ def _account(*flows: Flow) -> MiddlewareSnapshot:
     return MiddlewareSnapshot(source=SRC, read_at=NOW, vendor="celigo", flows=list(flows))
 
 
-def _adapter(emulator: CeligoEmulator, mapped: list[str] | None = None) -> CeligoMiddleware:
+def _adapter(
+    emulator: CeligoEmulator, mapped: list[str] | None = None, jobs_page: int = 1000
+) -> CeligoMiddleware:
     mappings = flow_mappings_for(emulator.state)
     if mapped is not None:
         mappings = {k: v for k, v in mappings.items() if k in mapped}
@@ -125,6 +127,7 @@ def _adapter(emulator: CeligoEmulator, mapped: list[str] | None = None) -> Celig
         retry=RetryPolicy.off(),
         clock=lambda: NOW,
         environ={"CELIGO_TEST_TOKEN": emulator.token},
+        jobs_page=jobs_page,
     )
 
 
@@ -189,17 +192,19 @@ async def test_celigo_flow_health_reads_runs_statuses_and_reasons_back() -> None
 
 
 async def test_more_runs_than_the_pages_read_make_the_counts_a_lower_bound() -> None:
-    page = 3  # the emulator's default page size
+    page = 3  # runs a GET /jobs page holds
     emulator = CeligoEmulator(
         _account(INVENTORY),
         runs=[_runs(INVENTORY, runs=page * MAX_PAGES + 10, records_ok=100_000, records_failed=0)],
+        jobs_page_size=page,
     )
-    adapter = _adapter(emulator)
+    adapter = _adapter(emulator, jobs_page=page)
     try:
         (flow,) = await adapter.flow_health(WEEK_AGO)
     finally:
         await adapter.aclose()
-    assert not flow.complete and flow.runs == page * MAX_PAGES
+    # Each page after the first repeats its boundary run (paged by createdAt_lte).
+    assert not flow.complete and flow.runs == page + (page - 1) * (MAX_PAGES - 1)
     line = judge(flow, now=NOW)
     assert "lower bound" in " ".join(line.notes)
 

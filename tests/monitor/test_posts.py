@@ -267,7 +267,9 @@ async def test_a_forged_triage_button_is_refused(
     answer = await fake_slack.wait_for(
         lambda: next(iter(fake_slack.responses), None), "the refusal"
     )
-    assert "may contain only" in answer["text"] and ":no_entry:" in str(answer["blocks"])
+    assert "may contain letters and digits" in answer["text"] and ":no_entry:" in str(
+        answer["blocks"]
+    )
     assert channel_posts(fake_slack) == []
 
 

@@ -178,19 +178,25 @@ class Harness:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def event(self, event: dict[str, Any]) -> Reply:
+    async def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
+    ) -> Reply:
+        """Deliver an event; ``retry`` makes it Slack's redelivery number ``retry`` (same id)."""
         body = json.dumps(
             {
                 "token": "legacy",
                 "team_id": "T1",
                 "api_app_id": "A1",
                 "type": "event_callback",
-                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_id": event_id or f"Ev{time.monotonic_ns()}",
                 "event_time": int(time.time()),
                 "event": event,
             }
         )
-        return await self.post(body, "application/json")
+        headers = sign(body)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, "application/json", headers)
 
     async def triage(self, sku: str = SKU, *, user: str = "U1", channel: str = "C1") -> Thread:
         """Run ``/oos sku`` and wait until its verdict is in the thread."""
@@ -255,6 +261,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.stop()
+    assert not fake.violations, f"Slack would have refused or flagged: {fake.violations}"
 
 
 @pytest.fixture
@@ -269,15 +276,17 @@ async def make_harness(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[H
         timeout: float = 30.0,
         monitor: Callable[[Path], Monitor] | None = None,
         tickets: TicketService | None = None,
+        **settings: Any,
     ) -> Harness:
         """``monitor`` makes the monitoring checks (``/oos drift | health | map``) on the
-        harness's store file. ``tickets`` is the ticket service (closed with the harness)."""
-        settings = slack_settings(
-            fake_slack, triage_timeout=timeout, access=access or AccessPolicy()
+        harness's store file. ``tickets`` is the ticket service (closed with the harness).
+        ``settings`` are further ``SlackSettings`` fields (``posts_per_second``…)."""
+        slack = slack_settings(
+            fake_slack, triage_timeout=timeout, access=access or AccessPolicy(), **settings
         )
         store = TriageStore(tmp_path / f"triage-{len(started)}.db")
         app, services = build_app(
-            settings,
+            slack,
             store=store,
             resolve=resolve,
             engine=engine or triage,

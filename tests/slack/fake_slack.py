@@ -1,10 +1,23 @@
-"""A fake Slack Web API on 127.0.0.1 that records every call and keeps the messages it was sent.
+"""A strict fake Slack Web API on 127.0.0.1 that records every call and keeps the messages it
+was sent.
 
 It answers the methods the app uses (auth.test, chat.*, views.publish, files.* with the
 external-upload flow, usergroups.users.list), the upload URLs it hands out, and response URLs.
 ``apps.connections.open`` (Socket Mode; the app-level token only) answers with the URL that
 ``socket_mode`` issues (``FakeSocketMode.issue_url``), when a test sets it.
-Tests can make a method answer 429 once, fail once, or hold its calls until released.
+
+Like Slack, it checks every message: Block Kit limits (``tests.slack.block_kit``) answer
+``invalid_blocks`` with Slack's error list, a top-level ``text`` over 40,000 characters
+``msg_too_long``, and ``chat.update`` of a message that is not there (``delete``)
+``message_not_found``. Every such refusal is also kept in ``violations``, which the fixture
+turns into a test failure: the app must never build a message Slack refuses. With
+``check_escaping`` (``STRICT_ESCAPING``), raw ``& < >`` or a special mention in mrkdwn is a
+violation too.
+
+With ``limits`` (``SLACK_LIMITS``: Slack's published tiers), each method has a workspace-wide
+budget and ``chat.postMessage`` one per channel (about one a second, short bursts allowed);
+past it, 429 with ``Retry-After`` in whole seconds, as Slack does.
+Tests can also make a method answer 429 once, fail once, or hold its calls until released.
 """
 
 from __future__ import annotations
@@ -12,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +34,89 @@ from typing import Any
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.slack.block_kit import (
+    MAX_MESSAGE_TEXT,
+    MAX_VIEW_BLOCKS,
+    block_errors,
+    escaping_errors,
+)
+
 BOT_TOKEN = "xoxb-test-token"
 BOT_USER = "UBOT"
 APP_TOKEN = "xapp-1-A1-test-token"
+
+# Raw `& < >` or a special mention in mrkdwn fails the test (see block_kit.escaping_errors).
+# A test that must show such text reaching Slack may turn it off on its own fake.
+STRICT_ESCAPING = True
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``per_second`` on average, ``burst`` at once."""
+
+    per_second: float
+    burst: int
+
+    @classmethod
+    def per_minute(cls, calls: int, burst: int | None = None) -> Rate:
+        return cls(calls / 60.0, burst if burst is not None else max(1, calls // 5))
+
+
+TIER_1, TIER_2, TIER_3, TIER_4 = (Rate.per_minute(n) for n in (1, 20, 50, 100))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Workspace-wide budgets per method, and per-channel budgets for the methods that have them."""
+
+    methods: dict[str, Rate]
+    per_channel: dict[str, Rate]
+
+    def scaled(self, factor: float) -> Limits:
+        """The same shape ``factor`` times faster (keeps a test short; shapes stay Slack's)."""
+
+        def faster(r: Rate) -> Rate:
+            return Rate(r.per_second * factor, r.burst)
+
+        return Limits(
+            {m: faster(r) for m, r in self.methods.items()},
+            {m: faster(r) for m, r in self.per_channel.items()},
+        )
+
+
+# https://api.slack.com/apis/rate-limits and each method's page: chat.postMessage is "special"
+# (about 1 per second per channel, short bursts allowed); the rest are tiers.
+SLACK_LIMITS = Limits(
+    methods={
+        "chat.update": TIER_3,
+        "chat.delete": TIER_3,
+        "chat.postEphemeral": TIER_4,
+        "views.publish": TIER_4,
+        "files.getUploadURLExternal": TIER_4,
+        "files.completeUploadExternal": TIER_4,
+        "usergroups.users.list": TIER_2,
+        "apps.connections.open": TIER_1,
+        "auth.test": TIER_4,
+    },
+    per_channel={"chat.postMessage": Rate(1.0, 4)},
+)
+
+
+class _Bucket:
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.tokens = float(rate.burst)
+        self.at = time.monotonic()
+
+    def take(self) -> float:
+        """0 if a call may go now (and counts it), else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.at) * self.rate.per_second)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate.per_second
 
 
 @dataclass
@@ -57,6 +152,21 @@ class FakeSlack:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     port: int = 0
     socket_mode: Callable[[], str] | None = None
+    limits: Limits | None = None
+    check_escaping: bool = STRICT_ESCAPING
+    down: frozenset[str] = frozenset()  # methods answering 503 (an outage) until emptied
+    violations: list[str] = field(default_factory=list)
+    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+    # The bot token's scopes, sent in the ``x-oauth-scopes`` header of every answer, as Slack does.
+    scopes: list[str] = field(
+        default_factory=lambda: [
+            "commands",
+            "chat:write",
+            "files:write",
+            "app_mentions:read",
+            "usergroups:read",
+        ]
+    )
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
     _failures: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = field(
         default_factory=dict
@@ -90,6 +200,13 @@ class FakeSlack:
     ) -> None:
         """The next call to ``method`` whose params satisfy ``when`` answers ``ok: false``."""
         self._failures.setdefault(method, []).append((error, when))
+
+    def delete(self, ts: str) -> None:
+        """Someone deleted the message: edits of it answer ``message_not_found`` from now on."""
+        self.messages.pop(ts, None)
+
+    def rate_limited(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.status == 429]
 
     def hold(self, method: str) -> asyncio.Event:
         """Calls to ``method`` wait (unrecorded) until the returned event is set."""
@@ -163,26 +280,83 @@ class FakeSlack:
         if hold is not None:
             await hold.wait()
         params = await self._params(request)
+        if method in self.down:
+            self.calls.append(Call(method, params, status=503))
+            return web.Response(status=503, text="Service Unavailable")
         if method == "apps.connections.open":
             self.calls.append(Call(method, params))
             return web.json_response(self._connections_open(request.headers.get("Authorization")))
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             self.calls.append(Call(method, params))
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        retry_after: float | None = None
         if self._rate_limits.get(method):
             retry_after = self._rate_limits[method].pop(0)
+        else:
+            retry_after = self._over_limit(method, params) or None
+        if retry_after is not None:
             self.calls.append(Call(method, params, status=429))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
                 status=429,
-                headers={"Retry-After": str(retry_after)},
+                headers={"Retry-After": str(math.ceil(retry_after))},
             )
         self.calls.append(Call(method, params))
         for i, (error, when) in enumerate(self._failures.get(method, [])):
             if when(params):
                 del self._failures[method][i]
                 return web.json_response({"ok": False, "error": error})
-        return web.json_response(self._answer(method, params))
+        refusal = self._check(method, params)
+        if refusal is not None:
+            return web.json_response(refusal)
+        return web.json_response(
+            self._answer(method, params), headers={"x-oauth-scopes": ",".join(self.scopes)}
+        )
+
+    def _over_limit(self, method: str, params: dict[str, Any]) -> float:
+        """Seconds to wait if this call is over Slack's limits (0: it may go)."""
+        if self.limits is None:
+            return 0.0
+        keys: list[tuple[tuple[str, str], Any]] = []
+        if method in self.limits.methods:
+            keys.append(((method, ""), self.limits.methods[method]))
+        if method in self.limits.per_channel:
+            keys.append(((method, str(params.get("channel"))), self.limits.per_channel[method]))
+        for key, rate in keys:
+            bucket = self._buckets.setdefault(key, _Bucket(rate))
+            wait = bucket.take()
+            if wait:
+                return wait
+        return 0.0
+
+    def _check(self, method: str, p: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's refusal of a malformed message (kept in ``violations``), or None."""
+        if method not in ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.publish"):
+            if method == "files.completeUploadExternal" and self.check_escaping:
+                self.violations += [f"{method}: {e}" for e in escaping_errors(p)]
+            return None
+        if method == "views.publish":
+            view = p.get("view") or {}
+            errors = block_errors(view.get("blocks"), max_blocks=MAX_VIEW_BLOCKS)
+        else:
+            errors = block_errors(p.get("blocks"))
+            if not p.get("text") and not p.get("blocks"):
+                self.violations.append(f"{method}: no_text")
+                return {"ok": False, "error": "no_text"}
+            if len(str(p.get("text") or "")) > MAX_MESSAGE_TEXT:
+                self.violations.append(f"{method}: msg_too_long")
+                return {"ok": False, "error": "msg_too_long"}
+        if self.check_escaping:
+            self.violations += [f"{method}: {e}" for e in escaping_errors(p)]
+        if errors:
+            self.violations += [f"{method}: {e}" for e in errors]
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+            }
+        return None
 
     def _connections_open(self, authorization: str | None) -> dict[str, Any]:
         if authorization == f"Bearer {BOT_TOKEN}":
@@ -253,6 +427,11 @@ class FakeSlack:
         return web.Response(text=f"OK - {len(self.uploads[file_id])}")
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
+        body = await request.json()
+        errors = block_errors(body.get("blocks"))
+        if self.check_escaping:
+            errors += escaping_errors(body)
+        self.violations += [f"response_url: {e}" for e in errors]
+        self.responses.append(body)
         self.calls.append(Call("response_url", {"name": request.match_info["name"]}))
         return web.Response(text="ok")

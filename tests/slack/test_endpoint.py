@@ -150,7 +150,7 @@ async def test_monitoring_commands_say_monitoring_is_not_configured(
     ("text", "says"),
     [
         ("SKU-3101 SKU-3102", "one SKU at a time"),
-        ("SKU#3101", "may contain only letters"),
+        ("SKU<3101>", "may contain letters and digits of any script"),
         ("x" * 80, "at most 64"),
     ],
 )

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yaml"
+from bot.cli import main
+from bot.slack.manifest import manifest_text
 
 
-def load() -> dict[str, Any]:
-    data = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+def load(text: str | None = None) -> dict[str, Any]:
+    data = yaml.safe_load(text or manifest_text())
     assert isinstance(data, dict)
     return data
+
+
+def test_oos_manifest_points_every_url_at_the_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["manifest", "--url", "https://oos.example.com/"]) == 0
+    m = load(capsys.readouterr().out)
+    urls = [
+        m["features"]["slash_commands"][0]["url"],
+        m["settings"]["event_subscriptions"]["request_url"],
+        m["settings"]["interactivity"]["request_url"],
+    ]
+    assert urls == ["https://oos.example.com/slack/events"] * 3
+    assert m["settings"]["socket_mode_enabled"] is False
+
+
+def test_oos_manifest_for_socket_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["manifest", "--socket-mode"]) == 0
+    assert load(capsys.readouterr().out)["settings"]["socket_mode_enabled"] is True
+
+
+def test_oos_manifest_refuses_an_address_that_is_not_https(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["manifest", "--url", "http://oos.example.com"])
+    assert done.value.code == 2 and "not an https:// address" in capsys.readouterr().err
 
 
 def test_least_privilege_bot_scopes() -> None:

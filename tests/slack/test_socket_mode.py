@@ -398,3 +398,49 @@ async def test_a_stop_ends_serve_while_the_websocket_keeps_failing(
     finally:
         store.close()
     assert socket_mode.connections == []
+
+
+async def test_a_redelivered_event_envelope_is_acked_and_answered_once(
+    start: Start, fake_slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    app = await start()
+    await socket_mode.ack_of(await app.command(SKU))
+    root, *_ = await app.verdict_thread()
+    await fake_slack.wait_for(lambda: app.store.count() == 1, "the saved triage")
+
+    # Slack sends the same payload (same event_id) in a new envelope when it missed the ack.
+    first = await app.mention("<@UBOT> what does the webhook log say?", thread_ts=root.ts)
+    again = await app.mention("<@UBOT> what does the webhook log say?", thread_ts=root.ts)
+    assert first != again
+    await socket_mode.ack_of(first)
+    await socket_mode.ack_of(again)
+
+    def answers() -> list[Any]:
+        return [m for m in fake_slack.thread("C1", root.ts) if "webhook log" in m.text.lower()]
+
+    await fake_slack.wait_for(answers, "the answer")
+    # Then a new question (a new event id): posts in a channel keep their order, so once its
+    # answer is in, a second answer to the redelivered one would be too.
+    later = await app.socket.event(
+        {
+            "type": "event_callback",
+            "event_id": "Ev0002",
+            "event": {
+                "type": "app_mention",
+                "user": "U1",
+                "text": "<@UBOT> who owns this?",
+                "ts": "1700000099.000002",
+                "thread_ts": root.ts,
+                "channel": "C1",
+            },
+        }
+    )
+    await socket_mode.ack_of(later)
+    await fake_slack.wait_for(
+        lambda: any(
+            m.thread_ts == root.ts and m.ts not in {a.ts for a in answers()} and "own" in m.text
+            for m in fake_slack.thread("C1", root.ts)[3:]
+        ),
+        "the answer to the later question",
+    )
+    assert len(answers()) == 1

@@ -27,6 +27,8 @@ from bot.slack.settings import DEFAULT_API_URL, SettingsError, SlackSettings
         ("  `SKU-1042`  ", Triage("SKU-1042")),
         ("triage SKU-1042", Triage("SKU-1042")),
         ("SKU-1 SKU-2", Malformed("give one SKU at a time")),
+        ('"Café Crème #2"', Triage("Café Crème #2")),
+        ("triage `T-SHIRT+LOGO`", Triage("T-SHIRT+LOGO")),
     ],
 )
 def test_parse_command(text: str, parsed: object) -> None:
@@ -34,8 +36,8 @@ def test_parse_command(text: str, parsed: object) -> None:
 
 
 def test_a_malformed_sku_names_the_rule() -> None:
-    parsed = parse_command("SKU#1")
-    assert isinstance(parsed, Malformed) and "letters, digits" in parsed.reason
+    parsed = parse_command("SKU<1>")
+    assert isinstance(parsed, Malformed) and "letters and digits of any script" in parsed.reason
 
 
 ENV = {"SLACK_BOT_TOKEN": "xoxb-secret-value", "SLACK_SIGNING_SECRET": "signing-secret-value"}
@@ -85,13 +87,13 @@ def test_bad_settings_name_the_variable_not_the_value(env: dict[str, str], says:
     assert "secret-value" not in str(caught.value)
 
 
-async def test_retry_after_is_honoured_capped_and_bounded() -> None:
+async def test_retry_after_is_waited_out_in_full_until_the_deadline() -> None:
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    handler = RetryAfterHandler(max_retry_count=2, max_wait=5, sleep=sleep)
+    handler = RetryAfterHandler(deadline=200, sleep=sleep)
     state = RetryState()
     request = HttpRequest(
         method="POST", url="https://slack.test/api/chat.postMessage", headers={}, body_params={}
@@ -107,9 +109,12 @@ async def test_retry_after_is_honoured_capped_and_bounded() -> None:
         await handler.prepare_for_next_attempt_async(**kwargs)
         return True
 
-    assert await attempt(limited("2"))
+    for _ in range(10):  # many more than a handful of tries, each as long as Slack says
+        assert await attempt(limited("2"))
     assert await attempt(limited("120"))
-    assert not await attempt(limited("1")), "bounded: no third retry"
-    assert 2 <= waits[0] <= 2.25 and 5 <= waits[1] <= 5.25
+    assert not await attempt(limited("61")), "20 + 120 + 61 s would pass the 200 s deadline"
+    assert await attempt(limited("60")), "a wait that still fits is taken"
+    assert len(waits) == 12
+    assert all(2 <= w <= 2.25 for w in waits[:10]) and 120 <= waits[10] <= 120.25
     ok = HttpResponse(status_code=200, headers={}, data=b"")
     assert not await handler.can_retry_async(state=RetryState(), request=request, response=ok)

@@ -14,8 +14,9 @@ import pytest
 from tests.fakes import FakeClock
 from tools.errors import AdapterError
 from tools.http import MESSAGE_LIMIT, VendorClient, status_kind
+from tools.ratelimit import LeakyBucket, RateLimiter, TokenBucket
 from tools.redact import Redactor
-from tools.retry import RetryPolicy
+from tools.retry import RetryPolicy, retry_after_spread
 
 Handler = Callable[[httpx.Request], httpx.Response]
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -377,7 +378,38 @@ async def test_retry_after_seconds_is_honoured() -> None:
     async with make_client(handler, clock) as client:
         assert await client.get_json("/x") == {"ok": 1}
 
-    assert clock.sleeps == [2.0]
+    assert clock.sleeps == [2.0 + retry_after_spread(2.0)]  # the jitter at the top of its range
+
+
+@pytest.mark.parametrize(
+    "limiter",
+    [
+        lambda clock: TokenBucket(rate=0.25, burst=1, clock=clock, sleep=clock.sleep),
+        lambda clock: LeakyBucket(10, 0.5, clock=clock, sleep=clock.sleep),
+    ],
+    ids=["token-bucket", "leaky-bucket"],
+)
+async def test_a_429_costs_its_retry_after_not_a_bucket_refill_on_top(
+    limiter: Callable[[FakeClock], RateLimiter],
+) -> None:
+    # A slow bucket (one request every 2–4 s) and a vendor saying "come back in 1 s": the client
+    # waits 1 s and its small jitter, not the refill of the bucket as well.
+    clock = FakeClock()
+    handler = Recorder(reply(429, {}, **{"Retry-After": "1"}), reply(200, {"ok": 1}))
+    async with make_client(handler, clock, limiter=limiter(clock)) as client:
+        assert await client.get_json("/x") == {"ok": 1}
+    assert len(handler.requests) == 2
+    assert 1.0 <= sum(clock.sleeps) <= 1.0 + retry_after_spread(1.0)
+
+
+async def test_a_429_without_retry_after_still_empties_the_bucket() -> None:
+    clock = FakeClock()
+    handler = Recorder(reply(429, {}), reply(200, {"ok": 1}))
+    bucket = TokenBucket(rate=0.25, burst=5, clock=clock, sleep=clock.sleep)
+    async with make_client(handler, clock, limiter=bucket) as client:
+        assert await client.get_json("/x") == {"ok": 1}
+    # The backoff (0.5 s at the top of its range), then the wait for one token at 0.25/s.
+    assert clock.sleeps == [0.5, 4.0 - 0.5]
 
 
 async def test_retry_after_beyond_budget_stops_without_sleeping() -> None:
@@ -599,3 +631,49 @@ async def test_oauth1_header_parts_are_masked_one_by_one() -> None:
         await client.get_json("/thing")
     await client.aclose()
     assert "got *** *** ***" in str(caught.value)
+
+
+BAD_GATEWAY_PAGE = (
+    """<!DOCTYPE html>
+<html>
+<head><title>502 Bad Gateway &mdash; upstream</title>
+<style>body { font-family: sans-serif; }</style></head>
+<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response
+from an upstream server.</p><hr><address>nginx/1.25.3</address>
+"""
+    + "<p>padding</p>\n" * 400
+    + "</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "headers", "summary"),
+    [
+        (
+            BAD_GATEWAY_PAGE,
+            {"content-type": "text/html"},
+            "HTML error page: 502 Bad Gateway — upstream",
+        ),
+        (BAD_GATEWAY_PAGE, {}, "HTML error page: 502 Bad Gateway — upstream"),
+        (
+            "<html><body><h1>Service <b>Unavailable</b></h1></body></html>",
+            {},
+            "HTML error page: Service Unavailable",
+        ),
+        (
+            "<html><body><p>down</p></body></html>",
+            {"content-type": "text/html"},
+            "HTML error page (no title)",
+        ),
+    ],
+)
+async def test_an_html_error_page_becomes_one_summarised_line(
+    page: str, headers: dict[str, str], summary: str
+) -> None:
+    handler = Recorder(reply(502, page, **headers))
+    async with make_client(handler, retry=RetryPolicy.off()) as client:
+        with pytest.raises(AdapterError) as raised:
+            await client.get_json("/flows")
+    error = raised.value
+    assert (error.kind, error.status, error.message) == ("server_error", 502, summary)
+    assert "<" not in error.describe() and "\n" not in error.describe()

@@ -14,6 +14,7 @@ from tools.retry import (
     full_jitter,
     next_wait,
     parse_retry_after,
+    retry_after_spread,
     send_with_retries,
 )
 
@@ -122,8 +123,21 @@ def test_next_wait_stops_on_attempts_and_budget() -> None:
     assert next_wait(policy, 2, elapsed=0.0, jitter=top) == 1.0
     assert next_wait(policy, 3, elapsed=0.0, jitter=top) is None  # attempts used up
     assert next_wait(policy, 1, elapsed=7.8, jitter=top) is None  # 7.8 + 0.5 > 8
-    assert next_wait(policy, 1, elapsed=0.0, retry_after=5.0, jitter=top) == 5.0
+    # What the vendor says plus at most a tenth of it (never more than half a second).
+    assert next_wait(policy, 1, elapsed=0.0, retry_after=5.0, jitter=top) == 5.5
+    assert next_wait(policy, 1, elapsed=0.0, retry_after=1.0, jitter=top) == 1.1
+    assert next_wait(policy, 1, elapsed=0.0, retry_after=1.0, jitter=lambda c: 0.0) == 1.0
+    assert next_wait(policy, 1, elapsed=0.0, retry_after=0.0, jitter=top) == 0.0
     assert next_wait(policy, 1, elapsed=4.0, retry_after=5.0, jitter=top) is None  # past budget
+
+
+def test_retry_after_spread_is_small() -> None:
+    assert [retry_after_spread(s) for s in (0.0, 1.0, 3.0, 60.0)] == [
+        0.0,
+        0.1,
+        0.30000000000000004,
+        0.5,
+    ]
 
 
 async def test_retries_5xx_until_success() -> None:
@@ -185,7 +199,7 @@ async def test_retry_after_replaces_backoff() -> None:
     script = Script(429, 200, retry_after="3")
     response, sleeps, _ = await run(script, RetryPolicy.interactive())
     assert response.status_code == 200
-    assert sleeps.waits == [3.0]
+    assert len(sleeps.waits) == 1 and 3.0 <= sleeps.waits[0] <= 3.0 + retry_after_spread(3.0)
 
 
 async def test_retry_after_past_the_budget_ends_retries() -> None:

@@ -846,10 +846,11 @@ class NetSuiteErp(AsyncClosing):
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> NetSuiteErp:
         """From the ``[erp]`` table of a stack config (see ``NetSuiteConfig`` for the keys)."""
         config = NetSuiteConfig.model_validate(dict(settings))
-        return cls(config, transport=transport, retry=retry, environ=environ)
+        return cls(config, transport=transport, retry=retry, environ=environ, now=clock or utc_now)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -355,6 +355,7 @@ class AmazonSpApi(AsyncClosing):
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> AmazonSpApi:
         """Build from a stack-config entry.
 
@@ -392,6 +393,7 @@ class AmazonSpApi(AsyncClosing):
             issue_locale=opts.get("issue_locale", "en_US"),
             transport=transport,
             retry=retry,
+            now=clock or _utcnow,
         )
 
     async def aclose(self) -> None:

@@ -7,22 +7,51 @@ pacing follows Celigo's current published leaky bucket: 1000 requests, draining 
 (developer.celigo.com "Rate limits", and the newer ``readme.md`` of ``celigo/integrator-api-docs``;
 older versions of that readme said 100 draining 30/s, which Celigo has since replaced).
 
-List requests ask for ``limit=PAGE_LIMIT`` (1000) items a page and are paged either way Celigo
-may answer (see "Wire shapes"): a ``Link: <…>; rel="next"`` header is followed as given; a list
-that sends no ``Link`` and returns a full page (as many items as asked for) is asked for the
-next ``offset``, and a short or empty page ends it. At most ``MAX_PAGES`` pages are read: a list
-longer than that is an ``AdapterError`` (connector health's run counts say ``complete=False``
-instead), never a silently short list. The flow error endpoints page with a ``nextPageURL`` in
-the body, also up to ``MAX_PAGES``.
+Paging, as Celigo documents it for each route (VERIFIED-2026-12 §1b, §1c, §2c):
 
-Requests per triage, in two round trips when no list pages: at once ``GET /flows``,
-``/exports``, ``/imports``, ``/connections``, ``/audit`` and, per configured flow (its id is in
-the config), ``GET /flows/{id}/jobs/latest``, ``/jobs?_flowId=…&type=flow`` and
-``/flows/{id}/errors`` (summary); then, each as soon as the answer it needs is in,
-``/flows/{id}/jobs/{jobId}/logs`` (execution log rows) for each run in the window (after the
-runs), ``/flows/{id}/{stepId}/errors`` for each step the summary names (after the summary) and
-``…/resolved`` for each step of the flow (after the flow list). A next page waits for its
-previous page only.
+    /flows, /exports, /imports, ``limit=PAGE_LIMIT`` (1000) a page, ``Link: <…>; rel="next"``
+      /connections, /audit     followed until it is missing; at most ``MAX_PAGES`` pages, a
+                               longer list is an ``AdapterError``, never a silently short one
+    /jobs                      no ``Link``, and ``offset`` / ``limit`` are ignored: up to
+                               ``JOBS_PAGE`` (1000) runs, newest ``createdAt`` first; the next
+                               page is asked for with ``createdAt_lte`` = the last run's
+                               ``createdAt`` (its boundary run comes back and is dropped by
+                               ``_id``); a shorter page is the last
+    step errors, resolved      ``{"errors" | "resolved": […], "nextPageURL"?}``, the body's
+                               ``nextPageURL`` followed, at most ``ERROR_PAGES`` pages
+
+Requests per triage are bounded whatever the flow's schedule, in two round trips when nothing
+pages: at once ``GET /flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit`` and,
+per configured flow (its id is in the config), ``GET /flows/{id}/jobs/latest``,
+``/jobs?_flowId=…&createdAt_gte=…`` (no ``type``: a parent-job query without one returns every
+parent run, ``flow``, ``retry`` and ``bulk_retry``) and ``/flows/{id}/errors`` (the error
+summary); then, each as soon as the answer it needs is in, ``/flows/{id}/{stepId}/errors
+?occurredAt_gte=…`` for each step the summary names, ``…/resolved?resolvedAt_gte=…`` for each
+step of the flow, and ``/flows/{id}/jobs/{jobId}/logs`` for the newest ``MAX_LOG_RUNS`` (8) runs
+that picked up or handled records (``numExport``, ``numSuccess``, ``numError``,
+``numIgnore``). Runs are listed since the event window only (``since``, or the retention start),
+at most ``TRIAGE_JOB_PAGES`` (2) pages. Per flow of two steps that is at most 1 + 2 + 1 + 2 × 3
++ 2 × 3 + 8 × 3 = 40 requests (each error list and log at most ``ERROR_PAGES`` pages), 14 when
+nothing pages: a flow that runs every 5 minutes costs what an hourly one does. What the
+bounds leave out is said, never guessed: the snapshot's ``not_visible`` has a ``log_window:``
+line for runs not listed, older runs whose logs were not read, and runs whose log had no rows,
+and ``log_window_start`` starts the log after them (the step errors are read for the whole
+window either way).
+
+A route answering 403 (a token scoped without it) or 404 costs only what needs it, with a
+``not_visible`` line naming the endpoint, the status and Celigo's message:
+
+    GET /audit                 changes          (changes left empty; L3.recent_changes unknown)
+    GET /imports               mappings         (no SKU or location map: their checks unknown)
+    GET /exports, /connections flow_status      (trigger, offline connection not known; a
+                               refused /connections also makes a connection's change unowned)
+    GET /flows/{id}/jobs/latest flow_status     (the last run taken from the runs listed)
+    GET /jobs, …/logs, step    log              (the log is what is left: the checks that would
+      errors, …/resolved                        pass, or find nothing, on it say unknown)
+    GET /flows/{id}/errors     log_window       (no summary: every step's open errors are read)
+
+A 401, any other status, and ``GET /flows`` itself (without it nothing can be read) still fail
+the whole read with an ``AdapterError``.
 
 What comes from Celigo and what from the adapter's config (``flows`` = flow ``_id`` →
 ``FlowMapping``; flows not named there are not inventory flows and are not reported):
@@ -76,12 +105,17 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
       (not read)             quantity: it is in the record body (``…/logs/data/query``, one call
                              per record); ``dropped``: Celigo drops nothing silently, records it
                              skips are filter results
-    log_window_start         read time − ``retention_days`` (the account's data-retention setting,
-                             which the API does not expose) when that is after ``since``; later
-                             still when a run in the window processed records (``numSuccess``)
-                             but left no execution-log rows: Celigo keeps per-record rows only
-                             while the flow's execution logging (``logging.debugUntil``) is armed,
-                             so before such a run a missing "received" row proves nothing.
+    log_window_start         read time − ``retention_days`` when that is after ``since``
+                             (Celigo keeps execution logs 7, 15, 30, 60 or 180 days, 30 by
+                             default: an account setting the API does not expose, so it is
+                             configured); later when the bounds above left runs unread, or when a
+                             run that processed records (``numSuccess``) has no execution-log
+                             rows. Logging is account-level (Basic on by default; Detailed and
+                             Debug add per-record context; a flow's ``logging.debugUntil`` arms
+                             Debug for up to 60 min), so a run without rows proves nothing either
+                             way: not that the SKU was absent, nor that debug was off. The
+                             ``not_visible`` line says which run and that whether the SKU was
+                             among its records is not known.
 
     sku_mapping              a static lookup (``lookups[]`` entry with a ``map`` object) on a
                              configured flow's import named ``sku_lookup`` (default ``sku_map``):
@@ -96,7 +130,11 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
                              naming a password → password_reset, a refresh token → key_refresh, a
                              connector version → app_upgrade, any other token/secret/key/auth
                              field → credential_rotation; an integration ``version`` (or an
-                             ``upgrade`` action) → app_upgrade; anything else → config_change.
+                             ``upgrade`` event) → app_upgrade; anything else → config_change.
+                             The row's ``event`` (create, update, …; ``action`` is only the
+                             filter's name) and ``time``; ``fieldChange.fieldPath`` and
+                             ``byUser`` are read when present (not found in Celigo's material:
+                             without a field path a connection edit is a config_change).
                              system: the connection's ``assistant`` (else its ``type``), "celigo"
                              for other resources; actor: ``byUser.email``; description: made from
                              the resource, field path and source (values are never copied).
@@ -105,12 +143,14 @@ What comes from Celigo and what from the adapter's config (``flows`` = flow ``_i
 
 Connector health (``flow_health(since)``, the weekly monitor) reads ``GET /flows``, ``/exports``,
 ``/imports``, ``/connections``, then per flow of the account ``/flows/{id}/jobs/latest``,
-``/jobs?_flowId=…&type=flow&createdAt_gte=since`` and ``/flows/{id}/errors``, and the open step
-errors only of a flow that is suspended or in error (for its reason):
+``/jobs?_flowId=…&createdAt_gte=since`` (every page, by ``createdAt_lte``, up to ``MAX_PAGES``)
+and ``/flows/{id}/errors``, and the open step errors only of a flow that is suspended or in
+error (for its reason). A flow that runs every 10 minutes has 1008 runs a week: two pages.
 
     FlowHealth.status, …     as Flow above (status, reason, since, trigger, interval, last run)
     hop, channel             config; None for a flow the config does not name
-    runs, failed_runs        flow jobs created since ``since``; ``status: failed``
+    runs, failed_runs        parent runs (flow, retry, bulk_retry) created since ``since``;
+                             ``status: failed``
     records_ok / _failed /   the jobs' ``numSuccess`` / ``numError`` / ``numIgnore``, summed
       _ignored
     open_errors              the error summary's ``numError``, summed over the flow's steps
@@ -119,61 +159,53 @@ errors only of a flow that is suspended or in error (for its reason):
 The snapshot's ``raw`` holds the payloads read, with connection documents cut down to id, name,
 type, assistant, offline and base URI, and audit entries without their old and new values.
 
-Wire shapes, checked against Celigo's public documentation: the repositories
-``celigo/integrator-api-docs`` ("docs") and ``celigo/ai`` ("ai", Celigo's agent skills and MCP
-resources). Confirmed, with the file each rests on:
+Wire shapes, checked against Celigo's public material as summarised, with evidence and
+confidence, in the shared specs' ``VERIFIED-2026-12.md`` (§ numbers below): Celigo's developer
+site (developer.celigo.com), its help articles (docs.celigo.com), its own ``celigo`` CLI, and the
+repositories ``celigo/ai`` and ``celigo/integrator-api-docs``. Verified:
 
-    connection ``offline: true`` (no flow using it runs)   docs connection.md
-    ``GET /jobs`` filters ``_flowId``, ``type``,            docs job.md
-      ``createdAt_gte``; job ``_id``, ``type``,
-      ``status``, ``startedAt``, ``createdAt``,
-      ``numError`` / ``numSuccess`` / ``numIgnore``
-    job ``endedAt``; ``status`` one of ``running``,         ai skills/troubleshooting-flows/SKILL.md,
-      ``completed`` (may still hold record errors),           ai mcp/resources/error-patterns.md
-      ``failed``, ``canceled``, ``retrying``
-    ``numIgnore`` = records skipped by filters              ai mcp/prompts/troubleshoot-flow.md
-    the endpoints ``GET /flows/{id}/jobs/latest``,          ai mcp/resources/api-reference.md
-      ``/flows/{id}/errors``, ``/flows/{id}/{stepId}/
-      errors`` and ``…/resolved``; ``GET /audit`` with
-      filters ``resourceType``, ``_resourceId``,
-      ``source``, ``action``, ``from``, ``to`` and the
-      paging parameters ``limit`` / ``offset``
-    list endpoints page with ``Link: <…?skip=…&limit=    developer.celigo.com "Pagination"
-      …>; rel="next"`` until it is missing; a call         (api/using-the-api/pagination);
-      returns up to 1000 results                           docs.celigo.com "Manage pagination
-                                                           in a REST API call"
-    rate limit: leaky bucket of 1000, refilled 300/s     developer.celigo.com "Rate limits";
-      (429 with ``Retry-After`` in whole seconds)          docs readme.md (current version)
-    error summary ``{"flowErrors": [{"_expOrImpId",        ai mcp/prompts/audit-account-health.md
-      "numError"}]}``
-    error ``code`` (a string: ``"422"``), ``message``,      docs job.md, docs jobError.md,
-      ``source``; ``source: connection`` = a connection      ai mcp/resources/error-patterns.md
-      or auth failure
-    flow ``lastExecutedAt``                                 ai skills/building-flows/references/
-                                                              schemas/response.yml
-    lookup ``map`` (object, input → output) and             docs import.md, ai skills/writing-
-      ``default``, used only with ``allowFailures: true``     mappings/references/schemas/lookups.yml
-    execution logs are per flow and job and exist only      ai mcp/resources/tool-usage-guide.md,
-      while ``logging.debugUntil`` is armed; records are      ai skills/troubleshooting-flows/SKILL.md
-      keyed by step, ``groupId`` and ``recordId``; stage
-      names include ``apiCall``, ``inputFilter``,
-      ``outputFilter``
+    ``GET /jobs``: parent jobs are ``flow`` / ``retry`` / ``bulk_retry`` (or     §1 confirmed
+      no ``type``), child jobs ``export`` / ``import``; filters ``_flowId``,
+      ``createdAt_gte/lte``, ``status`` (one value), ``type_in``
+    ``GET /jobs`` paging by ``createdAt_lte``, up to ~1000 a page, newest     §1b confirmed
+      first; no ``Link``, ``offset`` ignored
+    listings page by ``Link: rel="next"`` until it is missing, ``limit``     §1c confirmed
+      accepted; an empty account answers 204
+    the ``/flows/{id}/jobs/{jobId}/logs`` path; rows have ``recordId``,      §2 confirmed
+      ``groupId``, ``traceKey``, ``_expOrImpId``
+    execution logging account-level (Basic by default), retention            §2b likely
+      7–180 days (30 by default), ``logging.debugUntil`` ≤ 60 min
+    step errors ``{errors, nextPageURL}`` / ``{resolved, nextPageURL}``,     §2c confirmed
+      filters ``occurredAt_gte/lte`` (``resolvedAt_*``), ``source``,
+      ``_flowJobId``; records ``errorId``, ``occurredAt``, ``source``,
+      ``code`` (text), ``message``, ``traceKey``, ``_flowJobId``,
+      ``classification``, ``retryDataKey``, ``reqAndResKey``
+    ``/jobs/{id}/joberrors`` is legacy (bare array, no trace key): not used   §2d confirmed
+    error summary ``{"flowErrors": [{_expOrImpId, numError, lastErrorAt}]}``  §2e confirmed
+    error ``source`` values: application, connection, internal, resource,   §2f confirmed
+      lookup, transformation, *_filter, mapping, response_mapping, *_hook
+    ``GET /audit`` filters ``resourceType``, ``_resourceId``, ``source``,     §3 confirmed
+      ``action``, ``from``, ``to``, ``limit``; Link paging; rows ``_id``,
+      ``resourceType``, ``event``, ``time``
+    flow ``disabled``, ``schedule`` (6-field cron, also on page generators),  §4 confirmed
+      ``lastExecutedAt`` (absent until a first run); connection ``offline``
+    leaky bucket 1000 / 300 per s; 429 with ``Retry-After`` in whole         §5 confirmed
+      seconds; error body ``{"errors": [{code, message}]}``
+    lookup ``map`` and ``default`` (used only with ``allowFailures``)        docs import.md
 
-Still unverified (the documentation is silent; these remain guesses):
+Still not found (read when present, never relied on alone):
 
-    the execution-log list path ``/flows/{id}/jobs/{jobId}/logs`` and its rows' ``traceKey``,
-      ``time``, ``stage``, ``statusCode`` and ``message``
-    the ``/flows/{id}/jobs/latest`` body: one job or a list of jobs (both are read)
-    step errors' ``traceKey`` and ``occurredAt``, the ``errors`` / ``resolved`` body keys and
-      ``nextPageURL``
-    audit entries' ``time``, ``byUser`` (``email``) and ``fieldChange`` (``fieldPath``)
-    how ``GET /audit`` announces a further page: api-reference.md gives it only ``limit`` /
-      ``offset``, while the pagination page says almost every listing sends a ``Link``; both
-      are handled (above), and the emulator serves either (``paging="link"`` / ``"offset"``)
-    the largest ``limit`` an endpoint honours: the pagination page's table of per-endpoint
-      maxima was not readable here. 1000 is the per-call figure Celigo gives; if an endpoint
-      that pages by ``offset`` capped ``limit`` lower, its first page would look short and end
-      the list early (lower ``page_limit`` to the cap if one is ever documented)
+    the ``/logs`` envelope and paging (a bare list, or an object holding one list under
+      ``logs`` / ``rows`` / ``data`` / ``items``; a ``Link`` or ``nextPageURL`` is followed), and
+      the rows' ``time``, ``stage``, ``statusCode``, ``message`` (a row without ``time`` takes
+      its run's ``startedAt``)
+    the ``/flows/{id}/jobs/latest`` body (one job or a list: both are read)
+    the spelling of ``classification`` values on the wire (the UI says "Rate limit": compared
+      with letters only)
+    audit ``byUser`` and ``fieldChange`` (and whether they could show credential values: only
+      ``fieldPath`` is ever kept)
+    that the trace key holds the SKU: it is the export's trace key template, which the operator
+      sets (``{{sku}}`` or ``{{sku}}|{{event id}}``, the separator is ``trace_key_separator``)
 """
 
 from __future__ import annotations
@@ -182,10 +214,11 @@ import asyncio
 import itertools
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -219,7 +252,12 @@ BUCKET_SIZE = 1000.0  # Celigo (developer.celigo.com "Rate limits"): a bucket of
 LEAK_RATE = 300.0  # … refilled 300 per second (older readme versions: 100 and 30)
 CHANGE_WINDOW = timedelta(hours=72)
 MAX_PAGES = 50
-PAGE_LIMIT = 1000  # ``limit`` sent on list requests: the 1000 a call Celigo documents
+PAGE_LIMIT = 1000  # ``limit`` sent on the Link-paged listings: the 1000 a call Celigo documents
+JOBS_PAGE = 1000  # runs a ``GET /jobs`` page holds ("up to 1001", newest first): shorter = last
+# What one triage may cost per flow, whatever the flow's schedule (module docstring):
+TRIAGE_JOB_PAGES = 2  # pages of runs listed (the newest 2000 runs of the window)
+MAX_LOG_RUNS = 8  # runs whose execution logs are read (the newest that processed records)
+ERROR_PAGES = 3  # pages of one step's open or resolved errors, of one run's log rows
 
 Trigger = Literal["event", "poll", "batch"]
 Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
@@ -249,6 +287,7 @@ _CONNECTOR_SOURCES = frozenset(
 _APPLICATION_SOURCES = frozenset({"application", "connection"})
 _RATE_LIMIT_CODES = frozenset({"rate_limited", "rate_limit", "too_many_requests", "429"})
 DEFAULT_TRACE_SEPARATOR = "|"
+_PARENT_TYPES = ("flow", "retry", "bulk_retry")  # parent jobs; export/import are their children
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -294,6 +333,7 @@ class Job:
     num_error: int
     num_success: int
     num_ignore: int
+    num_export: int = 0  # records the run's exports picked up (``numExport``)
 
 
 @dataclass(frozen=True)
@@ -316,6 +356,10 @@ class StepError:
 class FlowSteps:
     exports: tuple[str, ...]
     imports: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.exports, *self.imports)
 
 
 # --- pure parsing (the contract tests feed Celigo's own examples to these) -------------------
@@ -423,6 +467,7 @@ def parse_job(doc: Mapping[str, Any]) -> Job:
         num_error=_int(doc.get("numError")),
         num_success=_int(doc.get("numSuccess")),
         num_ignore=_int(doc.get("numIgnore")),
+        num_export=_int(doc.get("numExport")),
     )
 
 
@@ -729,7 +774,9 @@ def parse_audit(
     if at is None:
         return None
     resource_type = str(entry.get("resourceType", ""))
-    action = str(entry.get("action", ""))
+    # Rows carry ``event`` (create, update, delete…); ``action`` is the name of the filter, read
+    # only when a row has no ``event``.
+    action = str(entry.get("event") or entry.get("action") or "")
     change = entry.get("fieldChange")
     field_path = str(change.get("fieldPath", "")) if isinstance(change, Mapping) else ""
     connection = connections.get(str(entry.get("_resourceId")))
@@ -782,6 +829,23 @@ def location_mappings_from(
     ]
 
 
+def _processed(job: Job) -> bool:
+    """Whether a run picked up or handled any record, or is still going (so it could carry
+    the SKU)."""
+    counts = job.num_export + job.num_success + job.num_error + job.num_ignore
+    return counts > 0 or job.status in ("running", "retrying")
+
+
+def _run_end(job: Job) -> datetime:
+    return job.ended_at or job.started_at or job.created_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _parents(jobs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parent runs (``flow``, ``retry``, ``bulk_retry``, or no type), newest first."""
+    found = [j for j in jobs if j.get("type") in (None, *_PARENT_TYPES)]
+    return sorted(found, key=lambda j: str(j.get("createdAt", "")), reverse=True)
+
+
 def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
     return (entry.at, _STAGE_ORDER.get(entry.stage, 4), entry.flow_id, entry.source_id or "")
 
@@ -790,13 +854,32 @@ def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
 
 
 @dataclass
+class _Runs:
+    """A flow's runs since the window start (newest first) and the execution-log rows of the
+    runs whose logs were read (job id → rows; None: not all of its rows could be read)."""
+
+    jobs: list[dict[str, Any]]
+    complete: bool  # every run since the window start was listed
+    rows: dict[str, list[dict[str, Any]] | None]
+    listed: bool = True  # False: GET /jobs refused; nothing is known about the runs
+    refused: frozenset[str] = frozenset()  # runs whose /logs route answered 403/404
+
+
+@dataclass
 class _FlowRead:
     doc: dict[str, Any]
     latest: Job | None
     errors: list[StepError]
-    jobs: list[tuple[Job, list[dict[str, Any]]]]
+    runs: _Runs
+    facts: list[str]
     raw: dict[str, Any]
 
+
+_T = TypeVar("_T")
+# Statuses that take one route away (a token scoped without it, a route this account lacks), not
+# the whole read: the checks that need that route become unknown, the rest still run.
+_DEGRADING = frozenset({403, 404})
+_ROW_KEYS = ("logs", "rows", "data", "items")  # the /logs envelope is not documented
 
 # The account's flows by id, once ``GET /flows`` has answered (``read_activity``).
 _Listed = asyncio.Future[dict[str, dict[str, Any]]]
@@ -817,6 +900,7 @@ class CeligoMiddleware:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         retention_days: float = 30.0,
         sku_lookup: str = "sku_map",
         location_lookup: str = "location_map",
@@ -826,12 +910,22 @@ class CeligoMiddleware:
         environ: Mapping[str, str] | None = None,
         page_limit: int = PAGE_LIMIT,
         max_pages: int = MAX_PAGES,
+        jobs_page: int = JOBS_PAGE,
+        triage_job_pages: int = TRIAGE_JOB_PAGES,
+        max_log_runs: int = MAX_LOG_RUNS,
+        error_pages: int = ERROR_PAGES,
     ) -> None:
-        if page_limit < 1 or max_pages < 1:
-            raise ValueError("celigo: page_limit and max_pages must be at least 1")
+        if min(page_limit, max_pages, jobs_page, triage_job_pages, error_pages) < 1:
+            raise ValueError("celigo: page sizes and page caps must be at least 1")
+        if max_log_runs < 0:
+            raise ValueError("celigo: max_log_runs must not be negative")
         self.flows = dict(flows)
         self.page_limit = page_limit
         self.max_pages = max_pages
+        self.jobs_page = jobs_page
+        self.triage_job_pages = triage_job_pages
+        self.max_log_runs = max_log_runs
+        self.error_pages = error_pages
         self.token_env = token_env
         self.retention = timedelta(days=retention_days)
         self.sku_lookup = sku_lookup
@@ -846,11 +940,12 @@ class CeligoMiddleware:
             base_url.rstrip("/") + "/",
             timeout=TIMEOUT,
             auth=self._authorize,
-            limiter=limiter or LeakyBucket(BUCKET_SIZE, LEAK_RATE, sleep=sleep),
+            limiter=limiter or LeakyBucket(BUCKET_SIZE, LEAK_RATE, clock=monotonic, sleep=sleep),
             retry=retry,
             transport=transport,
             headers={"Accept": "application/json"},
             sleep=sleep,
+            clock=monotonic,
         )
 
     @classmethod
@@ -862,6 +957,7 @@ class CeligoMiddleware:
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> CeligoMiddleware:
         """From a stack config entry: ``credentials.api_token`` (the NAME of the env var holding
         the API token), ``options.flows`` (flow ``_id`` → hop, channel, carries, listens_for,
@@ -885,6 +981,7 @@ class CeligoMiddleware:
             location_lookup=parsed.location_lookup,
             source_lookup=parsed.source_lookup,
             trace_key_separator=parsed.trace_key_separator,
+            clock=clock or utc_now,
         )
 
     async def aclose(self) -> None:
@@ -941,7 +1038,7 @@ class CeligoMiddleware:
     async def _list(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a list endpoint (``_list_pages``); an error, not a silently short list,
+        """Every item of a listing (``_list_pages``); an error, not a silently short list,
         when there are more than ``max_pages`` pages: a cut audit list could hide the very
         change a triage is looking for."""
         items, complete = await self._list_pages(path, params)
@@ -958,21 +1055,17 @@ class CeligoMiddleware:
     async def _list_pages(
         self, path: str, params: Mapping[str, str] | None = None
     ) -> tuple[list[dict[str, Any]], bool]:
-        """The items of up to ``max_pages`` pages, and whether that was all of them.
+        """The items of up to ``max_pages`` pages of a listing (``/flows``, ``/exports``,
+        ``/imports``, ``/connections``, ``/audit``), and whether that was all of them.
 
-        Each request asks for ``limit`` (``page_limit``) items. A ``Link: rel="next"`` header
-        is followed as given, and once a listing has sent one its end is the page without one
-        (Celigo: "iterate until rel=next is missing"). A listing that has sent none is paged by
-        ``offset``: a full page (as many items as asked for) may have more behind it, so the
-        next ``offset`` is asked for; a short or empty page is the end. A page that repeats the
-        one before (a server ignoring ``offset``) is an error, never a loop or a duplicate."""
-        first: dict[str, str] = {"limit": str(self.page_limit), **(params or {})}
-        limit = int(first["limit"]) if first["limit"].isdigit() else self.page_limit
+        Each request asks for ``limit`` items (documented for these listings); the
+        ``Link: rel="next"`` header is followed until it is missing, as Celigo documents. An
+        empty account answers 204 with no body."""
+        request: tuple[str, Mapping[str, str]] | None = (
+            path,
+            {"limit": str(self.page_limit), **(params or {})},
+        )
         items: list[dict[str, Any]] = []
-        request: tuple[str, Mapping[str, str]] | None = (path, first)
-        previous: list[dict[str, Any]] | None = None
-        offset = 0
-        linked = False
         for _ in range(self.max_pages):
             if request is None:
                 return items, True
@@ -980,40 +1073,97 @@ class CeligoMiddleware:
             body = self._json(response, f"GET /{path}")
             if body is None:
                 return items, True
-            page = self._records(body, path)
-            if page and page == previous:
-                raise AdapterError(
-                    SYSTEM,
-                    "bad_payload",
-                    f"the page at offset {offset} repeats the one before (offset ignored?)",
-                    endpoint=f"GET /{path}",
-                )
-            items.extend(page)
-            offset += len(page)
+            items.extend(self._records(body, path))
             request = self._next(response.headers.get("Link"))
-            linked = linked or request is not None
-            if request is None and not linked and page and len(page) >= limit:
-                request = (path, {**first, "offset": str(offset)})
-            previous = page
         return items, request is None
 
-    async def _error_list(self, path: str, key: str) -> list[dict[str, Any]]:
-        """Every error of a step endpoint (``{"errors": […], "nextPageURL": …}``)."""
+    async def _jobs(
+        self, fid: str, since: datetime, max_pages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The flow's parent runs (``flow``, ``retry``, ``bulk_retry``) created since ``since``,
+        newest first, from up to ``max_pages`` pages, and whether that was all of them.
+
+        ``GET /jobs`` pages neither by ``Link`` nor by ``offset``: it answers up to
+        ``jobs_page`` runs, newest ``createdAt`` first, and the next page is asked for with
+        ``createdAt_lte`` set to the last run's ``createdAt`` (the boundary run comes back and
+        is dropped by ``_id``). A page shorter than ``jobs_page`` is the last; a full page that
+        brings nothing new ends the listing as incomplete, never as a loop. No ``type`` is sent:
+        a parent-job query without one returns every parent type, retries included."""
+        query = {"_flowId": fid, "createdAt_gte": iso(since)}
+        seen: dict[str, dict[str, Any]] = {}
+        for number in range(1, max_pages + 1):
+            page = self._records(
+                self._json(await self._get("jobs", query), "GET /jobs") or [], "jobs"
+            )
+            fresh = [j for j in page if str(j.get("_id")) not in seen]
+            seen.update((str(j.get("_id")), j) for j in fresh)
+            if len(page) < self.jobs_page:
+                return _parents(seen.values()), True
+            cursor = _str(page[-1].get("createdAt"))
+            if not fresh or cursor is None or number == max_pages:
+                break
+            query = {**query, "createdAt_lte": cursor}
+        return _parents(seen.values()), False
+
+    async def _error_list(
+        self, path: str, key: str, params: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The errors of a step endpoint (``{"errors": […], "nextPageURL": …}``, or
+        ``"resolved"``) from up to ``error_pages`` pages, and whether that was all of them."""
         items: list[dict[str, Any]] = []
-        request: tuple[str, Mapping[str, str] | None] | None = (path, None)
-        for _ in range(self.max_pages):
+        request: tuple[str, Mapping[str, str] | None] | None = (path, params)
+        for _ in range(self.error_pages):
             if request is None:
-                return items
+                return items, True
             response = await self._get(*request)
             body = self._json(response, f"GET /{path}")
             if body is None:
-                return items
+                return items, True
             if not isinstance(body, Mapping):
                 raise self._shape(path, "an object with an error list")
             items.extend(self._records(body.get(key, []), path))
             next_url = body.get("nextPageURL")
             request = self._relative(next_url) if isinstance(next_url, str) and next_url else None
-        return items
+        return items, request is None
+
+    async def _log_rows(self, fid: str, job_id: str) -> list[dict[str, Any]] | None:
+        """One run's execution-log rows, None when there are more than ``error_pages`` pages.
+
+        The envelope is not documented (Celigo's CLI prints the body as it comes): a bare list
+        or an object holding one list; a ``Link`` or a ``nextPageURL`` is followed."""
+        path = f"flows/{fid}/jobs/{job_id}/logs"
+        rows: list[dict[str, Any]] = []
+        request: tuple[str, Mapping[str, str] | None] | None = (path, None)
+        for _ in range(self.error_pages):
+            if request is None:
+                return rows
+            response = await self._get(*request)
+            body = self._json(response, f"GET /{path}")
+            next_url = body.get("nextPageURL") if isinstance(body, Mapping) else None
+            if isinstance(body, Mapping):
+                body = next((body[k] for k in _ROW_KEYS if isinstance(body.get(k), list)), None)
+                if body is None:
+                    raise self._shape(path, "a list of rows")
+            rows.extend(self._records(body or [], path))
+            request = self._next(response.headers.get("Link"))
+            if request is None and isinstance(next_url, str) and next_url:
+                request = self._relative(next_url)
+        return rows if request is None else None
+
+    async def _optional(
+        self, read: Awaitable[_T], default: _T, facts: list[str], topic: str, lost: str
+    ) -> _T:
+        """``read``, or ``default`` and a fact naming what was lost when its route answers 403
+        or 404 (scoped token, route missing): one route never takes the whole read down."""
+        try:
+            return await read
+        except AdapterError as exc:
+            if exc.status not in _DEGRADING:
+                raise
+            facts.append(
+                f"{topic}: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); {lost}"
+            )
+            return default
 
     def _records(self, body: Any, path: str) -> list[dict[str, Any]]:
         if not isinstance(body, list) or not all(isinstance(i, dict) for i in body):
@@ -1030,27 +1180,54 @@ class CeligoMiddleware:
         now = self._clock()
         log_from = max(since, now - self.retention)
         changes_from = min(since, now - CHANGE_WINDOW)
+        facts: list[str] = []
         # The flow ids are in the config: each flow's reads start with the account's lists, and
         # a request waits only for the answer it needs (module docstring).
         listed: _Listed = asyncio.get_running_loop().create_future()
         # A failed list is raised by its own task; no waiter need retrieve it from the future.
         listed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        not_read = "flow status and trigger are read without it"
         by_id, exports, imports, connections, audit, *reads = await gather_fail_fast(
             [
                 self._configured_flows(listed),
-                self._list("exports"),
-                self._list("imports"),
-                self._list("connections"),
-                self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+                self._optional(self._list("exports"), [], facts, "flow_status", not_read),
+                self._optional(
+                    self._list("imports"), None, facts, "mappings", "SKU and location maps not read"
+                ),
+                self._optional(
+                    self._list("connections"),
+                    None,
+                    facts,
+                    "flow_status",
+                    "whether a connection is offline is not known",
+                ),
+                self._optional(
+                    self._list("audit", {"from": iso(changes_from), "to": iso(now)}),
+                    None,
+                    facts,
+                    "changes",
+                    "integration and credential changes not read",
+                ),
                 *(self._read_flow(fid, listed, log_from) for fid in self.flows),
             ]
         )
         export_docs = {str(e.get("_id")): e for e in exports}
-        import_docs = {str(i.get("_id")): i for i in imports}
-        connection_docs = {str(c.get("_id")): c for c in connections}
+        import_docs = {str(i.get("_id")): i for i in imports or []}
+        connection_docs = {str(c.get("_id")): c for c in connections or []}
+        if connections is None and audit:
+            facts.append(
+                "changes: GET /connections was refused; which system a connection's change "
+                "belongs to is not known"
+            )
         model_flows: list[Flow] = []
         log: list[MiddlewareLogEntry] = []
         window_start = log_from if log_from > since else None
+        if window_start is not None:
+            facts.append(
+                f"log_window: Celigo keeps execution logs and errors {self.retention.days} days "
+                f"(the account's retention setting, configured as retention_days): the log "
+                f"starts at {iso(log_from)}"
+            )
         for read, (fid, mapping) in zip(reads, self.flows.items(), strict=True):
             model_flows.append(
                 parse_flow(
@@ -1063,15 +1240,19 @@ class CeligoMiddleware:
                     errors=read.errors,
                 )
             )
-            entries, blind_until = self._flow_log(read, fid, sku, log_from)
+            entries, covered_from = self._flow_log(read, fid, sku, log_from)
             log.extend(entries)
-            if blind_until is not None and (window_start is None or blind_until > window_start):
-                window_start = blind_until
-        sku_mapping, locations = self._mappings(
-            [by_id[fid] for fid in self.flows], import_docs, sku
+            facts.extend(read.facts)
+            if covered_from is not None and (window_start is None or covered_from > window_start):
+                window_start = covered_from
+        configured = [by_id[fid] for fid in self.flows]
+        sku_mapping, locations = (
+            self._mappings(configured, import_docs, sku) if imports is not None else (None, [])
         )
-        changes = self._changes(
-            audit, connection_docs, [by_id[fid] for fid in self.flows], changes_from
+        changes = (
+            self._changes(audit, connection_docs, configured, changes_from)
+            if audit is not None
+            else []
         )
         return MiddlewareSnapshot(
             source=Source(system=SYSTEM, endpoint="GET /v1/flows", record=None),
@@ -1080,8 +1261,8 @@ class CeligoMiddleware:
                 "flows": [r.raw for r in reads],
                 "exports": [export_docs[e] for e in self._used(reads, "exports", export_docs)],
                 "imports": [import_docs[i] for i in self._used(reads, "imports", import_docs)],
-                "connections": [_safe_connection(c) for c in connections],
-                "audit": [_safe_audit(a) for a in audit],
+                "connections": [_safe_connection(c) for c in connections or []],
+                "audit": [_safe_audit(a) for a in audit or []],
             },
             vendor=SYSTEM,
             flows=model_flows,
@@ -1090,6 +1271,7 @@ class CeligoMiddleware:
             sku_mapping=sku_mapping,
             location_mappings=locations,
             changes=sorted(changes, key=lambda c: c.at),
+            not_visible=facts,
         )
 
     @staticmethod
@@ -1131,31 +1313,30 @@ class CeligoMiddleware:
             )
 
     async def _read_flow(self, fid: str, listed: _Listed, log_from: datetime) -> _FlowRead:
-        """One configured flow, as three chains that each wait only for their own answer: its
-        runs then their execution logs, its error summary then the open errors of the steps it
-        names, the flow document (from the flow list) then its steps' resolved errors; and the
-        latest job alongside."""
-        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(log_from)}
-        try:
-            (
-                latest_body,
-                (jobs, job_rows),
-                (summary, open_steps, open_lists),
-                (doc, all_steps, resolved_lists),
-            ) = await gather_fail_fast(
-                [
+        """One configured flow, as chains that each wait only for their own answer: its runs
+        then the execution logs of the newest few, its error summary then the open errors of
+        the steps it names, the flow document (from the flow list) then its steps' resolved
+        errors; and the latest run alongside. A route answering 403/404 costs only its part."""
+        facts: list[str] = []
+        (
+            latest_body,
+            runs,
+            (summary, open_steps, open_lists),
+            (doc, all_steps, resolved_lists),
+        ) = await gather_fail_fast(
+            [
+                self._optional(
                     self._latest(fid),
-                    self._runs(fid, jobs_query),
-                    self._open_errors(fid),
-                    self._resolved(fid, listed),
-                ]
-            )
-        except AdapterError as exc:
-            if exc.kind == "not_found":
-                # A flow missing from the account 404s here before the flow list is in; the
-                # list's error names it, so wait for the list (raising its error, if any).
-                await asyncio.shield(listed)
-            raise
+                    None,
+                    facts,
+                    "flow_status",
+                    "the last run's status is taken from the runs in the window",
+                ),
+                self._runs(fid, log_from, facts),
+                self._open_errors(fid, listed, log_from, facts),
+                self._resolved(fid, listed, log_from, facts),
+            ]
+        )
         errors = [
             parse_error(e, step)
             for step, found in zip(open_steps, open_lists, strict=True)
@@ -1166,66 +1347,129 @@ class CeligoMiddleware:
             for step, found in zip(all_steps, resolved_lists, strict=True)
             for e in found
         ]
-        latest = latest_body[0] if latest_body else None
+        if latest_body is None:
+            newest = next((j for j in runs.jobs if j.get("type") in (None, "flow")), None)
+            latest_doc = newest
+        else:
+            latest_doc = latest_body[0] if latest_body else None
         return _FlowRead(
             doc=doc,
-            latest=parse_job(latest) if latest else None,
+            latest=parse_job(latest_doc) if latest_doc else None,
             # Resolved errors still say what happened to the SKU, but not why the flow stands
             # still now: they feed the log only.
             errors=errors + [e for e in resolved if e.trace_key is not None],
-            jobs=[(parse_job(j), rows) for j, rows in zip(jobs, job_rows, strict=True)],
+            runs=runs,
+            facts=facts,
             raw={
                 "flow": doc,
-                "latestJob": latest,
-                "jobs": jobs,
+                "latestJob": latest_doc,
+                "jobs": runs.jobs,
                 "errorSummary": summary,
                 "errors": {s: found for s, found in zip(open_steps, open_lists, strict=True)},
                 "resolved": {
                     s: found for s, found in zip(all_steps, resolved_lists, strict=True) if found
                 },
-                "executionLogs": {
-                    str(j.get("_id")): rows for j, rows in zip(jobs, job_rows, strict=True)
-                },
+                "executionLogs": {j: rows for j, rows in runs.rows.items() if rows is not None},
             },
         )
 
-    async def _runs(
-        self, fid: str, query: Mapping[str, str]
-    ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-        """The flow's runs (``GET /jobs``), and each run's execution log rows."""
-        jobs = await self._list("jobs", query)
-        rows = await gather_fail_fast(
-            [self._list(f"flows/{fid}/jobs/{j.get('_id')}/logs") for j in jobs]
+    async def _runs(self, fid: str, log_from: datetime, facts: list[str]) -> _Runs:
+        """The flow's runs since ``log_from`` (at most ``triage_job_pages`` pages), and the
+        execution logs of the newest ``max_log_runs`` runs that processed records: what a
+        triage costs does not grow with how often the flow runs."""
+        try:
+            jobs, complete = await self._jobs(fid, log_from, self.triage_job_pages)
+        except AdapterError as exc:
+            if exc.status not in _DEGRADING:
+                raise
+            facts.append(
+                f"log: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); the flow's "
+                f"runs and their execution logs were not read (its step errors were)"
+            )
+            return _Runs([], False, {}, listed=False)
+        chosen = [str(j.get("_id")) for j in jobs if _processed(parse_job(j))][: self.max_log_runs]
+        refused: dict[str, AdapterError] = {}
+
+        async def rows_of(job_id: str) -> list[dict[str, Any]] | None:
+            try:
+                return await self._log_rows(fid, job_id)
+            except AdapterError as exc:
+                if exc.status not in _DEGRADING:
+                    raise
+                refused[job_id] = exc
+                return None
+
+        found = await gather_fail_fast([rows_of(j) for j in chosen])
+        if refused:
+            first = next(iter(refused.values()))
+            facts.append(
+                f"log: {first.endpoint} answered HTTP {first.status} ({first.message}); "
+                f"execution-log rows (received, delivered, filtered) of {len(refused)} run(s) "
+                f"of flow {fid} were not read (its step errors were)"
+            )
+        return _Runs(
+            jobs, complete, dict(zip(chosen, found, strict=True)), refused=frozenset(refused)
         )
-        return jobs, rows
 
     async def _open_errors(
-        self, fid: str
+        self, fid: str, listed: _Listed, log_from: datetime, facts: list[str]
     ) -> tuple[list[dict[str, Any]], list[str], list[list[dict[str, Any]]]]:
-        """The flow's error summary, the steps it names with open errors, and their errors."""
-        summary = await self._summary(fid)
-        steps = [
-            str(s.get("_expOrImpId"))
-            for s in summary
-            if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
-        ]
-        lists = await gather_fail_fast(
-            [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in steps]
+        """The flow's error summary, the steps it names with open errors (every step of the
+        flow when the summary is refused), and those steps' errors since ``log_from``."""
+        summary = await self._optional(
+            self._summary(fid), None, facts, "log_window", "every step's open errors are read"
         )
-        return summary, steps, lists
+        if summary is None:
+            steps = list(flow_steps((await asyncio.shield(listed))[fid]).all)
+        else:
+            steps = [
+                str(s.get("_expOrImpId"))
+                for s in summary
+                if _int(s.get("numError")) > 0 and s.get("_expOrImpId")
+            ]
+        query = {"occurredAt_gte": iso(log_from)}
+        lists = await gather_fail_fast(
+            [self._step_errors(f"flows/{fid}/{s}/errors", "errors", query, facts) for s in steps]
+        )
+        return summary or [], steps, lists
 
     async def _resolved(
-        self, fid: str, listed: _Listed
+        self, fid: str, listed: _Listed, log_from: datetime, facts: list[str]
     ) -> tuple[dict[str, Any], list[str], list[list[dict[str, Any]]]]:
-        """The flow document (once the flow list is in), its steps, and their resolved errors."""
+        """The flow document (once the flow list is in), its steps, and the errors resolved
+        (by a retry that got through, or by hand) since ``log_from``."""
         # Shielded: a read cancelled while waiting must not cancel the list for the others.
         doc = (await asyncio.shield(listed))[fid]
-        steps = flow_steps(doc)
-        all_steps = [*steps.exports, *steps.imports]
+        steps = list(flow_steps(doc).all)
+        query = {"resolvedAt_gte": iso(log_from)}
         lists = await gather_fail_fast(
-            [self._error_list(f"flows/{fid}/{s}/resolved", "resolved") for s in all_steps]
+            [
+                self._step_errors(f"flows/{fid}/{s}/resolved", "resolved", query, facts)
+                for s in steps
+            ]
         )
-        return doc, all_steps, lists
+        return doc, steps, lists
+
+    async def _step_errors(
+        self, path: str, key: str, query: Mapping[str, str], facts: list[str]
+    ) -> list[dict[str, Any]]:
+        """One step's errors; a refused route or a list past the page cap is said as a fact."""
+        found = await self._optional(
+            self._error_list(path, key, query),
+            None,
+            facts,
+            "log",
+            f"the step's {'open' if key == 'errors' else 'resolved'} errors were not read",
+        )
+        if found is None:
+            return []
+        items, complete = found
+        if not complete:
+            facts.append(
+                f"log_window: GET /{path} has more than {self.error_pages} pages of {key} "
+                f"errors since {query[next(iter(query))]}; {len(items)} were read"
+            )
+        return items
 
     async def _latest(self, fid: str) -> list[dict[str, Any]]:
         path = f"flows/{fid}/jobs/latest"
@@ -1246,9 +1490,12 @@ class CeligoMiddleware:
     def _flow_log(
         self, read: _FlowRead, fid: str, sku: str, log_from: datetime
     ) -> tuple[list[MiddlewareLogEntry], datetime | None]:
-        """The SKU's entries of one flow, and the end of the last run that left no rows."""
+        """The SKU's entries of one flow, and from when its execution log is complete (None:
+        from ``log_from``); what it does not cover is added to the read's facts."""
         steps = flow_steps(read.doc)
-        jobs = {job.id: job for job, _ in read.jobs}
+        runs = read.runs
+        parsed = [parse_job(j) for j in runs.jobs]
+        jobs = {job.id: job for job in parsed}
         sep = self.trace_key_separator
         entries = [
             e
@@ -1258,14 +1505,50 @@ class CeligoMiddleware:
             )
             if e
         ]
-        blind_until: datetime | None = None
-        for job, rows in read.jobs:
-            if job.num_success > 0 and not rows:
-                end = job.ended_at or job.started_at or job.created_at
-                if end is not None and (blind_until is None or end > blind_until):
-                    blind_until = end
+        covered_from: list[datetime] = []
+        if not runs.listed:
+            covered_from.append(self._clock())
+        elif not runs.complete and parsed:
+            oldest = min((j.created_at for j in parsed if j.created_at), default=None)
+            if oldest is not None:
+                covered_from.append(oldest)
+                read.facts.append(
+                    f"log_window: flow {fid} ran more than {len(parsed)} times since "
+                    f"{iso(log_from)}; runs before {iso(oldest)} were not listed "
+                    f"(at most {self.triage_job_pages} page(s) of runs a triage)"
+                )
+        unread = [j for j in parsed if _processed(j) and j.id not in runs.rows]
+        if unread:
+            newest = max(unread, key=_run_end)
+            covered_from.append(_run_end(newest))
+            read.facts.append(
+                f"log_window: the execution logs of {len(unread)} older run(s) of flow {fid} "
+                f"that processed records were not read (at most {self.max_log_runs} runs a "
+                f"triage), the newest ended {iso(_run_end(newest))}; the step errors were read "
+                f"for the whole window"
+            )
+        for job in parsed:
+            if job.id not in runs.rows:
+                continue
+            rows = runs.rows[job.id]
+            if rows is None or (not rows and job.num_success > 0):
+                covered_from.append(_run_end(job))
+                if rows is None and job.id not in runs.refused:
+                    read.facts.append(
+                        f"log_window: the execution log of run {job.id} of flow {fid} has more "
+                        f"than {self.error_pages} pages; it was not read to its end"
+                    )
+                if rows is not None:
+                    read.facts.append(
+                        f"log_window: run {job.id} of flow {fid} ({iso(_run_end(job))}) "
+                        f"processed {job.num_success} record(s) and its execution log has no "
+                        f"rows (the account's log level or retention): whether {sku} was among "
+                        f"them is not known"
+                    )
+                continue
             entries.extend(e for e in (execution_entry(r, fid, steps, job, sep) for r in rows) if e)
-        return [e for e in entries if e.sku == sku and e.at >= log_from], blind_until
+        start = max(covered_from, default=None)
+        return [e for e in entries if e.sku == sku and e.at >= log_from], start
 
     def _mappings(
         self,
@@ -1345,9 +1628,8 @@ class CeligoMiddleware:
         self, doc: dict[str, Any], docs: _Docs, since: datetime, now: datetime
     ) -> FlowHealth:
         fid = str(doc.get("_id"))
-        jobs_query = {"_flowId": fid, "type": "flow", "createdAt_gte": iso(since)}
         latest_body, (job_docs, complete), summary = await gather_fail_fast(
-            [self._latest(fid), self._list_pages("jobs", jobs_query), self._summary(fid)]
+            [self._latest(fid), self._jobs(fid, since, self.max_pages), self._summary(fid)]
         )
         latest = parse_job(latest_body[0]) if latest_body else None
         mapping = self.flows.get(fid)
@@ -1372,12 +1654,12 @@ class CeligoMiddleware:
         if flow.status in ("suspended", "error") and open_steps:
             # The reason is in the open errors: read them only for a flow that needs one.
             lists = await gather_fail_fast(
-                [self._error_list(f"flows/{fid}/{s}/errors", "errors") for s in open_steps]
+                [self._error_list(f"flows/{fid}/{s}/errors", "errors", {}) for s in open_steps]
             )
             flow = parse(
                 [
                     parse_error(e, step)
-                    for step, found in zip(open_steps, lists, strict=True)
+                    for step, (found, _) in zip(open_steps, lists, strict=True)
                     for e in found
                 ]
             )

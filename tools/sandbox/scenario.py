@@ -12,15 +12,17 @@ Times may be absolute (ISO 8601) or relative to the scenario's ``clock``: ``-3h`
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bot.sku import validate_sku
 from tools.errors import ErrorKind
 from tools.models import (
     ChannelListing,
@@ -60,7 +62,7 @@ class Unreadable(_Strict):
 
 
 class Scenario(_Strict):
-    sku: str
+    sku: Annotated[str, AfterValidator(validate_sku)]  # the one SKU rule (bot/sku.py)
     name: str
     checklist: str = Field(description="the checklist item this scenario reproduces")
     story: str = ""
@@ -75,6 +77,8 @@ class Scenario(_Strict):
 
 
 def _resolve_times(value: Any, clock: datetime) -> Any:
+    """Relative times resolved against ``clock``; every other string in Unicode NFC, so a SKU
+    written decomposed in one system's entry matches the same SKU precomposed in another."""
     if isinstance(value, dict):
         return {k: _resolve_times(v, clock) for k, v in value.items()}
     if isinstance(value, list):
@@ -82,6 +86,8 @@ def _resolve_times(value: Any, clock: datetime) -> Any:
     if isinstance(value, str) and (m := _RELATIVE.match(value)) and any(m.group(u) for u in "dhm"):
         delta = timedelta(days=int(m["d"] or 0), hours=int(m["h"] or 0), minutes=int(m["m"] or 0))
         return (clock - delta if m["sign"] == "-" else clock + delta).isoformat()
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
     return value
 
 

@@ -309,6 +309,7 @@ class ShopifyStorefront:
         options: Mapping[str, Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> ShopifyStorefront:
         """From a stack config entry: ``options.shop`` (the ``{shop}.myshopify.com`` name),
         ``credentials.access_token`` (the NAME of the env var holding the Admin API token) and
@@ -327,6 +328,7 @@ class ShopifyStorefront:
             retry=retry,
             page_sizes=sizes,
             api_version=options.get("api_version") or API_VERSION,
+            now=clock or _utcnow,
         )
 
     def config_warnings(self, now: datetime) -> list[str]:

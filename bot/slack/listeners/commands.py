@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.sku import InvalidSku, validate_sku
+from bot.sku import InvalidSku, unquote, validate_sku
 from bot.slack import blocks
 from bot.slack.listeners import admitted, at_the_edge, ephemeral, tell
 from bot.slack.runner import TriageRequest
@@ -53,13 +53,16 @@ def parse_command(text: str) -> Parsed:
     first = words[0].lower()
     if first in blocks.MONITORING_COMMANDS:
         return Monitoring(first)
-    if first == "triage" and len(words) == 2:
-        words = words[1:]
-    if len(words) > 1:
+    body = text.strip()
+    if first == "triage" and len(words) > 1:
+        body, words = body[len(words[0]) :].strip(), words[1:]
+    # Words separate SKUs here, so a SKU with spaces is quoted ("Café Crème #2"); people also
+    # paste SKUs from code spans. Those marks are never part of a SKU.
+    quoted = unquote(body)
+    if quoted is None and len(words) > 1:
         return Malformed("give one SKU at a time")
     try:
-        # People paste SKUs from code spans or quotes; those marks are never part of a SKU.
-        return Triage(validate_sku(words[0].strip("`'\"“”‘’")))
+        return Triage(validate_sku(quoted if quoted is not None else words[0]))
     except InvalidSku as exc:
         return Malformed(str(exc))
 

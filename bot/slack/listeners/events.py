@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from bot.slack.background import new_reference
 from bot.slack.followup import answer_mention
+from bot.slack.runner import send_ephemeral
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,19 @@ def register(app: AsyncApp, services: Services) -> None:
         channel = str(event["channel"])
         thread_ts = event.get("thread_ts")
         reply_in = str(thread_ts or event["ts"])
+        # Questions obey the same channel and user(-group) rules as /oos; a refusal is seen
+        # only by the person who asked.
+        refusal = await services.access.check(str(event["user"]), channel)
+        if refusal is not None:
+            await send_ephemeral(
+                client,
+                channel=channel,
+                user=str(event["user"]),
+                response_url=None,
+                message=blocks.refusal(refusal.reason),
+                thread_ts=reply_in,
+            )
+            return
         try:
             found = services.store.by_thread(channel, str(thread_ts)) if thread_ts else None
             if found is None:
@@ -42,4 +56,4 @@ def register(app: AsyncApp, services: Services) -> None:
             ref = new_reference()
             log.exception("answering a mention failed (ref %s)", ref)
             message = blocks.notice(f":warning: I could not answer that. Reference `{ref}`.")
-        await client.chat_postMessage(channel=channel, thread_ts=reply_in, **message.kwargs())
+        await services.poster.post(channel, message, thread_ts=reply_in)

@@ -4,6 +4,8 @@
 
     POST /auth/o2/token                               LWA refresh-token grant (JSON or form body)
     GET  /listings/2021-08-01/items/{sellerId}/{sku}  getListingsItem
+    GET  /sellers/v1/marketplaceParticipations        getMarketplaceParticipations (the seller's
+                                                      marketplace and one it does not sell in)
     GET  /fba/inventory/v1/summaries                  getInventorySummaries, paged by ``page_size``
 
 It enforces what Amazon enforces: the LWA client id, secret and refresh token; the
@@ -42,6 +44,7 @@ from tools.sandbox.emulators.faults import Faults
 
 LISTINGS_ITEM = re.compile(r"^/listings/2021-08-01/items/(?P<seller>[^/]+)/(?P<sku>[^/]+)$")
 INVENTORY_SUMMARIES = "/fba/inventory/v1/summaries"
+MARKETPLACE_PARTICIPATIONS = "/sellers/v1/marketplaceParticipations"
 LWA_TOKEN = "/auth/o2/token"
 INCLUDED_DATA_ENUM = frozenset(
     {
@@ -58,6 +61,13 @@ INCLUDED_DATA_ENUM = frozenset(
 DEFAULT_RATES: dict[str, tuple[float, float]] = {
     "getListingsItem": (5.0, 10.0),
     "getInventorySummaries": (2.0, 2.0),
+    "getMarketplaceParticipations": (0.016, 15.0),
+}
+# Marketplaces the emulated seller participates in: (id, name, country, currency, language, domain).
+MARKETPLACES: dict[str, tuple[str, str, str, str, str]] = {
+    "ATVPDKIKX0DER": ("Amazon.com", "US", "USD", "en_US", "www.amazon.com"),
+    "A2EUQ1WTGCTBG2": ("Amazon.ca", "CA", "CAD", "en_CA", "www.amazon.ca"),
+    "A1F83G8C2ARO7P": ("Amazon.co.uk", "GB", "GBP", "en_GB", "www.amazon.co.uk"),
 }
 FBA_CHANNEL = {"na": "AMAZON_NA", "eu": "AMAZON_EU", "fe": "AMAZON_JP"}
 _STATUSES = ("BUYABLE", "DISCOVERABLE")
@@ -185,6 +195,8 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
             return self._reply(405, _errors(400, "method not allowed"), None)
         if path == INVENTORY_SUMMARIES:
             operation = "getInventorySummaries"
+        elif path == MARKETPLACE_PARTICIPATIONS:
+            operation = "getMarketplaceParticipations"
         elif LISTINGS_ITEM.match(request.url.raw_path.split(b"?")[0].decode("ascii")):
             operation = "getListingsItem"
         else:
@@ -216,6 +228,8 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
             status, body = self._listings_item(
                 unquote(match["seller"]), unquote(match["sku"]), params
             )
+        elif operation == "getMarketplaceParticipations":
+            status, body = 200, self.render_participations()
         else:
             status, body = self._inventory_summaries(params)
         if status == 200 and faults.malformed:
@@ -279,6 +293,33 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
         if self.faults.expired_token or self._clock() >= self._tokens[token]:
             return "The access token you provided has expired."
         return None
+
+    # --- getMarketplaceParticipations --------------------------------------------------------
+
+    def render_participations(self) -> dict[str, Any]:
+        """The seller's marketplaces: its own (participating) and one it left."""
+        other = next(m for m in MARKETPLACES if m != self.marketplace_id)
+        known = MARKETPLACES.get(self.marketplace_id, ("Amazon", "US", "USD", "en_US", "amazon"))
+        rows = [(self.marketplace_id, known, True), (other, MARKETPLACES[other], False)]
+        return {
+            "payload": [
+                {
+                    "marketplace": {
+                        "id": mid,
+                        "name": name,
+                        "countryCode": country,
+                        "defaultCurrencyCode": currency,
+                        "defaultLanguageCode": language,
+                        "domainName": domain,
+                    },
+                    "participation": {
+                        "isParticipating": participating,
+                        "hasSuspendedListings": False,
+                    },
+                }
+                for mid, (name, country, currency, language, domain), participating in rows
+            ]
+        }
 
     # --- getListingsItem ---------------------------------------------------------------------
 

@@ -7,14 +7,26 @@ conventions written in that module's docstring (the adapter reads back what this
     each Flow            a flow document, one export (type webhook / delta / full for event /
                          poll / batch) on a source connection, one import on a target connection
                          (``http.baseURI`` + ``relativeURI`` = target_endpoint); ``schedule`` from
-                         interval_minutes when cron can say it
+                         interval_minutes when cron can say it; each connection's
+                         ``assistant`` is the application its side of the hop names
+                         (storefront shopify, erp netsuite, marketplace amazonsellercentral)
+    integrations         one, ``GET /integrations`` (what ``oos discover`` lists)
     status disabled      ``disabled: true``, ``lastModified`` = status_since
     status suspended     the target connection ``offline: true`` and an open flow error with
                          ``source: connection`` (message = reason, ``occurredAt`` = since)
     status error         a failed latest job (``endedAt`` = since) and an open flow-level error
-    log entries          grouped per (flow, source_id) into completed flow jobs; received,
-                         delivered and filtered entries become execution log rows, error and
-                         rate_limited entries open errors on the import step, ``traceKey`` = SKU
+    log entries          grouped into completed runs by their ``job_id`` (else one run per
+                         (flow, source_id)), with ``numExport`` / ``numSuccess`` / ``numError`` /
+                         ``numIgnore`` from the entries (or their job_records / job_failed); a
+                         run carrying a record an earlier run failed is ``type: retry``.
+                         received, delivered and filtered entries become execution-log rows,
+                         error and rate_limited entries open step errors on the import step:
+                         ``traceKey`` = ``SKU|source_id`` (the SKU alone without an id),
+                         ``_flowJobId``, ``code`` = error_code (else the HTTP status as text),
+                         ``source`` = ``mapping`` for a connector-side failure, else
+                         ``application``; ``classification: rate_limit`` for a rate limit. An
+                         error whose record a later run delivered is resolved (``…/resolved``,
+                         ``resolvedAt`` = that delivery), as Celigo does after a retry
     sku / location maps  static lookups on the first storefront→ERP flow's import (an
                          overridden SKU: no row, a ``default`` and ``allowFailures: true``)
     changes              audit entries on connections (credential kinds, connector version) or
@@ -27,22 +39,24 @@ conventions written in that module's docstring (the adapter reads back what this
                          window start after them (as it would in Celigo): give runs only to an
                          emulator that serves connector health.
 
-It enforces the bearer token (401 with Celigo's error body otherwise), pages list endpoints
-``limit`` items at a time (at most ``page_size``, the server's cap) either with
-``Link: <…?skip=…&limit=…>; rel="next"`` (``paging="link"``, the default: Celigo's documented
-style) or by ``offset`` with no ``Link`` (``paging="offset"``: the end is a short or empty
-page), pages error lists with ``nextPageURL``, throttles with a leaky bucket (429 with
-``Retry-After``; 1000 requests draining 300/s, Celigo's published figures), and injects the
-``Faults`` it is given.
+It enforces the bearer token (401 with Celigo's error body otherwise); pages the listings
+(``/flows``, ``/exports``, ``/imports``, ``/connections``, ``/audit``, ``/integrations``, and
+the execution-log rows) ``limit`` items at a time (at most ``page_size``, the server's cap)
+with ``Link: <…?skip=…&limit=…>; rel="next"``; answers ``GET /jobs`` as Celigo does: up to
+``jobs_page_size`` (1000) runs newest ``createdAt`` first, filtered by ``_flowId``, ``type`` /
+``type_in`` (parent types when neither is sent), ``status`` and inclusive ``createdAt_gte`` /
+``createdAt_lte``, with no ``Link`` and ``offset`` / ``skip`` / ``limit`` ignored, so a client
+paging by ``offset`` gets the same page back forever; filters step errors by
+``occurredAt_gte/lte`` (``resolvedAt_*`` on ``…/resolved``), ``_flowJobId`` and ``source`` and
+pages them with ``nextPageURL``; throttles with a leaky bucket (429 with ``Retry-After`` in whole
+seconds; 1000 requests draining 300/s, Celigo's published figures); and injects the ``Faults``
+it is given.
 
-Which of these wire shapes Celigo documents, and in which file, is listed under "Wire shapes" in
-``tools.middleware.celigo``. Documented and rendered as such: connection ``offline``, job fields
-and ``status`` values, the error summary's ``flowErrors``, error ``code`` / ``message`` /
-``source``, lookup ``map`` / ``default`` / ``allowFailures``, ``logging.debugUntil`` and the
-execution-log stage names. Still guessed, and rendered the way the adapter guesses them: the
-execution-log rows and their path, the ``jobs/latest`` body (a list), step errors' ``traceKey`` /
-``occurredAt`` / ``nextPageURL``, and audit entries' ``time`` / ``byUser`` / ``fieldChange``.
-Which paging ``GET /audit`` really uses is not documented: run both.
+Which of these wire shapes Celigo documents is listed under "Wire shapes" in
+``tools.middleware.celigo`` (from the shared specs' ``VERIFIED-2026-12.md``). Still not found,
+and rendered the way the adapter reads them: the execution-log envelope (a bare list) and its
+rows' ``time`` / ``stage`` / ``statusCode`` / ``message``, the ``jobs/latest`` body (a list),
+the ``classification`` spelling, and audit entries' ``byUser`` / ``fieldChange``.
 """
 
 from __future__ import annotations
@@ -54,7 +68,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -72,10 +86,17 @@ from tools.sandbox.emulators.faults import Faults
 
 DEFAULT_TOKEN = "sandbox-celigo-api-token"
 INTEGRATION_ID = "int-sandbox"
-# How list endpoints page: "link" (Celigo's documented default: ``Link: <…?skip=…&limit=…>;
-# rel="next"``) or "offset" (``limit`` / ``offset`` and no ``Link``, as api-reference.md lists
-# for ``GET /audit``; the end is a short page).
-Paging = Literal["link", "offset"]
+JOBS_PAGE = 1000  # GET /jobs: up to this many runs, newest createdAt first, no Link, no offset
+_PARENT_TYPES = ("flow", "retry", "bulk_retry")
+INTEGRATION_NAME = "Sandbox store sync"
+# The application each side of a flow connects to, by the layer its hop names (a connection's
+# ``assistant``): what ``oos discover`` guesses the hop back from.
+_ASSISTANTS = {
+    "storefront": "shopify",
+    "erp": "netsuite",
+    "marketplace": "amazonsellercentral",
+    "wms": "shipbob",
+}
 SKU_LOOKUP = "sku_map"
 LOCATION_LOOKUP = "location_map"
 SOURCE_LOOKUP = "source_map"
@@ -120,6 +141,7 @@ class Account:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # flow id → job
     errors: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    resolved: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # job id → rows
     audit: list[dict[str, Any]] = field(default_factory=list)
 
@@ -131,6 +153,7 @@ def render(state: MiddlewareSnapshot, runs: Sequence[FlowHealth] = ()) -> Accoun
     for flow in state.flows:
         _render_flow(account, flow, state.read_at, created)
     _render_log(account, state)
+    _resolve_retried(account, state)
     for health in runs:
         _render_runs(account, health)
     _render_lookups(account, state)
@@ -143,6 +166,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     fid = flow.id
     export_id, import_id = f"exp-{fid}", f"imp-{fid}"
     source_id, target_id = f"conn-{fid}-source", f"conn-{fid}-target"
+    source_layer, _, target_layer = flow.hop.partition("_to_")
     export: dict[str, Any] = {
         "_id": export_id,
         "name": f"{flow.name} · source",
@@ -155,6 +179,7 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
         "_id": target_id,
         "name": f"{flow.name} · target",
         "type": "http",
+        "assistant": _ASSISTANTS[target_layer],
         "offline": flow.status == "suspended",
         "lastModified": iso(created),
     }
@@ -173,7 +198,13 @@ def _render_flow(account: Account, flow: Flow, now: datetime, created: datetime)
     account.exports.append(export)
     account.imports.append(import_doc)
     account.connections.append(
-        {"_id": source_id, "name": f"{flow.name} · source", "type": "http", "offline": False}
+        {
+            "_id": source_id,
+            "name": f"{flow.name} · source",
+            "type": "http",
+            "assistant": _ASSISTANTS[source_layer],
+            "offline": False,
+        }
     )
     account.connections.append(target)
 
@@ -226,6 +257,7 @@ def _job(
     success: int = 0,
     errors: int = 0,
     ignored: int = 0,
+    exported: int | None = None,
 ) -> dict[str, Any]:
     return {
         "_id": job_id,
@@ -238,6 +270,7 @@ def _job(
         "numError": errors,
         "numSuccess": success,
         "numIgnore": ignored,
+        "numExport": success + errors + ignored if exported is None else exported,
         "numPagesGenerated": 1,
         "numPagesProcessed": 1,
         "retriable": errors > 0,
@@ -291,8 +324,15 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
         if entry.flow_id in flow_ids:
             key = entry.job_id or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
+    failed_records: set[tuple[str, str]] = set()
     for n, ((fid, _), entries) in enumerate(groups.items()):
         job_id = entries[0].job_id or f"job-{fid}-{n}"
+        carried = {(fid, e.source_id) for e in entries if e.source_id}
+        # A run that carries a record an earlier run failed is Celigo's retry of it.
+        retry = bool(carried & failed_records)
+        failed_records |= {
+            (fid, e.source_id) for e in entries if e.source_id and e.stage == "error"
+        }
         start, end = min(e.at for e in entries), max(e.at for e in entries)
         ignored = sum(e.stage in ("filtered", "dropped") for e in entries)
         failed = next((e.job_failed for e in entries if e.job_failed is not None), None)
@@ -302,9 +342,20 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
         success = sum(e.stage == "delivered" for e in entries)
         if records is not None:
             success = max(records - failed - ignored, 0)
+        received = sum(e.stage == "received" for e in entries)
         job = _job(
-            job_id, fid, start, end, "completed", success=success, errors=failed, ignored=ignored
+            job_id,
+            fid,
+            start,
+            end,
+            "completed",
+            success=success,
+            errors=failed,
+            ignored=ignored,
+            exported=max(received, success + failed + ignored),
         )
+        if retry:
+            job["type"] = "retry"
         account.jobs.append(job)
         current = account.latest.get(fid)
         # A failed run stays the latest: it is what makes the flow's status "error".
@@ -318,6 +369,30 @@ def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
                 rows.append(_row(entry, job_id, len(rows)))
             else:
                 _render_error(account, fid, entry, job_id)
+
+
+def _resolve_retried(account: Account, state: MiddlewareSnapshot) -> None:
+    """A record error whose record a later run delivered was resolved by that retry: Celigo
+    moves it from the open errors to ``…/resolved``, with ``resolvedAt``."""
+    delivered: dict[tuple[str, str], list[str]] = {}
+    for entry in state.log:
+        if entry.stage == "delivered" and entry.source_id:
+            delivered.setdefault((entry.flow_id, trace_key(entry)), []).append(iso(entry.at))
+    for (fid, step), errors in account.errors.items():
+        still_open = []
+        for error in errors:
+            later = sorted(
+                t
+                for t in delivered.get((fid, str(error.get("traceKey"))), [])
+                if t > error["occurredAt"]
+            )
+            if later and error.get("_flowJobId"):
+                account.resolved.setdefault((fid, step), []).append(
+                    error | {"resolvedAt": later[0]}
+                )
+            else:
+                still_open.append(error)
+        errors[:] = still_open
 
 
 def _render_error(account: Account, fid: str, entry: MiddlewareLogEntry, job_id: str) -> None:
@@ -447,7 +522,7 @@ def _render_change(account: Account, change: ChangeEvent, n: int) -> None:
     entry: dict[str, Any] = {
         "_id": f"audit-{n}",
         "time": iso(change.at),
-        "action": "update",
+        "event": "update",
         "source": "ui" if change.actor else "system",
     }
     if change.actor:
@@ -499,7 +574,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         token: str = DEFAULT_TOKEN,
         base_url: str = US_BASE_URL,
         page_size: int = 3,
-        paging: Paging = "link",
+        jobs_page_size: int = JOBS_PAGE,
         error_page_size: int = 2,
         bucket_size: float = 1000.0,
         leak_rate: float = 300.0,
@@ -513,7 +588,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         self.calls: list[str] = []
         self._base_path = urlsplit(base_url).path.rstrip("/")
         self._page_size = page_size
-        self.paging: Paging = paging
+        self._jobs_page_size = jobs_page_size
         self._error_page_size = error_page_size
         self._bucket_size = bucket_size
         self._leak_rate = leak_rate
@@ -596,7 +671,9 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         }
         match parts:
             case ["tokenInfo"]:
-                return {"_userId": "user-sandbox"}, None
+                return {"_userId": "user-sandbox", "scope": "*"}, None
+            case ["integrations"]:
+                return self._page(request, [{"_id": INTEGRATION_ID, "name": INTEGRATION_NAME}])
             case [name] if name in lists:
                 return self._page(request, lists[name])
             case ["flows" | "exports" | "imports" | "connections" as name, rid]:
@@ -604,7 +681,8 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
             case ["audit"]:
                 return self._page(request, self._audit(params))
             case ["jobs"]:
-                return self._page(request, self._jobs(params))
+                # No Link and no offset: the newest page again unless createdAt_lte moves on.
+                return self._jobs(params)[: self._jobs_page_size], None
             case ["jobs", job_id]:
                 return self._one(account.jobs, job_id), None
             case ["flows", fid, "jobs", "latest"]:
@@ -619,12 +697,12 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
                 return {"flowErrors": self._summary(fid)}, None
             case ["flows", fid, step, "errors"]:
                 self._one(account.flows, fid)
-                return self._error_page(
-                    request, "errors", account.errors.get((fid, step), [])
-                ), None
-            case ["flows", fid, _step, "resolved"]:
+                found = _filtered(account.errors.get((fid, step), []), params, "occurredAt")
+                return self._error_page(request, "errors", found), None
+            case ["flows", fid, step, "resolved"]:
                 self._one(account.flows, fid)
-                return {"resolved": []}, None
+                found = _filtered(account.resolved.get((fid, step), []), params, "resolvedAt")
+                return self._error_page(request, "resolved", found), None
         raise _Answer(404)
 
     @staticmethod
@@ -635,20 +713,19 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         raise _Answer(404)
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> tuple[Any, str | None]:
-        """One page of a list: ``limit`` items (at most ``page_size``, the server's cap; that
-        many without a ``limit``) from ``skip`` with a ``Link`` to the next page while there
-        is one (paging "link"), or from ``offset`` with no ``Link`` at all (paging "offset")."""
+        """One page of a listing: ``limit`` items (at most ``page_size``, the server's cap; that
+        many without a ``limit``) from ``skip``, with a ``Link`` to the next page while there
+        is one (Celigo's documented paging of its listings)."""
         params = request.url.params
         raw_limit = params.get("limit", "")
         size = min(int(raw_limit), self._page_size) if raw_limit.isdigit() else self._page_size
         if size < 1:
             raise _Answer(400, "limit must be at least 1", "invalid_query_params")
-        key = "offset" if self.paging == "offset" else "skip"
-        raw_start = params.get(key, "0")
+        raw_start = params.get("skip", "0")
         start = int(raw_start) if raw_start.isdigit() else 0
         end = start + size
         link = None
-        if self.paging == "link" and end < len(items):
+        if end < len(items):
             link = str(request.url.copy_set_param("skip", str(end)).copy_set_param("limit", size))
         return items[start:end], link
 
@@ -660,7 +737,7 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         end = start + self._error_page_size
         body: dict[str, Any] = {key: items[start:end]}
         if end < len(items):
-            body["nextPageURL"] = f"{request.url.path}?after={end}"
+            body["nextPageURL"] = str(request.url.copy_set_param("after", str(end)))
         return body
 
     def _summary(self, fid: str) -> list[dict[str, Any]]:
@@ -675,20 +752,36 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
         ]
 
     def _jobs(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
-        if not any(params.get(k) for k in ("_flowId", "_integrationId", "_jobId")):
+        """Jobs as ``GET /jobs`` filters them: parent jobs (no ``type``, or ``flow`` / ``retry``
+        / ``bulk_retry``) need a flow, integration or time filter; ``createdAt_gte`` /
+        ``createdAt_lte`` are inclusive; newest first. ``offset``, ``skip`` and ``limit`` are
+        ignored, as Celigo ignores them on this route."""
+        keys = ("_flowId", "_integrationId", "_exportId", "_importId", "_flowJobId")
+        if not any(params.get(k) for k in (*keys, "createdAt_gte", "createdAt_lte")):
             raise _Answer(
                 400,
-                "One of _flowId, _integrationId or _jobId is required",
-                "missing_required_field",
+                "One of _integrationId, _flowId, _exportId, _importId, _flowJobId or createdAt "
+                "is required",
+                "invalid_query_params",
             )
+        wanted = params.get("type")
+        types = (
+            (wanted,)
+            if wanted
+            else tuple(params.get("type_in", "").split(","))
+            if params.get("type_in")
+            else _PARENT_TYPES
+        )
         since = parse_time(params.get("createdAt_gte"))
+        until = parse_time(params.get("createdAt_lte"))
         jobs = [
             j
             for j in self.account.jobs
             if _matches(j, params, "_flowId")
-            and _matches(j, params, "type")
+            and j.get("type", "flow") in types
             and _matches(j, params, "status")
             and (since is None or _after(j["createdAt"], since))
+            and (until is None or not _after(j["createdAt"], until + timedelta(milliseconds=1)))
         ]
         return sorted(jobs, key=lambda j: str(j["createdAt"]), reverse=True)
 
@@ -702,6 +795,23 @@ class CeligoEmulator(httpx.AsyncBaseTransport):
             and _matches(e, params, "resourceType")
         ]
         return sorted(entries, key=lambda e: str(e["time"]), reverse=True)
+
+
+def _filtered(
+    errors: list[dict[str, Any]], params: httpx.QueryParams, time_field: str
+) -> list[dict[str, Any]]:
+    """Step errors as the error endpoints filter them: ``{time_field}_gte`` / ``_lte``,
+    ``_flowJobId`` and ``source``."""
+    start = parse_time(params.get(f"{time_field}_gte"))
+    end = parse_time(params.get(f"{time_field}_lte"))
+    return [
+        e
+        for e in errors
+        if (start is None or _after(e.get(time_field), start))
+        and (end is None or not _after(e.get(time_field), end + timedelta(milliseconds=1)))
+        and _matches(e, params, "_flowJobId")
+        and _matches(e, params, "source")
+    ]
 
 
 def _matches(doc: Mapping[str, Any], params: httpx.QueryParams, key: str) -> bool:

@@ -13,6 +13,11 @@ memory and answering in Jira's wire shapes:
     POST /rest/api/3/issue/{key}/comment         201 the comment (body must be ADF)
     POST /rest/api/3/issue/{key}/attachments     multipart part ``file``; 403 without
                                                  ``X-Atlassian-Token: no-check``
+    GET  /rest/api/3/myself                      the token's user (``oos check-config``)
+    GET  /rest/api/3/project/{key}               the project with its ``issueTypes``; 404
+    GET  /rest/api/3/mypermissions               ``permissions`` (keys, comma-separated) for
+                                                 ``projectKey``: ``havePermission`` from
+                                                 ``denied`` (project key → refused keys)
     GET  /rest/api/3/issue/{key}/transitions     the workflow To Do → In Progress → Done,
     POST /rest/api/3/issue/{key}/transitions     Done → Reopen → To Do; 204
 
@@ -114,8 +119,12 @@ class JiraEmulator(TicketEmulator):
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
         search_lag: float = 0.0,
+        issue_types: tuple[str, ...] = ("Task", "Bug", "Story"),
+        denied: dict[str, set[str]] | None = None,
     ) -> None:
         super().__init__(faults=faults, sleep=sleep)
+        self.issue_types = issue_types
+        self.denied = denied or {}
         self.clock = clock
         self.search_lag = search_lag
         self.email = email
@@ -160,6 +169,22 @@ class JiraEmulator(TicketEmulator):
             return 201, self._create(_json(body)), {}
         if path == "/rest/api/3/search/jql" and method == "POST":
             return 200, self._search(_json(body)), {}
+        if method == "GET" and path == "/rest/api/3/myself":
+            return (
+                200,
+                {
+                    "accountId": "5b10ac8d82e05b22cc7d4ef5",
+                    "emailAddress": self.email,
+                    "displayName": "OOS bot",
+                    "active": True,
+                },
+                {},
+            )
+        if method == "GET" and path == "/rest/api/3/mypermissions":
+            return 200, self._my_permissions(request.url.params), {}
+        project_path = re.fullmatch(r"/rest/api/3/project/([^/]+)", path)
+        if method == "GET" and project_path is not None:
+            return 200, self._project(project_path.group(1)), {}
         match = re.fullmatch(r"/rest/api/3/issue/([^/]+)(/[a-z]+)?", path)
         if match is None:
             raise _Answer(404, ["Not found"])
@@ -177,6 +202,34 @@ class JiraEmulator(TicketEmulator):
             self._transition(issue, _json(body))
             return 204, None, {}
         raise _Answer(405, [f"{method} is not supported here"])
+
+    def _project(self, key: str) -> dict[str, Any]:
+        if key not in self.projects:
+            raise _Answer(404, [f"No project could be found with key '{key}'."])
+        return {
+            "id": str(10000 + list(self.projects).index(key)),
+            "key": key,
+            "name": key,
+            "issueTypes": [
+                {"id": str(10001 + n), "name": name, "subtask": False}
+                for n, name in enumerate(self.issue_types)
+            ],
+        }
+
+    def _my_permissions(self, params: httpx.QueryParams) -> dict[str, Any]:
+        wanted = [k for k in params.get("permissions", "").split(",") if k]
+        if not wanted:
+            raise _Answer(400, ["The permissions query parameter is required."])
+        project = params.get("projectKey")
+        if project is not None and project not in self.projects:
+            raise _Answer(404, [f"No project could be found with key '{project}'."])
+        refused = self.denied.get(project or "", set())
+        return {
+            "permissions": {
+                key: {"key": key, "type": "PROJECT", "havePermission": key not in refused}
+                for key in wanted
+            }
+        }
 
     def _find(self, key: str) -> dict[str, Any]:
         issue = self.issues.get(key) or next(

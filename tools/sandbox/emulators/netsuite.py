@@ -736,6 +736,8 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             return self._transactions_table(columns, where, literals)
         if name == "scriptdeployment":
             return self._deployments_table(where, literals)
+        if name == "location":
+            return self._location_list()
         if name == "employee":
             return self._employee_table(where, literals)
         if name == "role":
@@ -924,18 +926,21 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         return "customscript_" + name.removeprefix("customdeploy_")
 
     def _deployments_table(self, where: str, literals: list[str]) -> _Table:
+        # The adapter names its scripts; ``oos discover`` asks for every script of some types.
         wanted = set(self._in_literals(where, "script.scriptid", literals))
+        types = set(self._in_literals(where, "script.scripttype", literals))
         restlets = self.config.restlet_url.rstrip("/")
         rows, seen = [], set()
         for snap in self.snapshots:
             for n, x in enumerate(snap.listeners, start=1):
                 script = script_id(x.id)
-                if script not in wanted or x.id in seen:
+                restlet = (x.endpoint or "").startswith(restlets + "/")
+                kind = "RESTLET" if restlet else "USEREVENT"
+                if (script not in wanted and kind not in types) or x.id in seen:
                     continue
                 seen.add(x.id)
                 script_no = re.search(r"[?&]script=(\d+)", x.endpoint or "")
                 deploy_no = re.search(r"[?&]deploy=(\d+)", x.endpoint or "")
-                restlet = (x.endpoint or "").startswith(restlets + "/")
                 script_internal = script_no[1] if script_no else self.internal_id(script, "script")
                 rows.append(
                     {
@@ -949,7 +954,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                         "isdeployed": True,
                         "script.id": script_internal,
                         "script.scriptid": script,
-                        "scripttype": "RESTLET" if restlet else "USEREVENT",
+                        "scripttype": kind,
                     }
                 )
         known = frozenset(
@@ -970,6 +975,15 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
             }
         )
         return _Table(known, rows)
+
+    def _location_list(self) -> _Table:
+        """The ``location`` table: every location any snapshot stocks, once."""
+        found: dict[str, Row] = {}
+        for snap in self.snapshots:
+            for loc in snap.locations:
+                row: Row = {"id": loc.location_id, "name": loc.name, "isinactive": False}
+                found.setdefault(loc.location_id, row)
+        return _Table(frozenset({"id", "name", "fullname", "isinactive"}), list(found.values()))
 
     def _users(self) -> Iterable[tuple[int, ErpSnapshot]]:
         return ((n, s) for n, s in enumerate(self.snapshots) if s.integration_user is not None)

@@ -9,6 +9,10 @@ schema, so the emulator does not parse GraphQL):
                                    search also returns near matches — with cursor pagination
     InventoryLevelsPage            inventoryItem(id:).inventoryLevels, cursor-paginated
     WebhooksPage                   webhookSubscriptions, cursor-paginated
+    DiscoverShop, LocationsPage    locations (every snapshot's, once; a dropship location is a
+                                   fulfillment service), the first webhook page and
+                                   currentAppInstallation.accessScopes (``scopes=``), for
+                                   ``oos discover`` / ``oos check-config``
     RunCatalogBulkQuery            bulkOperationRunQuery: one bulk query at a time per app
     CurrentBulkOperation           RUNNING for ``bulk_polls`` polls, then COMPLETED with a signed
                                    storage URL that this transport also serves (JSONL, streamed
@@ -64,6 +68,8 @@ MAX_QUERY_COST = 1000  # Shopify's single-query maximum, whatever the bucket's s
 STORAGE_HOST = "storage.googleapis.com"
 STORAGE_PREFIX = "/shopify-tiers-assets-prod-us-east1/bulk-operation-outputs/"
 MAX_FIRST = 250
+# What the app is granted unless a test says otherwise: the scopes oos-triage's reads need.
+DEFAULT_SCOPES = ("read_products", "read_inventory", "read_locations")
 
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _STATUS_BODIES: dict[int, Any] = {
@@ -369,6 +375,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         down: Scripted | None = None,
         unreachable: bool = False,
         catalog: VariantCatalog | None = None,
+        scopes: Sequence[str] = DEFAULT_SCOPES,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         field_errors: dict[str, str] | None = None,
@@ -390,6 +397,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         self.bulk_error = bulk_error
         self.down = down  # answered to every call: a shop that keeps failing
         self.unreachable = unreachable
+        self.scopes = list(scopes)
         self.requests: list[httpx.Request] = []
         self._clock = clock
         self._sleep = sleep
@@ -399,6 +407,17 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         self._items = {v.item_id: v for v in self._variants}
         hooks = dict.fromkeys((w.topic, w.address) for s in snapshots for w in s.webhooks)
         self._webhooks = [_webhook_node(k, t, a) for k, (t, a) in enumerate(hooks, 1)]
+        places = {loc.location_id: loc for s in snapshots for loc in s.locations}
+        self._locations = [
+            {
+                "id": loc.location_id,
+                "name": loc.name,
+                "isActive": True,
+                "fulfillsOnlineOrders": True,
+                "isFulfillmentService": loc.kind == "dropship",
+            }
+            for loc in places.values()
+        ]
         self._bulk: dict[str, Any] | None = None
         self._bulk_count = 0
         self._signature = base64.urlsafe_b64encode(f"sig-{shop}".encode()).decode()
@@ -407,6 +426,8 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
             "VariantsPage": self._variants_page,
             "InventoryLevelsPage": self._levels_page,
             "WebhooksPage": self._webhooks_page,
+            "DiscoverShop": self._discover_shop,
+            "LocationsPage": self._locations_page,
             "RunCatalogBulkQuery": self._run_bulk,
             "CurrentBulkOperation": self._current_bulk,
         }
@@ -594,6 +615,18 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         page = _page(self._webhooks, first, v.get("after"))
         # a webhook node is itself and its endpoint (a union: one object)
         return {"webhookSubscriptions": page}, _conn(first, 2), _conn(len(page["nodes"]), 2)
+
+    def _locations_page(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        first = _first(v, "locations")
+        page = _page(self._locations, first, v.get("after"))
+        return {"locations": page}, 1 + _conn(first, 1), 1 + _conn(len(page["nodes"]), 1)
+
+    def _discover_shop(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        data, requested, actual = self._locations_page({**v, "after": None})
+        hooks, hook_requested, hook_actual = self._webhooks_page({**v, "after": None})
+        scopes = [{"handle": h} for h in self.scopes]
+        data |= hooks | {"currentAppInstallation": {"accessScopes": scopes}}
+        return data, requested + hook_requested + 1, actual + hook_actual + 1
 
     def _run_bulk(self, v: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         query = v.get("query")

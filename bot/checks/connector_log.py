@@ -1,0 +1,109 @@
+"""Reading a connector's log the way an integration admin does (DESIGN §2.5).
+
+- A **transient** fault (a timeout, 408, 429, a 5xx, a rate-limit hit) is the connector's to
+  retry; it is not the ERP refusing the record.
+- A **refusal** is the destination answering 4xx (other than 408 and 429): the ERP said no.
+  401/403 (or a permission error code) is an **auth refusal**.
+- A **mapping error** is the connector's own: no item mapping, or a location it does not map.
+  Its words or its vendor code say so, whether the mapping is a static table or a lookup. An
+  ERP answering 4xx "item not found" is the ERP refusing, not a connector map.
+- A fault has **healed** when the same record got through afterwards: the connector delivered
+  the same source id later, or the ERP applied that source id. Without ids, a transient fault
+  followed by a delivery on the same flow for the same SKU healed too (the connector retries in
+  order). Retrying a healed record again would apply it twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from tools.models import ErpSnapshot, MiddlewareLogEntry
+
+MappingKind = Literal["sku", "location"]
+
+_TRANSIENT_STATUS = {408, 429}
+_AUTH_STATUS = {401, 403}
+_AUTH_CODES = re.compile(
+    r"INSUFFICIENT_PERMISSION|PERMISSION|FORBIDDEN|UNAUTHORIZED|ACCESS_DENIED|INVALID_LOGIN",
+    re.IGNORECASE,
+)
+_SKU_MAPPING = re.compile(
+    r"no item mapping|item mapping (?:not found|missing)|no (?:item|product) (?:found|match)"
+    r"|item (?:not found|lookup (?:failed|returned 0))|lookup\b.*\breturned 0|sku (?:is )?not mapped"
+    r"|unmapped (?:item|sku)|NO_ITEM_MAPPING|ITEM_NOT_(?:FOUND|MAPPED)|SKU_NOT_MAPPED|INVALID_KEY_OR_REF",
+    re.IGNORECASE,
+)
+_LOCATION_MAPPING = re.compile(
+    r"location (?:is )?not mapped|no location mapping|unmapped location|location mapping (?:not found|missing)"
+    r"|LOCATION_NOT_MAPPED|NO_LOCATION_MAPPING",
+    re.IGNORECASE,
+)
+
+
+def mapping_error(e: MiddlewareLogEntry) -> MappingKind | None:
+    """Which mapping the connector says it could not resolve for this entry, if any."""
+    if e.stage not in ("error", "dropped", "filtered") or e.error_source == "destination":
+        return None  # the ERP's own "not found" is a refusal by the ERP, not a connector map
+    if e.status_code is not None and 400 <= e.status_code < 500:
+        return None
+    words = f"{e.error_code or ''} {e.message}"
+    if _LOCATION_MAPPING.search(words):
+        return "location"
+    if _SKU_MAPPING.search(words):
+        return "sku"
+    return None
+
+
+def auth_refusal(e: MiddlewareLogEntry) -> bool:
+    if e.stage != "error" or mapping_error(e):
+        return False
+    if e.status_code in _AUTH_STATUS:
+        return True
+    return e.error_source == "destination" and bool(_AUTH_CODES.search(e.error_code or ""))
+
+
+def refusal(e: MiddlewareLogEntry) -> bool:
+    """The destination (the ERP) answered with a refusal: 4xx other than 408 / 429."""
+    if e.stage != "error" or mapping_error(e):
+        return False
+    if e.status_code is not None:
+        return 400 <= e.status_code < 500 and e.status_code not in _TRANSIENT_STATUS
+    return auth_refusal(e)
+
+
+def transient(e: MiddlewareLogEntry) -> bool:
+    """A fault the connector retries: rate limits, timeouts, 408, 429 and 5xx."""
+    if e.stage == "rate_limited":
+        return True
+    if e.stage != "error" or mapping_error(e) or refusal(e):
+        return False
+    if e.status_code is None:
+        return e.error_source != "connector"  # no answer at all: a timeout
+    return e.status_code in _TRANSIENT_STATUS or e.status_code >= 500
+
+
+def applied_by_erp(source_id: str | None, erp: ErpSnapshot | None) -> bool:
+    """Did the ERP apply (or accept) the record with this id?"""
+    if source_id is None or erp is None:
+        return False
+    return any(t.source_id == source_id and t.status == "posted" for t in erp.transactions) or any(
+        w.source_id == source_id and 200 <= w.status_code < 300 for w in erp.webhook_log
+    )
+
+
+def healed(
+    e: MiddlewareLogEntry, log: Sequence[MiddlewareLogEntry], erp: ErpSnapshot | None
+) -> str | None:
+    """How the record of a fault got through afterwards, in words, or None if it did not."""
+    later = [x for x in log if x.stage == "delivered" and x.sku == e.sku and x.at >= e.at]
+    if e.source_id is not None:
+        if any(x.source_id == e.source_id for x in later):
+            return f"record {e.source_id} was delivered on retry"
+        if applied_by_erp(e.source_id, erp):
+            return f"the ERP applied record {e.source_id}"
+        return None
+    if transient(e) and any(x.flow_id == e.flow_id for x in later):
+        return "a later delivery on the same flow got through"
+    return None
