@@ -348,7 +348,13 @@ class VendorClient(AsyncClosing):
 
     def _remember_credentials(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
-            if _SENSITIVE_HEADER.search(name):
+            if not _SENSITIVE_HEADER.search(name):
+                continue
+            if value.partition(" ")[0].lower() == "oauth":
+                # OAuth 1.0 changes with every request (nonce, timestamp, signature): only its
+                # lasting parts are secrets; registering each header would grow without end.
+                self.redactor.add(*credential_parts(value))
+            else:
                 # "Bearer abc" → mask "abc" wherever it shows up on its own, too.
                 self.redactor.add(value, value.partition(" ")[2], *credential_parts(value))
 
@@ -493,16 +499,12 @@ def _truncate(text: str) -> str:
 
 def credential_parts(value: str) -> tuple[str, ...]:
     """The secrets inside an Authorization value, each of which an echo may quote alone: the
-    password (and user:password pair) of ``Basic …``; the token, consumer key and signature of
-    an OAuth 1.0 ``OAuth …`` header."""
+    password (and user:password pair) of ``Basic …``; the token id and consumer key of an
+    OAuth 1.0 ``OAuth …`` header (its signature is single-use, bound to a nonce)."""
     scheme, _, rest = value.partition(" ")
     if scheme.lower() == "oauth":
         params = dict(_OAUTH_PARAM.findall(rest))
-        return tuple(
-            v
-            for k in ("oauth_token", "oauth_consumer_key", "oauth_signature")
-            if (v := params.get(k))
-        )
+        return tuple(v for k in ("oauth_token", "oauth_consumer_key") if (v := params.get(k)))
     if scheme.lower() != "basic":
         return ()
     try:

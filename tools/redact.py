@@ -156,4 +156,3 @@ def install(target: logging.Logger | logging.Handler, redactor: Redactor) -> Non
     every registered secret already, this redactor's included."""
     if not any(isinstance(f, RedactingFilter) for f in target.filters):
         target.addFilter(RedactingFilter(redactor))
-
