@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tools import redact
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
@@ -40,6 +42,15 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_other_tests() -> Iterator[None]:
+    """The secret registry is process-wide, like the environment: a test's fake credentials
+    ("wrong", "bad-token") must not be masked in the next test's text."""
+    redact.SECRETS.clear()
+    yield
+    redact.SECRETS.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -113,7 +113,7 @@ class EchoServer:
             return web.json_response(
                 {"access_token": ISSUED_ACCESS_TOKEN, "token_type": "bearer", "expires_in": 3600}
             )
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/slack/api/"):
             # a Slack Web API method (chat.postMessage, auth.test …): 200 with ok=false
             return web.json_response({"ok": False, "error": message})
         if request.path.endswith("/chat/completions") or request.path.endswith("/responses"):

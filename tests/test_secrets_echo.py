@@ -209,7 +209,7 @@ def test_no_client_leaks_an_echoed_credential_anywhere(
         assert MASK in error and _leaks(error) == []
 
         # 3. `oos tickets retry -v` sends it again and posts the outcome to Slack — which echoes.
-        env["SLACK_API_URL"] = f"{echo.url}/api/"
+        env["SLACK_API_URL"] = f"{echo.url}/slack/api/"
         retried = _oos(env, "tickets", "retry", "--config", str(stack), "--db", str(db))
         assert retried.returncode == 1
         assert any(p.endswith("/chat.postMessage") for p in echo.paths())

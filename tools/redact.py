@@ -78,6 +78,11 @@ class SecretRegistry:
             self._values |= fresh
             self._pattern = None
 
+    def clear(self) -> None:
+        """Forget every value (tests: each starts from a process with nothing registered)."""
+        self._values.clear()
+        self._pattern = None
+
     def mask(self, text: str) -> str:
         """``text`` with every registered value masked, in one pass."""
         if not self._values:
