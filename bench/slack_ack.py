@@ -6,23 +6,26 @@ benchmark checks that end to end:
 
 * a fake Slack Web API (``tests/slack/fake_slack.py``) starts on 127.0.0.1, and records when
   each thread's verdict is posted;
-* ``python -m bot.slack.server serve --sandbox --sandbox-latency S`` starts as a separate
-  process on 127.0.0.1 (port 0: the OS picks a free one, read back from its startup log line),
-  with ``SLACK_API_URL`` pointing at the fake and a throwaway store, so every sandbox vendor
-  call takes ``S`` seconds (default 2.0: a triage takes at least that long);
+* ``oos [-v] serve --sandbox --sandbox-latency S`` starts as a separate process on 127.0.0.1
+  (on a free port; ready once ``GET /healthz`` answers), with ``SLACK_API_URL`` pointing at the
+  fake and a throwaway store, so every sandbox vendor call takes ``S`` seconds (default 2.0: a
+  triage takes at least that long); ``-v`` runs it verbose (every vendor request logged, and
+  redacted, as ``oos -v serve`` does);
 * ``N`` correctly signed ``/oos SKU`` slash commands are sent one after another (each once the
   previous one is acked), then, once their verdicts are in, ``M`` at the same instant. Each
   request uses a channel of its own, so its thread and verdict are found without guessing.
 
 For each phase it prints the count, the time-to-ack (request sent → HTTP response received)
-p50/p95/max in ms, the fraction of acks under 3 s, and the time from the request to the
-thread's final verdict at the fake API (p50/p95 in s), next to the injected latency.
+p50/p95/p99/max in ms, the fraction of acks under 3 s, and the time from the request to the
+thread's final verdict at the fake API (p50/p95 in s), next to the injected latency; then the
+server's peak RSS (``VmHWM``).
 Percentiles are nearest-rank. Every wait is bounded; the server is stopped with SIGTERM (killed
 if it does not stop) and the fake and the store are removed, whatever happens.
 
     python bench/slack_ack.py --help
     python bench/slack_ack.py                         # 50 sequential, 20 concurrent, 2.0 s
     python bench/slack_ack.py -n 100 -c 50 --latency 5 --sku SKU-3101
+    python bench/slack_ack.py -n 1 -c 200 [-v]        # the 200-at-once figure, quiet / verbose
 
 Exit status: 0 when every request was acked (HTTP 200) and every thread got its verdict, 1 if
 any was refused, failed or missing, 2 if the server could not start. Nothing leaves 127.0.0.1.
@@ -37,8 +40,8 @@ import hashlib
 import hmac
 import math
 import os
-import re
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -61,7 +64,6 @@ from tests.slack.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
 
 SLACK_ACK_LIMIT = 3.0
 SIGNING_SECRET = "bench-signing-secret"
-_LISTENING = re.compile(r"listening on (http://\S+/slack/events)")
 
 
 def sign(body: str, secret: str = SIGNING_SECRET) -> dict[str, str]:
@@ -133,8 +135,49 @@ class Server:
     def problems(self) -> list[str]:
         return [line for line in self.log if " WARNING " in line or " ERROR " in line]
 
+    def peak_rss_mb(self) -> float | None:
+        """The server's peak resident set (``VmHWM``), read while it still runs."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
 
-async def start_server(api_url: str, db: Path, latency: float, timeout: float) -> Server:
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float) -> None:
+    """Until ``GET /healthz`` answers 200 (bounded); RuntimeError if the process exits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while loop.time() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"oos serve exited with status {proc.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise TimeoutError
+
+
+async def start_server(
+    api_url: str,
+    db: Path,
+    latency: float,
+    timeout: float,
+    *,
+    verbose: bool = False,
+    extra: Sequence[str] = (),
+) -> Server:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -143,10 +186,12 @@ async def start_server(api_url: str, db: Path, latency: float, timeout: float) -
         "SLACK_API_URL": api_url,
         "OOS_TRIAGE_TIMEOUT": str(max(120.0, 20 * latency)),
     }
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.slack.server",
+        "bot.cli",
+        *(["-v"] if verbose else []),
         "serve",
         "--sandbox",
         "--sandbox-latency",
@@ -154,9 +199,10 @@ async def start_server(api_url: str, db: Path, latency: float, timeout: float) -
         "--host",
         "127.0.0.1",
         "--port",
-        "0",
+        str(port),
         "--db",
         str(db),
+        *extra,
         cwd=ROOT,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -166,30 +212,24 @@ async def start_server(api_url: str, db: Path, latency: float, timeout: float) -
     assert proc.stderr is not None
     stderr = proc.stderr
     log: deque[str] = deque(maxlen=2000)
-    found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def drain() -> None:
         while line := await stderr.readline():
-            text = line.decode(errors="replace").rstrip()
-            log.append(text)
-            match = _LISTENING.search(text)
-            if match and not found.done():
-                found.set_result(match.group(1))
-        code = await proc.wait()
-        if not found.done():
-            found.set_exception(RuntimeError(f"oos serve exited with status {code}"))
+            log.append(line.decode(errors="replace").rstrip())
+        await proc.wait()
 
     task = asyncio.create_task(drain())
+    base = f"http://127.0.0.1:{port}"
     try:
-        url = await asyncio.wait_for(found, timeout)
+        await wait_ready(f"{base}/healthz", proc, timeout)
     except BaseException as exc:  # also on Ctrl-C: never leave the process behind
         await stop_server(Server(proc, "", log, task))
         if not isinstance(exc, TimeoutError | RuntimeError):
             raise
-        why = str(exc) or f"no `listening on` line within {timeout:g} s"
+        why = str(exc) or f"GET /healthz did not answer within {timeout:g} s"
         tail = "\n".join(list(log)[-20:])
         raise RuntimeError(f"the server did not start: {why}\n{tail}".rstrip()) from None
-    return Server(proc, url, log, task)
+    return Server(proc, f"{base}/slack/events", log, task)
 
 
 async def stop_server(server: Server, grace: float = 20.0) -> int | None:
@@ -315,14 +355,16 @@ async def run_phase(
     return Phase(name, sent, fake)
 
 
-def report(phases: Sequence[Phase], latency: float, sku: str, url: str) -> None:
+def report(phases: Sequence[Phase], latency: float, sku: str, url: str, verbose: bool) -> None:
     print(
-        f"/oos {sku} against {url} (a separate `oos serve --sandbox` process), "
+        f"/oos {sku} against {url} (a separate `oos {'-v ' if verbose else ''}serve --sandbox` "
+        "process), "
         f"injected vendor latency {latency:.2f} s per call, Slack's ack limit {SLACK_ACK_LIMIT:.0f} s"
     )
     print()
     print(
-        f"{'phase':<12}{'count':>6}{'ack p50 ms':>12}{'ack p95 ms':>12}{'ack max ms':>12}"
+        f"{'phase':<12}{'count':>6}{'ack p50 ms':>12}{'ack p95 ms':>12}{'ack p99 ms':>12}"
+        f"{'ack max ms':>12}"
         f"{'acks < 3 s':>16}{'verdict p50 s':>15}{'verdict p95 s':>15}{'failed':>8}{'missing':>9}"
     )
     for ph in phases:
@@ -331,7 +373,7 @@ def report(phases: Sequence[Phase], latency: float, sku: str, url: str) -> None:
         share = f"{ph.under_limit}/{n} ({ph.under_limit / n:.0%})" if n else "-"
         print(
             f"{ph.name:<12}{n:>6}{percentile(acks_ms, 50):>12.1f}{percentile(acks_ms, 95):>12.1f}"
-            f"{max(acks_ms, default=math.nan):>12.1f}{share:>16}"
+            f"{percentile(acks_ms, 99):>12.1f}{max(acks_ms, default=math.nan):>12.1f}{share:>16}"
             f"{percentile(ph.verdicts, 50):>15.2f}{percentile(ph.verdicts, 95):>15.2f}"
             f"{ph.failed:>8}{ph.missing:>9}"
         )
@@ -355,7 +397,11 @@ async def bench(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="oos-slack-ack-") as tmp:
             try:
                 server = await start_server(
-                    fake.api_url, Path(tmp) / "bench.db", args.latency, args.startup_timeout
+                    fake.api_url,
+                    Path(tmp) / "bench.db",
+                    args.latency,
+                    args.startup_timeout,
+                    verbose=args.verbose,
                 )
             except RuntimeError as exc:
                 print(f"slack_ack: {exc}", file=sys.stderr)
@@ -385,8 +431,10 @@ async def bench(args: argparse.Namespace) -> int:
                                 )
                             )
             finally:
+                rss = server.peak_rss_mb()
                 code = await stop_server(server)
-            report(phases, args.latency, args.sku, server.url)
+            report(phases, args.latency, args.sku, server.url, args.verbose)
+            print(f"server peak RSS: {rss:.0f} MB" if rss is not None else "server peak RSS: n/a")
             problems = server.problems
             print(
                 f"server: exited {code} after SIGTERM; "
@@ -424,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sku", default="SKU-3101", help="sandbox SKU to triage (default SKU-3101)"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="run the server verbose (`oos -v serve`: every vendor request logged and redacted)",
     )
     parser.add_argument(
         "--timeout",

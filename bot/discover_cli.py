@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +24,33 @@ from tools.sandbox.emulators import models as models_emulator
 from tools.sandbox.emulators import slack_auth
 
 
-def sandbox_partial() -> tuple[PartialConfig, dict[str, httpx.AsyncBaseTransport], Endpoints]:
-    """The sandbox's partial config and its emulators; their sandbox credentials are put in
-    this process's environment under ``OOS_SANDBOX_*`` names (never over a set variable)."""
+@contextlib.contextmanager
+def sandbox_credentials(environ: dict[str, str]) -> Iterator[None]:
+    """The emulators' sandbox credentials in this process's environment, under their
+    ``OOS_SANDBOX_*`` names, for the run only: the adapters read credentials from the
+    environment, and these are gone again (never over a variable already set) afterwards."""
+    added = [name for name in environ if name not in os.environ]
+    os.environ.update({name: environ[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def sandbox_partial() -> tuple[
+    PartialConfig, dict[str, httpx.AsyncBaseTransport], Endpoints, dict[str, str]
+]:
+    """The sandbox's partial config, its emulators and their credentials (by variable name)."""
     systems = sandbox_systems()
-    for name, secret in systems.environ.items():
-        os.environ.setdefault(name, secret)
     endpoints = Endpoints(
         slack=slack_auth.SlackAuthEmulator(manifest_scopes()),
         tickets=systems.jira,
         model=models_emulator.ModelsEmulator(["gpt-4o-mini"]),
         transports=systems.transports,
     )
-    return partial_config(Path("<sandbox>"), systems.partial), systems.transports, endpoints
+    partial = partial_config(Path("<sandbox>"), systems.partial)
+    return partial, systems.transports, endpoints, systems.environ
 
 
 _SANDBOX_ENVIRON = {
@@ -47,14 +63,15 @@ _SANDBOX_ENVIRON = {
 
 async def _sandbox_check() -> list[SystemCheck]:
     """``oos discover --sandbox``'s config, checked against the same emulators: success."""
-    partial, transports, endpoints = sandbox_partial()
-    text = render(partial, await discover(partial, transports=transports))
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "stack.toml"
-        path.write_text(text, encoding="utf-8")
-        config: StackConfig = load_config(path)
-    environ = {**os.environ, **_SANDBOX_ENVIRON}
-    return await check_config(config, endpoints=endpoints, environ=environ)
+    partial, transports, endpoints, credentials = sandbox_partial()
+    with sandbox_credentials(credentials):
+        text = render(partial, await discover(partial, transports=transports))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "stack.toml"
+            path.write_text(text, encoding="utf-8")
+            config: StackConfig = load_config(path)
+        environ = {**os.environ, **_SANDBOX_ENVIRON}
+        return await check_config(config, endpoints=endpoints, environ=environ)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -78,15 +95,21 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if (args.config is None) == (not args.sandbox):
         raise ConfigError("say what to read: --config partial.toml, or --sandbox")
     transports: dict[str, httpx.AsyncBaseTransport] = {}
+    credentials: dict[str, str] = {}
     if args.sandbox:
-        partial, transports, _ = sandbox_partial()
+        partial, transports, _, credentials = sandbox_partial()
     else:
         partial = load_partial(Path(args.config))
-    missing = {s.key: names for s in partial.systems if (names := s.missing_variables(os.environ))}
-    if missing:
-        listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items())
-        raise ConfigError(f"{partial.path}: credential variables not set ({listed}); export them")
-    found = asyncio.run(discover(partial, transports=transports))
+    with sandbox_credentials(credentials):
+        missing = {
+            s.key: names for s in partial.systems if (names := s.missing_variables(os.environ))
+        }
+        if missing:
+            listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in missing.items())
+            raise ConfigError(
+                f"{partial.path}: credential variables not set ({listed}); export them"
+            )
+        found = asyncio.run(discover(partial, transports=transports))
     text = render(partial, found)
     if args.out:
         out = Path(args.out)

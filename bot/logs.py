@@ -47,6 +47,18 @@ def current_triage() -> tuple[str, str] | None:
     return _TRIAGE.get()
 
 
+class _NotBoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client
+    we hand it (which takes its token from ``authorize``) makes that token unused: true, and
+    intended, but it reads like a misconfiguration on every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("slack_bolt")
+            and str(record.msg).startswith("As you gave `client` as well, `token` will be unused")
+        )
+
+
 class _TriageFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         current = _TRIAGE.get()
@@ -122,6 +134,7 @@ def configured(level: int, fmt: LogFormat = "text") -> Iterator[None]:
     handler = _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_TriageFilter())
+    handler.addFilter(_NotBoltTokenNotice())
     # Every line of every library, with every registered secret (``tools.redact.SECRETS``)
     # and every variable named like one, masked: stderr with -v is as clean as the report.
     redact.install(handler, redact.Redactor.from_env())

@@ -148,7 +148,7 @@ class TriageStore:
             with self.db.conn:
                 self.db.conn.execute(
                     "update triages set report = ? where id = ?",
-                    [report.model_dump_json(), triage_id],
+                    [report.stored_json(), triage_id],
                 )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"could not update the triage in {self.path}: {exc}") from None
@@ -167,6 +167,18 @@ class TriageStore:
             )
         )
         return (rows[0], Report.model_validate_json(rows[0]["report"])) if rows else None
+
+    def first_in_thread(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        """The triage that opened a thread (its root names that triage's user), without the
+        report body; None when no saved triage did."""
+        rows = list(
+            self.db.query(
+                f"select {_RECENT_COLUMNS} from triages where channel = ? and thread_ts = ? "
+                "order by started_at asc limit 1",
+                [channel, thread_ts],
+            )
+        )
+        return rows[0] if rows else None
 
     def recent(
         self, *, user: str | None = None, sku: str | None = None, limit: int = 10

@@ -72,6 +72,16 @@ def _no_model_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a command under test exports (``--sandbox`` puts its emulators' credentials in
+    the environment) is gone before the next test, which may check that nothing leaked."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("OOS_DB", str(tmp_path / "triage.db"))
     yield

@@ -62,8 +62,10 @@ async def _check(
 
 
 def test_check_config_sandbox_shows_success(
-    systems: SandboxSystems, capsys: pytest.CaptureFixture[str]
+    systems: SandboxSystems, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in systems.environ.items():  # what --sandbox exports, restored afterwards
+        monkeypatch.setenv(name, value)
     assert main(["check-config", "--sandbox"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(line.startswith("ok  ") for line in lines), lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,13 @@ def test_oos_discover_writes_out_and_keeps_an_existing_file(
     assert "exists" in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == written
     assert main(["discover", "--sandbox", "--out", str(out), "--force"]) == 0
+
+
+def test_sandbox_commands_leave_the_environment_as_they_found_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = dict(os.environ)
+    assert main(["discover", "--sandbox"]) == 0
+    assert main(["check-config", "--sandbox"]) == 0
+    capsys.readouterr()
+    assert dict(os.environ) == before

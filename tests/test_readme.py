@@ -4,8 +4,10 @@ prints today."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,17 @@ TABLE: dict[str, list[str] | None] = {
 SMALLER = {"--size 1000000": "--size 2000"}
 
 
+@pytest.fixture(autouse=True)
+def _environment_as_it_was() -> Iterator[None]:
+    """The commands run in this process; a sandbox command that puts its emulators'
+    credentials in the environment (``oos check-config --sandbox``) leaves no trace in others."""
+    before = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update(before)
+
+
 def table_rows() -> list[str]:
     section = README[README.index("| command |", README.index("## Commands")) :]
     section = section[: section.index("\n\n")]
@@ -105,10 +118,14 @@ def test_the_examples_are_found() -> None:
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    saved = dict(os.environ)
     try:
         code = main(argv)
     except SystemExit as done:  # --version, like any argparse action, exits
         code = int(done.code or 0)
+    finally:  # a sandbox command exports its sandbox credentials: not into the next test
+        os.environ.clear()
+        os.environ.update(saved)
     out, err = capsys.readouterr()
     return code, out + err
 
@@ -148,3 +165,17 @@ def test_the_sample_output_is_what_a_triage_prints(capsys: pytest.CaptureFixture
     for line in sample.splitlines():
         if line.strip() != "…":
             assert line in lines, line
+
+
+def test_the_scenario_counts_it_states() -> None:
+    from bot.tree import load_tree
+    from tools.sandbox.scenario import load_library
+
+    said = re.search(
+        r"lists its (\d+) scenarios, which between\s+them reach all (\d+) cause codes", README
+    )
+    assert said, "the sentence about the sandbox catalog moved"
+    library = load_library()
+    reached = {s.expected.cause for s in library.values() if s.expected.cause}
+    assert int(said.group(1)) == len(library)
+    assert int(said.group(2)) == len(load_tree().causes) == len(reached)

@@ -350,13 +350,13 @@ class VendorClient(AsyncClosing):
         for name, value in headers.items():
             if not _SENSITIVE_HEADER.search(name):
                 continue
-            if value.partition(" ")[0].lower() == "oauth":
-                # OAuth 1.0 changes with every request (nonce, timestamp, signature): only its
-                # lasting parts are secrets; registering each header would grow without end.
-                self.redactor.add(*credential_parts(value))
-            else:
-                # "Bearer abc" → mask "abc" wherever it shows up on its own, too.
-                self.redactor.add(value, value.partition(" ")[2], *credential_parts(value))
+            # The lasting secrets inside (a Basic password, OAuth 1.0 token and consumer key)
+            # are the process's: masked in every output, whichever client meets an echo.
+            redact.register(*credential_parts(value))
+            if value.partition(" ")[0].lower() != "oauth":
+                # "Bearer abc" → mask "abc" wherever it shows up on its own, too. (An OAuth 1.0
+                # header changes with every request: remembering each would grow without end.)
+                self.redactor.add(value, value.partition(" ")[2])
 
     def _decode(self, response: httpx.Response, endpoint: str) -> Any:
         if response.status_code == 204 or not response.content:

@@ -6,13 +6,6 @@ shapes credentials take in headers, query strings and JSON bodies (``Authorizati
 ``Bearer …``, ``access_token=…``, ``"password": "…"``, OAuth 1.0 ``oauth_signature="…"``,
 ``x-amz-access-token``, ``X-Shopify-Access-Token``, user:password in URLs).
 
-What is a secret is one process-wide registry (``SECRETS``), kept apart from how text is masked:
-every value any redactor is given (``Redactor.add``, ``register``) — an auth hook's header, a
-Basic-auth password, an LWA refresh token, the Slack and model keys — is registered there, and
-every redactor, whoever built it, masks every registered value with one compiled pattern. So a
-credential one client learnt is masked in another client's error, a ticket body, a Slack
-message or the log, and a log record costs one pass however many clients are alive.
-
 ``RedactingFilter`` applies a redactor to std ``logging`` records; ``install`` puts one on a
 logger or handler (the composition root may also put one on the root handlers).
 """
@@ -22,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -63,7 +57,11 @@ def _mask_value(match: re.Match[str]) -> str:
 
 
 class SecretRegistry:
-    """The secret values known to this process, and one pattern matching them all."""
+    """What is a secret, process-wide: the lasting credentials of every outbound client (the
+    values the stack config's credentials name, Basic-auth passwords, the Slack tokens, the
+    model key), registered once with ``register``. Every ``Redactor`` masks them, whoever built
+    it, so a credential one client met is masked in another's error, a ticket, a Slack message
+    or the log. Kept apart from how text is masked (``Redactor``, ``RedactingFilter``)."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
@@ -71,9 +69,7 @@ class SecretRegistry:
 
     def register(self, *values: str) -> None:
         fresh = {v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN}
-        fresh = {
-            f for secret in fresh for f in (secret, quote(secret, safe=""), quote_plus(secret))
-        }
+        fresh = {f for v in fresh for f in (v, quote(v, safe=""), quote_plus(v))}
         if fresh - self._values:
             self._values |= fresh
             self._pattern = None
@@ -84,7 +80,7 @@ class SecretRegistry:
         self._pattern = None
 
     def mask(self, text: str) -> str:
-        """``text`` with every registered value masked, in one pass."""
+        """``text`` with every registered value masked, in one pass of one pattern."""
         if not self._values:
             return text
         if self._pattern is None:
@@ -103,28 +99,57 @@ def register(*values: str) -> None:
 
 
 class Redactor:
-    """Masks known secret values (the process's ``SECRETS``) and common credential shapes."""
+    """Masks its own secret values, the process's registered ones (``SECRETS``) and common
+    credential shapes in text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._ordered: list[str] | None = None
+        # Filters that combine this redactor with others: told of each secret it learns.
+        self._listeners: weakref.WeakSet[RedactingFilter] = weakref.WeakSet()
         self.add(*secrets)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
 
     @classmethod
     def from_env(
         cls, names: Iterable[str] | None = None, environ: Mapping[str, str] | None = None
     ) -> Redactor:
-        """A redactor that also knows the values of ``names``, or of every variable named like
-        a secret."""
+        """A redactor for the values of ``names``, or of every variable named like a secret."""
         env = os.environ if environ is None else environ
         if names is not None:
             return cls(env[name] for name in names if name in env)
         return cls(value for name, value in env.items() if _SECRET_ENV_NAME.search(name.upper()))
 
     def add(self, *secrets: str) -> None:
-        """Remember more secret values, e.g. a token fetched after start-up (registered for
-        the whole process: see ``SecretRegistry``)."""
-        SECRETS.register(*secrets)
+        """Remember more secret values, e.g. a token fetched after start-up."""
+        learnt: set[str] = set()
+        for secret in secrets:
+            secret = secret.strip()
+            if len(secret) >= _MIN_SECRET_LEN:
+                learnt.update({secret, quote(secret, safe=""), quote_plus(secret)})
+        learnt -= self._secrets
+        if learnt:
+            self._learn(learnt)
+            for listener in list(self._listeners):
+                listener._combined._learn(learnt)
+
+    def _learn(self, secrets: set[str]) -> None:
+        self._secrets |= secrets
+        self._ordered = None
 
     def redact(self, text: str) -> str:
+        """``text`` with every known secret and credential shape masked. The values are plain
+        substring replacements (C speed, no pattern to recompile when a token is learnt); the
+        shapes are one regular expression each."""
+        if self._ordered is None:
+            # Longest first, so a secret that contains another is masked whole.
+            self._ordered = sorted(self._secrets, key=len, reverse=True)
+        for secret in self._ordered:
+            if secret in text:
+                text = text.replace(secret, MASK)
         text = SECRETS.mask(text)
         text = _AUTHORIZATION.sub(rf"\g<key>{MASK}", text)
         text = _KEY_VALUE.sub(_mask_value, text)
@@ -134,15 +159,42 @@ class Redactor:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (and formatted traceback) through a redactor: one pass
-    per record, whatever the number of clients alive (they share ``SECRETS``)."""
+    """Rewrites each record's message (and formatted traceback) through one or more redactors.
+
+    Redactors added with ``add`` are held weakly: a per-client redactor leaves the filter when
+    its client is garbage-collected, so shared loggers do not pile up redactors.
+    """
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
+        self._more: weakref.WeakSet[Redactor] = weakref.WeakSet()
+        # Every live redactor's secrets in one: a record is redacted in one pass, whatever the
+        # number of live clients (one per triage and vendor). Redactors push what they learn;
+        # the set is rebuilt from the live ones only after some went away (their secrets go).
+        self._combined = Redactor()
+        self._live = 0
+        redactor._listeners.add(self)
+        self._combined._learn(set(redactor.secrets))
+
+    def add(self, redactor: Redactor) -> None:
+        if redactor is not self.redactor and redactor not in self._more:
+            self._more.add(redactor)
+            redactor._listeners.add(self)
+            self._combined._learn(set(redactor.secrets))
+            self._live = len(self._more)
+
+    def _current(self) -> Redactor:
+        if len(self._more) < self._live:  # clients were closed and collected
+            combined = Redactor()
+            combined._learn(set(self.redactor.secrets))
+            for more in list(self._more):
+                combined._learn(set(more.secrets))
+            self._combined, self._live = combined, len(self._more)
+        return self._combined
 
     def redact(self, text: str) -> str:
-        return self.redactor.redact(text)
+        return self._current().redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
@@ -157,7 +209,9 @@ class RedactingFilter(logging.Filter):
 
 
 def install(target: logging.Logger | logging.Handler, redactor: Redactor) -> None:
-    """Redact what ``target`` emits with ``redactor``, once: a target already redacting masks
-    every registered secret already, this redactor's included."""
-    if not any(isinstance(f, RedactingFilter) for f in target.filters):
-        target.addFilter(RedactingFilter(redactor))
+    """Redact what ``target`` emits with ``redactor`` (joining an existing filter, if any)."""
+    for existing in target.filters:
+        if isinstance(existing, RedactingFilter):
+            existing.add(redactor)
+            return
+    target.addFilter(RedactingFilter(redactor))

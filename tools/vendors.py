@@ -77,6 +77,7 @@ class AmazonOptions(_Options):
     feed_source: str = "storefront"
     buffer: int = Field(0, ge=0, strict=True)
     issue_locale: str | None = "en_US"
+    fba_inventory: bool = True  # read FBA quantities (getInventorySummaries); off: unknown
 
 
 _NETSUITE_FROM_ELSEWHERE = frozenset(

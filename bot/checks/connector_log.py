@@ -26,9 +26,18 @@ MappingKind = Literal["sku", "location"]
 _TRANSIENT_STATUS = {408, 429}
 _AUTH_STATUS = {401, 403}
 _AUTH_CODES = re.compile(
-    r"INSUFFICIENT_PERMISSION|PERMISSION|FORBIDDEN|UNAUTHORIZED|ACCESS_DENIED|INVALID_LOGIN",
+    r"PERMISSION|FORBIDDEN|UNAUTHORI[SZ]ED|ACCESS_DENIED|INVALID_LOGIN|HMAC|SIGNATURE"
+    r"|INVALID_TOKEN|TOKEN_(?:EXPIRED|REVOKED)",
     re.IGNORECASE,
 )
+# codes of faults a connector retries: no answer, or "not now"
+_TRANSIENT_CODES = re.compile(
+    r"TIME[D_ ]?OUT|ETIMEDOUT|ECONNRESET|ECONNREFUSED|REQUEST_LIMIT|RATE_?LIMIT|CONCURRENCY"
+    r"|TOO_MANY|UNAVAILABLE|QUOTA|THROTTL",
+    re.IGNORECASE,
+)
+# "400 Bad Request: …" — connectors that keep one code field put the HTTP status in the text
+_LEADING_STATUS = re.compile(r"^\s*(?:HTTP\s*)?([1-5]\d\d)\b")
 _SKU_MAPPING = re.compile(
     r"no item mapping|item mapping (?:not found|missing)|no (?:item|product) (?:found|match)"
     r"|item (?:not found|lookup (?:failed|returned 0))|lookup\b.*\breturned 0|sku (?:is )?not mapped"
@@ -46,7 +55,8 @@ def mapping_error(e: MiddlewareLogEntry) -> MappingKind | None:
     """Which mapping the connector says it could not resolve for this entry, if any."""
     if e.stage not in ("error", "dropped", "filtered") or e.error_source == "destination":
         return None  # the ERP's own "not found" is a refusal by the ERP, not a connector map
-    if e.status_code is not None and 400 <= e.status_code < 500:
+    status = status_of(e)
+    if status is not None and 400 <= status < 500:
         return None
     words = f"{e.error_code or ''} {e.message}"
     if _LOCATION_MAPPING.search(words):
@@ -56,21 +66,36 @@ def mapping_error(e: MiddlewareLogEntry) -> MappingKind | None:
     return None
 
 
+def status_of(e: MiddlewareLogEntry) -> int | None:
+    """The HTTP status of an entry: its own, else one its message starts with."""
+    if e.status_code is not None:
+        return e.status_code
+    m = _LEADING_STATUS.match(e.message)
+    return int(m.group(1)) if m else None
+
+
 def auth_refusal(e: MiddlewareLogEntry) -> bool:
+    """Credentials or permission refused (401/403, or a code that says so) — by the ERP, or by
+    the connector checking an inbound call's signature (``error_source`` tells which)."""
     if e.stage != "error" or mapping_error(e):
         return False
-    if e.status_code in _AUTH_STATUS:
+    if status_of(e) in _AUTH_STATUS:
         return True
-    return e.error_source == "destination" and bool(_AUTH_CODES.search(e.error_code or ""))
+    return bool(_AUTH_CODES.search(e.error_code or ""))
 
 
 def refusal(e: MiddlewareLogEntry) -> bool:
-    """The destination (the ERP) answered with a refusal: 4xx other than 408 / 429."""
+    """A refusal: 4xx other than 408 / 429, an auth refusal, or the destination answering with
+    an error code that is not a transient one."""
     if e.stage != "error" or mapping_error(e):
         return False
-    if e.status_code is not None:
-        return 400 <= e.status_code < 500 and e.status_code not in _TRANSIENT_STATUS
-    return auth_refusal(e)
+    status = status_of(e)
+    if status is not None:
+        return 400 <= status < 500 and status not in _TRANSIENT_STATUS
+    if auth_refusal(e):
+        return True
+    code = e.error_code or ""
+    return e.error_source == "destination" and bool(code) and not _TRANSIENT_CODES.search(code)
 
 
 def transient(e: MiddlewareLogEntry) -> bool:
@@ -79,9 +104,11 @@ def transient(e: MiddlewareLogEntry) -> bool:
         return True
     if e.stage != "error" or mapping_error(e) or refusal(e):
         return False
-    if e.status_code is None:
-        return e.error_source != "connector"  # no answer at all: a timeout
-    return e.status_code in _TRANSIENT_STATUS or e.status_code >= 500
+    status = status_of(e)
+    if status is None:
+        # no answer at all (a timeout), or a code that says "not now"
+        return e.error_source != "connector" or bool(_TRANSIENT_CODES.search(e.error_code or ""))
+    return status in _TRANSIENT_STATUS or status >= 500
 
 
 def applied_by_erp(source_id: str | None, erp: ErpSnapshot | None) -> bool:

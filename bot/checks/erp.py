@@ -18,7 +18,7 @@ from bot.checks.base import (
     unread,
     when,
 )
-from bot.checks.connector_log import auth_refusal, healed, refusal
+from bot.checks.connector_log import auth_refusal, healed, refusal, status_of
 from bot.facts import Facts, ref
 from tools.models import Flow, MiddlewareLogEntry
 
@@ -37,8 +37,14 @@ def item_type(facts: Facts) -> Outcome:
         )
     if erp.item.item_type in ("non_inventory", "service"):
         return failed(
-            f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers",
+            f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}: invisible to inventory triggers"
+            + (
+                ""
+                if sf
+                else " (the storefront could not be read: whether it counts stock is not known)"
+            ),
             fact,
+            confidence="confirmed" if sf else "likely",
         )
     return passed(
         f"item {erp.item.item_id} is {erp.item.item_type_raw or erp.item.item_type}", fact
@@ -166,11 +172,16 @@ def _connector_auth_refusals(facts: Facts) -> list[MiddlewareLogEntry]:
 def _permission_refusal(e: MiddlewareLogEntry) -> bool:
     """403 or a permission code: the ERP knows the caller and refuses it the write (a 401 is
     a credential the ERP does not accept, which a rotation explains)."""
-    return e.status_code == 403 or "PERMISSION" in (e.error_code or "").upper()
+    return status_of(e) == 403 or "PERMISSION" in (e.error_code or "").upper()
 
 
 def _refused_words(e: MiddlewareLogEntry) -> str:
-    code = f"HTTP {e.status_code}" if e.status_code else (e.error_code or "refused")
+    code = (
+        " ".join(
+            x for x in (f"HTTP {e.status_code}" if e.status_code else "", e.error_code or "") if x
+        )
+        or "refused"
+    )
     job = (
         f" ({e.job_failed} of {e.job_records} record(s) failed)"
         if e.job_failed is not None and e.job_records is not None
@@ -229,6 +240,14 @@ def integration_user(facts: Facts) -> Outcome:
         else None
     )
     if user.auth_errors:
+        if facts.middleware is None:
+            # whether a token rotation explains the failed logins cannot be told
+            return failed(
+                f"{user.name} is being refused: {user.auth_errors[0]} (the connector could not "
+                "be read: a credential rotation cannot be ruled out)",
+                fact,
+                confidence="likely",
+            )
         if token_rotated and not any(_permission_refusal(e) for e in connector_refused):
             # The user still holds the permission; the ERP logs failed logins against it
             # because the connector presents the token that was rotated away.

@@ -74,6 +74,15 @@ def erp_broadcast(facts: Facts) -> Outcome:
     )
     if sent:
         return passed(f"the ERP sent {sent[0].kind} at {when(sent[0].at)}", *cites)
+    if facts.middleware is None:
+        # whether the hop polls the ERP (no outbound event expected) cannot be told
+        return failed(
+            f"{first.origin} sale of {abs(first.quantity)} at {when(first.at)} left the ERP at "
+            f"{erp.available}; no outbound event since (the connector could not be read: a "
+            "polled hop cannot be ruled out)",
+            *cites,
+            confidence="likely",
+        )
     return failed(
         f"{first.origin} sale of {abs(first.quantity)} at {when(first.at)} left the ERP at {erp.available}; no outbound event since, "
         f"and the storefront (last updated {when(heard)}) still shows {sf.available}",

@@ -181,7 +181,10 @@ def feed_freshness(facts: Facts) -> Outcome:
             f"{ch.channel} last fed {when(ch.last_inventory_feed_at)} ({lag.total_seconds() / 60:.0f} min behind {_upstream_name(ch)}), shows {units(ch.quantity)}"
             for ch, lag in lagging
         )
-        return failed(words, *cites)
+        # without the connector, a stopped flow or a polling window cannot be ruled out
+        return failed(
+            words, *cites, confidence="likely" if facts.middleware is None else "confirmed"
+        )
     # a channel that shows the storefront's quantity has kept up, whether or not it says when;
     # one fulfilled by the marketplace or fed by a third party has no feed of ours to lag
     behind = [
@@ -241,9 +244,22 @@ def channel_state(facts: Facts) -> Outcome:
             f"{ch.channel} shows {ch.status} (qty {units(ch.quantity)}, buyable {ch.buyable})"
             for ch in unexplained
         )
+        # What is left when nothing more specific fits is proven only when every more specific
+        # explanation could be weighed: the connector and the ERP read, the listing's quantity
+        # and feed time known.
+        partial = (
+            facts.middleware is None
+            or facts.erp is None
+            or any(
+                ch.quantity is None
+                or (ch.last_inventory_feed_at is None and ch.quantity != listable(sf))
+                for ch in unexplained
+            )
+        )
         return failed(
             f"{words} while the storefront sells {sf.available}",
             *cites,
             ref("storefront.available", sf.available, sf),
+            confidence="likely" if partial else "confirmed",
         )
     return passed("each out-of-stock channel is explained by a more specific check", *cites)

@@ -118,7 +118,15 @@ def inventory_policy(facts: Facts) -> Outcome:
                 ref("erp.item.item_type", kind, erp),
             )
         return failed(
-            "inventory is not tracked: the storefront sends no stock signal at all", tracked, qty
+            "inventory is not tracked: the storefront sends no stock signal at all"
+            + (
+                ""
+                if erp
+                else " (the ERP could not be read: whether the item is stocked is not known)"
+            ),
+            tracked,
+            qty,
+            confidence="confirmed" if erp else "likely",
         )
     if sf.inventory_policy == "continue" and sf.available <= 0:
         return failed(

@@ -49,6 +49,7 @@ from bot.settings import Thresholds
 from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.models import ChannelListing, ErpSnapshot, FlowHealth, SellThrough
+from tools.offloop import in_worker_loop
 from tools.protocols import MiddlewareAdapter, SellThroughSource, Stack
 from tools.registry import UnknownVendor, factory
 from tools.retry import RetryPolicy
@@ -187,13 +188,20 @@ class Monitor:
     async def drift(self, *, announce: bool = True) -> DriftResult:
         """One drift run, recorded in the drift state (``DriftError`` when it cannot run).
         ``announce=False``: its news stays news until ``drift_announced`` (the post went out)."""
-        state = DriftState(self.db_path)
-        try:
-            return await run_drift(
-                self.target, state, self.clock(), transports=self.transports, announce=announce
-            )
-        finally:
-            state.close()
+        now = self.clock()
+
+        async def scan() -> DriftResult:
+            state = DriftState(self.db_path)
+            try:
+                return await run_drift(
+                    self.target, state, now, transports=self.transports, announce=announce
+                )
+            finally:
+                state.close()
+
+        # Reading, parsing and comparing a whole catalog is CPU work for minutes at 1M SKUs:
+        # off the server's loop, so acks and /healthz answer meanwhile.
+        return await in_worker_loop(scan)
 
     def drift_announced(self, result: DriftResult) -> None:
         """``result``'s post went out: its new gaps and resolutions are no longer news."""
@@ -206,7 +214,8 @@ class Monitor:
     async def low_stock(self) -> LowStock | None:
         """Low stock, when something can show sell-through (None: nothing can, or the live
         source could not be read — logged; the drift post then leaves the line out)."""
-        try:
+
+        async def scan() -> LowStock | None:
             async with self.sell_through() as source:
                 if source is None:
                     return None
@@ -215,6 +224,9 @@ class Monitor:
                     factor=self.settings.low_stock_factor,
                     keep=LOW_STOCK_LISTED,
                 )
+
+        try:
+            return await in_worker_loop(scan)  # catalog-wide, as drift
         except (AdapterError, ConfigError) as exc:
             reason = exc.describe() if isinstance(exc, AdapterError) else str(exc)
             log.warning("low stock not checked: %s", reason)

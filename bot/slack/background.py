@@ -9,10 +9,22 @@ import secrets
 from collections.abc import Coroutine
 from typing import Any
 
+from bot.slack.acks import ACKS
+
 
 def new_reference() -> str:
     """A short id shown to the user and logged with the details, to find one from the other."""
     return secrets.token_hex(4)
+
+
+async def _after_acks(work: Coroutine[Any, Any, None]) -> None:
+    """``work``, once the Slack requests being answered are answered (``bot.slack.acks``)."""
+    try:
+        await ACKS.settled()
+    except BaseException:
+        work.close()  # cancelled before it started: no "never awaited" coroutine
+        raise
+    await work
 
 
 class BackgroundTasks:
@@ -25,7 +37,7 @@ class BackgroundTasks:
         return len(self._tasks)
 
     def start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(work, name=name)
+        task = asyncio.create_task(_after_acks(work), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

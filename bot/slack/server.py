@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import signal
 import sys
@@ -42,12 +43,14 @@ from bot.agent.setup import open_agent
 from bot.compose import sandbox_target, sandbox_tickets
 from bot.config import AgentConfig, MonitoringConfig
 from bot.engine import triage
+from bot.instances import only_instance_problem
 from bot.logs import configured, log_format
 from bot.metrics import Metrics
 from bot.monitor.posts import start_schedules
 from bot.monitor.sources import Monitor
 from bot.report import Report
 from bot.settings import Thresholds, default_store_path
+from bot.slack.acks import ACKS
 from bot.slack.app import build_app, build_client
 from bot.slack.gate import http_refusal
 from bot.slack.ops import Readiness, add_ops_routes
@@ -57,6 +60,7 @@ from bot.slack.startup import Startup
 from bot.store import StoreError, TriageStore
 from bot.tickets.config import TicketsConfig
 from bot.tickets.service import TicketService
+from tools.sandbox.scenario import load_library
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +80,9 @@ def make_web_app(
             status, reason = refusal
             log.warning("refused a malformed request from Slack (%d): %s", status, reason)
             return web.Response(status=status)
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        with ACKS.answering():  # work started by this request waits for its answer to go out
+            response = await app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
 
     async def health(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -192,6 +197,10 @@ async def serve(
         )
         return 2
 
+    # One pool of keep-alive connections for every Web API call of the server's life: without
+    # it each post opens (and closes) a TCP and TLS connection of its own, work the event loop
+    # does in the middle of acking other commands.
+    client.session = aiohttp.ClientSession()
     metrics = Metrics()
     metrics.watch_store(store.path)
     readiness = Readiness(store, client, metrics, systems)
@@ -302,6 +311,7 @@ async def serve(
             await schedules
         if services.monitoring is not None:
             await services.monitoring.shutdown()
+        await client.session.close()
     return 0
 
 
@@ -367,6 +377,13 @@ def add_serve_parser(
         default=0.0,
         metavar="SECONDS",
         help="slow every sandbox vendor call by this much (demos, benchmarks)",
+    )
+    parser.add_argument(
+        "--sandbox-size",
+        type=int,
+        default=None,
+        metavar="SKUS",
+        help="SKUs in the sandbox catalog that /oos drift scans (default 10000; benchmarks)",
     )
     parser.add_argument(
         "--monitoring-channel",
@@ -465,16 +482,24 @@ def serve_main(
         print(f"oos serve: {exc}", file=sys.stderr)
         return 2
     if sandbox:
+        load_library()  # parsed once now, not inside the first /oos while others wait for acks
         resolve = functools.partial(
             sandbox_target, latency=float(getattr(args, "sandbox_latency", 0.0) or 0.0)
         )
-        monitor = monitor or functools.partial(Monitor.sandbox, settings=sandbox_monitoring)
+        size = getattr(args, "sandbox_size", None)
+        sized = {"size": size} if size else {}
+        monitor = monitor or functools.partial(
+            Monitor.sandbox, settings=sandbox_monitoring, **sized
+        )
     if resolve is None:
         print(
             "oos serve: no stack to triage against. Run `oos serve --sandbox` to try the app on "
             "the sandbox catalog, or `oos serve --config stack.toml` for your own systems.",
             file=sys.stderr,
         )
+        return 2
+    if (problem := only_instance_problem(os.environ)) is not None:
+        print(f"oos serve: {problem}", file=sys.stderr)
         return 2
     try:
         store = TriageStore(getattr(args, "db", None) or default_store_path(sandbox=sandbox))

@@ -60,6 +60,7 @@ from tools.sandbox.emulators.netsuite import (
     QueryError,
     listener_scripts,
     sandbox_environ,
+    stocked_locations,
 )
 from tools.sandbox.scenario import Scenario, load_library
 
@@ -770,6 +771,8 @@ def config_for(snap: ErpSnapshot) -> NetSuiteConfig:
 def engine_view(snap: ErpSnapshot, sku: str) -> dict[str, Any]:
     """The fields the engine reads, with what NetSuite genuinely cannot carry left out."""
     data = snap.model_dump(exclude={"source", "read_at", "raw", "vendor", "not_visible"})
+    # NetSuite keeps stock by location only: a scenario's bare total is one location's
+    data["locations"] = [loc.model_dump() for loc in stocked_locations(snap)]
     item = data["item"]
     if not item["item_id"].isdigit():
         del item[

@@ -30,7 +30,12 @@ from tools.protocols import StorefrontAdapter
 from tools.ratelimit import ShopifyCostThrottle
 from tools.retry import RetryPolicy, retry_after_spread
 from tools.sandbox.emulators.faults import Faults, Scripted
-from tools.sandbox.emulators.shopify import STORAGE_HOST, ShopifyEmulator, emulator_for
+from tools.sandbox.emulators.shopify import (
+    STORAGE_HOST,
+    ShopifyEmulator,
+    emulator_for,
+    stocked_locations,
+)
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import Scenario, Unreadable, load_library
 from tools.storefront.shopify import (
@@ -153,6 +158,8 @@ def engine_view(snap: StorefrontSnapshot) -> dict[str, Any]:
 
 def shopify_view(scenario_snap: StorefrontSnapshot, got: StorefrontSnapshot) -> dict[str, Any]:
     """What Shopify can carry of a scenario's snapshot, field by field."""
+    # A tracked variant's stock lives at a location: bare totals are the shop's one location's.
+    scenario_snap = scenario_snap.model_copy(update={"locations": stocked_locations(scenario_snap)})
     want = engine_view(scenario_snap)
     # Shopify locations are plain locations or fulfillment-service (dropship) locations.
     for loc in want["locations"]:

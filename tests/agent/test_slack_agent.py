@@ -106,6 +106,10 @@ async def test_the_verdict_message_shows_the_explanation_and_the_saved_report_ha
     _row, saved = harness.store.get(thread.triage_id) or (None, None)
     assert saved is not None and saved.agent is not None and saved.agent.status == "ok"
     assert saved.agent.usage is not None and saved.agent.usage.model_calls == 2
+    # The model's own summary was not shown: kept for audit in the store, and only there.
+    audit = [c.text for c in saved.agent.held_back]
+    assert any("the sell-out never reached the ERP" in t for t in audit)
+    assert "the sell-out never reached the ERP" not in saved.model_dump_json()
 
 
 async def test_a_disagreement_is_shown_for_a_person_and_the_verdict_is_the_rules(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
@@ -114,3 +115,30 @@ def test_install_twice_keeps_one_filter_and_both_redactors() -> None:
     assert filters[0].redact("first-secret second-secret") == f"{MASK} {MASK}"
     second.add("added-later")
     assert filters[0].redact("added-later") == MASK
+
+
+def test_a_filter_over_many_live_redactors_redacts_each_record_in_one_pass() -> None:
+    logger = logging.getLogger("test.redact.many")
+    live = [Redactor([f"triage-{i:03d}-secret-value"]) for i in range(300)]
+    for redactor in live:
+        install(logger, redactor)
+    (flt,) = [f for f in logger.filters if isinstance(f, RedactingFilter)]
+    line = "sent triage-007-secret-value and triage-299-secret-value to the vendor"
+    assert flt.redact(line) == f"sent {MASK} and {MASK} to the vendor"
+    combined = flt._current()
+    for _ in range(5):  # nothing changed: the same combined redactor, not one per live triage
+        flt.redact(line)
+        assert flt._current() is combined
+    live[42].add("learnt-after-install-token")  # a refreshed token: masked from now on
+    assert flt.redact("got learnt-after-install-token") == f"got {MASK}"
+    del live[:200]  # clients closed and collected: their secrets leave the combined set
+    gc.collect()
+    assert flt._current() is not combined
+    assert flt.redact("triage-299-secret-value") == MASK
+    assert flt.redact("triage-007-secret-value") == "triage-007-secret-value"
+    logger.filters.clear()
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    redactor = Redactor(["abcd1234", "xxabcd1234yy"])
+    assert redactor.redact("k=xxabcd1234yy;j=abcd1234") == f"k={MASK};j={MASK}"

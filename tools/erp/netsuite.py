@@ -59,7 +59,10 @@ the account's Records Catalog; see "Evidence" below for what the rest rests on):
     trigger_rules                 the custom record ``trigger_rule_record`` (name, isinactive, a
     webhook_log                   min-delta field); ``webhook_log_record`` and
     outbound_events               ``outbound_event_record`` likewise. NetSuite has none of these
-                                  as standard records: unset, the fact is listed in not_visible
+                                  as standard records: unset, the fact is listed in not_visible.
+                                  A logged call without a status code is left out (neither
+                                  accepted nor refused); a deployment without isdeployed or status
+                                  is not an inactive listener: both become not_visible
     integration_user              employee (entityid? = ``integration_user``) and role (name =
                                   ``integration_role``); can_write_inventory = rolepermissions
                                   permlevel ≥ 2 (Create) on ``inventory_permissions``; auth_errors =
@@ -1245,17 +1248,29 @@ class NetSuiteErp(AsyncClosing):
             parts.not_visible["listeners"] = NOT_VISIBLE["listeners"]
             return
         q = listeners_query(sorted(scripts))
+        unknown: list[str] = []
         for row in await self._statement(parts, "listeners", lambda _: q):
             script = (_text(row, "script") or "").lower()
+            deployed, status = _text(row, "isdeployed"), _text(row, "status")
+            if deployed is None or status is None:
+                # absent is not "not deployed": this deployment's state is unknown
+                unknown.append(_text(row, "scriptid") or _text(row, "id") or "?")
+                continue
             parts.listeners.append(
                 ErpListener(
                     id=_text(row, "scriptid") or _text(row, "id") or "",
                     name=_text(row, "title") or _text(row, "scriptid") or "",
                     listens_for=scripts.get(script, "inventory_update"),
-                    active=_flag(row, "isdeployed")
-                    and (_text(row, "status") or "").upper() == "RELEASED",
+                    active=_flag(row, "isdeployed") and status.upper() == "RELEASED",
                     endpoint=self._endpoint(row),
                 )
+            )
+        if unknown and not any(x.active for x in parts.listeners):
+            # an inactive listener next to one whose state is unknown proves nothing
+            parts.listeners.clear()
+            parts.not_visible["listeners"] = (
+                f"listeners: NetSuite did not show whether deployment(s) {', '.join(unknown)} "
+                "are deployed and released; look in Customization > Scripting > Script Deployments"
             )
 
     def _endpoint(self, row: Row) -> str | None:
@@ -1291,15 +1306,26 @@ class NetSuiteErp(AsyncClosing):
             return
         zone = self.config.zone
         q = webhook_log_query(rec, sku, since, zone)
+        unstated = 0
         for row in await self._statement(parts, "webhook_log", lambda _: q):
+            status = _number(row, "statuscode", None)
+            if status is None:
+                unstated += 1  # a call whose answer was not logged: neither accepted nor refused
+                continue
             parts.webhook_log.append(
                 WebhookLogEntry(
                     at=_required_time(row, "createdat", zone),
                     sku=_text(row, "sku"),
-                    status_code=_number(row, "statuscode") or 0,
+                    status_code=status,
                     message=_text(row, "message") or "",
                     source_id=_text(row, "sourceid"),
                 )
+            )
+        if unstated and not parts.webhook_log:
+            parts.not_visible["webhook_log"] = (
+                f"webhook_log: {unstated} logged call(s) carry no status code in "
+                f"{rec.record}.{rec.status_code}; look in Customization > Scripting > Script "
+                "Deployments > Execution Log"
             )
 
     async def _outbound_events(self, parts: _Parts, sku: str, since: datetime) -> None:

@@ -23,7 +23,9 @@ configured marketplace only):
     quantity      seller-fulfilled: ``fulfillmentAvailability[fulfillmentChannelCode=DEFAULT].quantity``.
                   When a ``fulfillmentChannelCode`` is ``AMAZON_*`` the listing is FBA: the sum of
                   ``inventorySummaries[].inventoryDetails.fulfillableQuantity`` for the SKU
-                  (0 when Amazon holds none). None (unknown, not 0) when the figure is omitted
+                  (0 when Amazon holds none). None (unknown, never 0) when the figure is
+                  omitted, when ``fba_inventory`` is off (option, default on), or when the
+                  app's role may not read FBA inventory (403: the rest of the listing stands)
     fulfilled_by  ``marketplace`` when any ``fulfillmentChannelCode`` is not ``DEFAULT`` (FBA),
                   else ``seller``
     buyable       ``"BUYABLE" in summaries[].status``
@@ -303,6 +305,7 @@ class AmazonSpApi(AsyncClosing):
         feed_source: str = "storefront",
         buffer: int = 0,
         issue_locale: str | None = "en_US",
+        fba_inventory: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -321,6 +324,7 @@ class AmazonSpApi(AsyncClosing):
         self.feed_source = feed_source
         self.buffer = buffer
         self.issue_locale = issue_locale
+        self.fba_inventory = fba_inventory
         self._now = now
         env_names = {
             "client_id": client_id_env,
@@ -391,6 +395,7 @@ class AmazonSpApi(AsyncClosing):
             feed_source=str(opts.get("feed_source", "storefront")),
             buffer=buffer,
             issue_locale=opts.get("issue_locale", "en_US"),
+            fba_inventory=bool(opts.get("fba_inventory", True)),
             transport=transport,
             retry=retry,
             now=clock or _utcnow,
@@ -441,17 +446,23 @@ class AmazonSpApi(AsyncClosing):
         # DEFAULT is the seller's own fulfilment; any other code (AMAZON_NA, AMAZON_EU…) is FBA
         fba = any(a.fulfillmentChannelCode != _MFN_CODE for a in item.fulfillmentAvailability)
         if fba:
-            endpoint += f" + GET {INVENTORY_SUMMARIES_PATH}"
-            inventory, raw["getInventorySummaries"] = await self._fba_inventory(sku)
-            held = [
-                s.inventoryDetails.fulfillableQuantity
-                for s in inventory
-                if s.inventoryDetails and s.inventoryDetails.fulfillableQuantity is not None
-            ]
-            # no summary: Amazon holds none (0); summaries without a figure: unknown
-            quantity: int | None = sum(held) if held or not inventory else None
-            times = [t for s in inventory if (t := _utc(s.lastUpdatedTime)) is not None]
-            feed_at = max(times, default=None)
+            inventory = await self._fba_inventory_or_none(sku, raw)
+            if inventory is None:
+                # FBA inventory not read (not configured, or the app may not read it): the
+                # listing shows no quantity of its own, so it is unknown, never 0.
+                quantity: int | None = None
+                feed_at = _utc(summary.lastUpdatedDate)
+            else:
+                endpoint += f" + GET {INVENTORY_SUMMARIES_PATH}"
+                held = [
+                    s.inventoryDetails.fulfillableQuantity
+                    for s in inventory
+                    if s.inventoryDetails and s.inventoryDetails.fulfillableQuantity is not None
+                ]
+                # no summary: Amazon holds none (0); summaries without a figure: unknown
+                quantity = sum(held) if held or not inventory else None
+                times = [t for s in inventory if (t := _utc(s.lastUpdatedTime)) is not None]
+                feed_at = max(times, default=None)
         else:
             stated = [
                 a.quantity
@@ -485,6 +496,22 @@ class AmazonSpApi(AsyncClosing):
             buffer=self.buffer,
             fulfilled_by="marketplace" if fba else "seller",
         )
+
+    async def _fba_inventory_or_none(
+        self, sku: str, raw: dict[str, Any]
+    ) -> list[_InventorySummary] | None:
+        """The SKU's FBA inventory summaries; None when ``fba_inventory`` is off or the app's
+        role may not read FBA inventory (403): the quantity is then unknown."""
+        if not self.fba_inventory:
+            return None
+        try:
+            inventory, raw["getInventorySummaries"] = await self._fba_inventory(sku)
+        except AdapterError as exc:
+            if exc.status != 403:
+                raise
+            raw["getInventorySummaries"] = {"refused": exc.describe()}
+            return None
+        return inventory
 
     async def _fba_inventory(self, sku: str) -> tuple[list[_InventorySummary], list[Any]]:
         params: dict[str, str] = {

@@ -1150,6 +1150,11 @@ class CeligoMiddleware:
                 request = self._relative(next_url)
         return rows if request is None else None
 
+    def _where(self, exc: AdapterError) -> str:
+        """The refused request as Celigo documents it: ``GET /v1/audit``."""
+        method, _, path = (exc.endpoint or "").partition(" ")
+        return f"{method} {self._base_path}/{path.lstrip('/')}"
+
     async def _optional(
         self, read: Awaitable[_T], default: _T, facts: list[str], topic: str, lost: str
     ) -> _T:
@@ -1161,7 +1166,7 @@ class CeligoMiddleware:
             if exc.status not in _DEGRADING:
                 raise
             facts.append(
-                f"{topic}: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); {lost}"
+                f"{topic}: {self._where(exc)} answered HTTP {exc.status} ({exc.message}); {lost}"
             )
             return default
 
@@ -1186,7 +1191,7 @@ class CeligoMiddleware:
         listed: _Listed = asyncio.get_running_loop().create_future()
         # A failed list is raised by its own task; no waiter need retrieve it from the future.
         listed.add_done_callback(lambda f: f.cancelled() or f.exception())
-        not_read = "flow status and trigger are read without it"
+        not_read = "the flows' trigger (read as batch) and the source connection are not known"
         by_id, exports, imports, connections, audit, *reads = await gather_fail_fast(
             [
                 self._configured_flows(listed),
@@ -1383,7 +1388,7 @@ class CeligoMiddleware:
             if exc.status not in _DEGRADING:
                 raise
             facts.append(
-                f"log: {exc.endpoint} answered HTTP {exc.status} ({exc.message}); the flow's "
+                f"log: {self._where(exc)} answered HTTP {exc.status} ({exc.message}); the flow's "
                 f"runs and their execution logs were not read (its step errors were)"
             )
             return _Runs([], False, {}, listed=False)
@@ -1403,7 +1408,7 @@ class CeligoMiddleware:
         if refused:
             first = next(iter(refused.values()))
             facts.append(
-                f"log: {first.endpoint} answered HTTP {first.status} ({first.message}); "
+                f"log: {self._where(first)} answered HTTP {first.status} ({first.message}); "
                 f"execution-log rows (received, delivered, filtered) of {len(refused)} run(s) "
                 f"of flow {fid} were not read (its step errors were)"
             )

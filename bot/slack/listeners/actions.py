@@ -4,7 +4,8 @@ button of the monitoring posts, which starts ``/oos SKU`` for the SKU it lists.
 Each button acks at once and then works; its value is the triage id, and the saved report is
 the source of truth (the message is only its rendering). Mark resolved and Open ticket change
 state, so they follow the stricter ``OOS_ACTION_*`` rule. Mark resolved is saved in the store
-(``resolved_at``/``resolved_by``) before the message changes; the first resolution stands.
+(``resolved_at``/``resolved_by``) before the message changes; the first resolution stands,
+and the thread's root line in the channel says who resolved it.
 With a ticket system configured, Open ticket opens (or comments on) the ticket and Mark
 resolved resolves it; the ticket service posts each outcome in the thread.
 """
@@ -141,15 +142,27 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         message = blocks.verdict_message(report, triage_id, resolution=resolution)
         if click.message_ts:
-            await client.chat_update(channel=click.channel, ts=click.message_ts, **message.kwargs())
+            # Best effort: a deleted verdict message must not cost the notice or the ticket.
+            services.poster.edit(click.channel, click.message_ts, message)
+        if click.thread_ts:
+            # The channel's view of the thread says it is resolved too.
+            opened = services.store.first_in_thread(click.channel, click.thread_ts)
+            if opened is not None:
+                root = blocks.root_message(
+                    report.sku,
+                    str(opened.get("user") or click.user),
+                    outcome=blocks.root_outcome(report),
+                    resolution=resolution,
+                )
+                services.poster.edit(click.channel, click.thread_ts, root)
         if not marked:
             # Someone else was first (two clicks on a message not yet updated): say who.
             await tell(respond, blocks.already_resolved(resolution, report.sku))
             return
-        await client.chat_postMessage(
-            channel=click.channel,
+        await services.poster.post(
+            click.channel,
+            blocks.resolved_notice(click.user, report.sku),
             thread_ts=click.clicked_thread,
-            **blocks.resolved_notice(click.user, report.sku).kwargs(),
         )
         if services.tickets is not None:
             # Close the loop on the ticket too; the outcome is posted in the thread.

@@ -447,7 +447,8 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
         return 200, body
 
     def render_inventory(self, listing: ChannelListing, details: bool = True) -> dict[str, Any]:
-        """The FBA ``InventorySummary`` for ``listing``: all of its quantity is fulfillable."""
+        """The FBA ``InventorySummary`` for ``listing``: all of its quantity is fulfillable. A
+        listing whose quantity is unknown (None) gets a summary without any quantity."""
         quantity = max(listing.quantity or 0, 0)
         summary: dict[str, Any] = {
             "asin": _fake_id("B0", listing.sku),
@@ -459,7 +460,9 @@ class AmazonEmulator(httpx.AsyncBaseTransport):
         }
         if listing.last_inventory_feed_at is not None:
             summary["lastUpdatedTime"] = _iso(listing.last_inventory_feed_at)
-        if details:
+        if listing.quantity is None:
+            del summary["totalQuantity"]
+        elif details:
             summary["inventoryDetails"] = {
                 "fulfillableQuantity": quantity,
                 "inboundWorkingQuantity": 0,

@@ -319,14 +319,25 @@ def trace_key(entry: MiddlewareLogEntry) -> str:
 def _render_log(account: Account, state: MiddlewareSnapshot) -> None:
     """Entries grouped into flow runs: by their ``job_id``, else one run per (flow, record)."""
     flow_ids = {f.id for f in state.flows}
+    # A receipt without a run belongs to the run its record is first named in (a record's
+    # receipt and its error are one run); a later delivery of the record is its retry.
+    runs_of: dict[tuple[str, str], str] = {}
+    for entry in state.log:
+        if entry.job_id and entry.source_id:
+            runs_of.setdefault((entry.flow_id, entry.source_id), entry.job_id)
     groups: dict[tuple[str, str], list[MiddlewareLogEntry]] = {}
     for entry in state.log:
         if entry.flow_id in flow_ids:
-            key = entry.job_id or entry.source_id or f"at-{iso(entry.at)}"
+            run = entry.job_id or (
+                runs_of.get((entry.flow_id, entry.source_id or ""))
+                if entry.stage == "received"
+                else None
+            )
+            key = run or entry.source_id or f"at-{iso(entry.at)}"
             groups.setdefault((entry.flow_id, key), []).append(entry)
     failed_records: set[tuple[str, str]] = set()
     for n, ((fid, _), entries) in enumerate(groups.items()):
-        job_id = entries[0].job_id or f"job-{fid}-{n}"
+        job_id = next((e.job_id for e in entries if e.job_id), None) or f"job-{fid}-{n}"
         carried = {(fid, e.source_id) for e in entries if e.source_id}
         # A run that carries a record an earlier run failed is Celigo's retry of it.
         retry = bool(carried & failed_records)

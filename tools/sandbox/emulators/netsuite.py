@@ -65,7 +65,7 @@ from tools.erp.netsuite_auth import (
     sign,
     signature_base_string,
 )
-from tools.models import ErpSnapshot, EventKind
+from tools.models import ErpSnapshot, EventKind, LocationQuantity
 from tools.sandbox.emulators.faults import Faults
 
 SANDBOX_CREDENTIALS = TbaCredentials(
@@ -332,6 +332,19 @@ class _Projection:
                 return inner.isoformat()
             return inner
         raise QueryError(f"Search error occurred: unsupported function {name}")
+
+
+def stocked_locations(snap: ErpSnapshot) -> list[LocationQuantity]:
+    """The location rows NetSuite would hold for ``snap``. NetSuite keeps stock by location
+    only; a scenario that states just the item's ``available`` gets it at one location. An item
+    without a quantity (None: non-inventory, service) has no location rows at all."""
+    if snap.locations or snap.available is None:
+        return list(snap.locations)
+    return [
+        LocationQuantity(
+            location_id="1", name="Main warehouse", kind="warehouse", available=snap.available
+        )
+    ]
 
 
 class NetSuiteEmulator(httpx.AsyncBaseTransport):
@@ -643,7 +656,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 sku=item.sku,
                 stock=tuple(
                     (loc.location_id, loc.available, loc.on_hand or loc.available)
-                    for loc in snap.locations
+                    for loc in stocked_locations(snap)
                 ),
                 item_type=raw_type,
                 lines=tuple(
@@ -871,7 +884,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
                 "quantityonhand": loc.on_hand,
                 "quantitycommitted": loc.committed,
             }
-            for loc in (snap.locations if snap else [])
+            for loc in (stocked_locations(snap) if snap else [])
         ]
 
     def _transactions_table(self, columns: str, where: str, literals: list[str]) -> _Table:
@@ -980,7 +993,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         """The ``location`` table: every location any snapshot stocks, once."""
         found: dict[str, Row] = {}
         for snap in self.snapshots:
-            for loc in snap.locations:
+            for loc in stocked_locations(snap):
                 row: Row = {"id": loc.location_id, "name": loc.name, "isinactive": False}
                 found.setdefault(loc.location_id, row)
         return _Table(frozenset({"id", "name", "fullname", "isinactive"}), list(found.values()))

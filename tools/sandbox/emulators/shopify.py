@@ -189,6 +189,23 @@ def _page(items: Sequence[dict[str, Any]], first: int, after: Any) -> dict[str, 
     }
 
 
+def stocked_locations(snapshot: StorefrontSnapshot) -> list[LocationQuantity]:
+    """The inventory levels Shopify would hold for ``snapshot``: Shopify keeps a tracked
+    variant's stock at its locations only, so a scenario that states just the totals gets them
+    at the shop's one location."""
+    if snapshot.locations or not snapshot.tracked:
+        return list(snapshot.locations)
+    return [
+        LocationQuantity(
+            location_id="gid://shopify/Location/1",
+            name="Shop location",
+            available=snapshot.available,
+            on_hand=snapshot.on_hand,
+            committed=snapshot.committed,
+        )
+    ]
+
+
 class _Variant:
     """One snapshot rendered as Shopify objects."""
 
@@ -197,7 +214,8 @@ class _Variant:
         self.id = f"gid://shopify/ProductVariant/{n}"
         self.item_id = f"gid://shopify/InventoryItem/{n}"
         self.product_id = f"gid://shopify/Product/{n}"
-        self.levels = [self._level(n, k, loc) for k, loc in enumerate(snapshot.locations, 1)]
+        self.locations = stocked_locations(snapshot)
+        self.levels = [self._level(n, k, loc) for k, loc in enumerate(self.locations, 1)]
 
     def _level(self, n: int, k: int, loc: LocationQuantity) -> dict[str, Any]:
         on_hand = loc.on_hand if loc.on_hand is not None else self._fill("on_hand", loc)
@@ -222,7 +240,7 @@ class _Variant:
         """A quantity the snapshot left out at ``loc``: the rest of the snapshot's total goes to
         the first location without a value, so the levels add up."""
         total = getattr(self.snapshot, name)
-        locations = self.snapshot.locations
+        locations = self.locations
         missing = [x for x in locations if getattr(x, name) is None]
         if total is None:
             return loc.available if name == "on_hand" else 0
@@ -407,7 +425,7 @@ class ShopifyEmulator(httpx.AsyncBaseTransport):
         self._items = {v.item_id: v for v in self._variants}
         hooks = dict.fromkeys((w.topic, w.address) for s in snapshots for w in s.webhooks)
         self._webhooks = [_webhook_node(k, t, a) for k, (t, a) in enumerate(hooks, 1)]
-        places = {loc.location_id: loc for s in snapshots for loc in s.locations}
+        places = {loc.location_id: loc for v in self._variants for loc in v.locations}
         self._locations = [
             {
                 "id": loc.location_id,
