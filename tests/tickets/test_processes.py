@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.tickets.service import TicketService
+from bot.tickets.store import TicketStore
 from tests.tickets.conftest import JIRA_PROJECTS, report_for, tickets_config
 from tests.tickets.loopback import Loopback
 from tools.sandbox.emulators import jira as jira_emulator
@@ -62,6 +63,8 @@ def _outbox(db: Path) -> list[tuple[str, str]]:
 def test_two_processes_on_one_database_open_one_ticket(tmp_path: Path) -> None:
     emulator = JiraEmulator(projects=JIRA_PROJECTS)
     emulator.faults.latency = 0.02  # each request takes a moment: the workers interleave
+    # The database exists before the servers start, as it does once the first one has run.
+    TicketStore(tmp_path / "triage.db").close()
     with Loopback(emulator) as jira:
         config, report = _files(tmp_path, jira.url)
         workers = [_worker(tmp_path, config, report, triages=10, prefix=p) for p in ("a", "b")]
