@@ -48,13 +48,13 @@ from bot.monitor.sources import Monitor
 from bot.render_text import render_text
 from bot.report import Report
 from bot.settings import default_store_path
-from bot.sku import InvalidSku, validate_sku
 from bot.slack.manifest import add_manifest_parser
 from bot.slack.server import add_serve_parser, serve_main
 from bot.store import StoreError, TriageStore
 from bot.tickets.cli import add_tickets_parser
 from tools.protocols import Stack
 from tools.sandbox.scenario import ScenarioError, load_library, load_scenario_file
+from tools.sku import InvalidSku, validate_sku
 
 log = logging.getLogger("oos")
 

@@ -23,12 +23,12 @@ from bot.facts import FactRef, Facts
 from bot.privacy import Masker
 from bot.report import CheckResult, Report, SystemRead
 from bot.settings import Thresholds
-from bot.sku import validate_sku
 from bot.tree import LAYER_ORDER, CheckSpec, Layer, Tree, load_tree
 from bot.verdict import classify_pattern, decide
 from tools.clock import Clock, utc_now
 from tools.errors import AdapterError
 from tools.protocols import Stack
+from tools.sku import validate_sku
 
 log = logging.getLogger(__name__)
 

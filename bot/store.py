@@ -22,8 +22,8 @@ from typing import Any
 import sqlite_utils
 
 from bot.report import Report
-from bot.sku import normalize_sku
 from tools.clock import utc_now
+from tools.sku import normalize_sku
 
 SCHEMA_VERSION = 2
 
@@ -121,7 +121,7 @@ class TriageStore:
         triage_id = uuid.uuid4().hex[:12]
         row = {
             "id": triage_id,
-            "sku": normalize_sku(report.sku),  # one SKU, one key: NFC as everywhere (bot/sku.py)
+            "sku": normalize_sku(report.sku),  # one SKU, one key: NFC as everywhere (tools/sku.py)
             "pattern": report.pattern,
             "cause": report.verdict.cause,
             "layer": None if report.verdict.layer is None else str(report.verdict.layer),

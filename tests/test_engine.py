@@ -9,7 +9,6 @@ import pytest
 
 from bot.engine import triage
 from bot.report import CheckResult
-from bot.sku import InvalidSku
 from bot.tree import LAYER_ORDER, Layer
 from tests import factories as f
 from tools.errors import AdapterError
@@ -21,6 +20,7 @@ from tools.models import (
     StorefrontSnapshot,
 )
 from tools.protocols import Stack
+from tools.sku import InvalidSku
 
 
 class Rendezvous:

@@ -1,4 +1,4 @@
-"""The one SKU rule (``bot/sku.py``) and every entry point that applies it: the scenario loader,
+"""The one SKU rule (``tools/sku.py``) and every entry point that applies it: the scenario loader,
 the CLI, Slack (``tests/slack/test_units.py``) and the store."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import yaml
 
 from bot.cli import main
 from bot.engine import triage
-from bot.sku import MAX_SKU_LENGTH, InvalidSku, unquote, validate_sku
 from bot.store import TriageStore
 from tools.sandbox.memory import memory_stack
 from tools.sandbox.scenario import ScenarioError, load_scenario_file, parse_scenario
+from tools.sku import MAX_SKU_LENGTH, InvalidSku, unquote, validate_sku
 
 NFD_CAFE = unicodedata.normalize("NFD", "Café Crème #2")
 

@@ -20,6 +20,7 @@ from bot.monitor.health import render_text as health_text
 from bot.monitor.map import render_png
 from bot.monitor.map import render_text as map_text
 from bot.monitor.sources import SANDBOX_SIZE, Monitor
+from bot.outside_text import outside
 from bot.settings import default_store_path
 
 
@@ -94,7 +95,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        sys.stdout.write(health_text(report))
+        sys.stdout.write(outside(health_text(report), "terminal"))
     return 1 if report.error else 0
 
 
@@ -115,5 +116,5 @@ def _cmd_map(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(m.model_dump_json(indent=2) + "\n")
     else:
-        sys.stdout.write(map_text(m) + f"\nPicture: {args.out}\n")
+        sys.stdout.write(outside(map_text(m), "terminal") + f"\nPicture: {args.out}\n")
     return 0

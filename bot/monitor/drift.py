@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from bot.config import ConfigError, StackConfig, load_config, require_env
 from bot.monitor.scan import CompareRule, Counts, scan_catalogs
 from bot.monitor.state import DriftState, Recorded, RunSummary, Tracked
+from bot.outside_text import outside
 from bot.settings import default_store_path
 from bot.store import TriageStore
 from tools.clock import utc_now
@@ -516,7 +517,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(result))
+        sys.stdout.write(outside(render_text(result), "terminal"))  # vendor SKUs are data
         if args.csv:
             sys.stdout.write(f"\nFull list: {args.csv}\n")
     return 0

@@ -191,7 +191,9 @@ def build_app(
     (``bot.monitor.sources``) answers ``/oos drift | health | map``."""
     client = client or build_client(settings)
     identity = BotIdentity(client)
-    poster = SlackPoster(client, rate=settings.posts_per_second)
+    poster = SlackPoster(
+        client, rate=settings.posts_per_second, edit_rate=settings.edits_per_minute / 60
+    )
     after_verdict = None
     if tickets is not None:
         tickets.notify = SlackTicketNotifier(client, tickets.config.system, poster=poster)

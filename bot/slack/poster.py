@@ -6,14 +6,16 @@ that it answers 429 with ``Retry-After``. A busy channel (twenty ``/oos`` at onc
 into a storm of 429s, and a thread must read root → progress → verdict → ticket. So every post
 of the process goes through one ``SlackPoster``:
 
-* **Posts** join their channel's queue (first in, first out) and leave it at the channel's pace
-  (a token bucket: ``rate`` per second, ``burst`` at once). ``enqueue`` fixes the order when it
-  is called, so a post enqueued later (a ticket notice) lands after one enqueued earlier (the
-  verdict) whatever finishes first. A 429 is waited out by the Web API client
+* **Posts** join their channel's queue and leave it at the channel's pace (a token bucket:
+  ``rate`` per second, ``burst`` at once). Replies in open threads go first, then new threads'
+  roots, each first in, first out. ``enqueue`` fixes the order when it is called, so a reply
+  enqueued later (a ticket notice) lands after one enqueued earlier (the verdict) whatever
+  finishes first. A 429 is waited out by the Web API client
   (``bot.slack.app.RetryAfterHandler``) up to its deadline while the channel's queue waits too.
 * **Edits** (``chat.update``) never wait behind posts and never hold one up: the latest wanted
-  state of each message is sent by a task of its own, and states asked for while one is in
-  flight collapse into the newest. An edit that fails (``message_not_found``: the message was
+  state of each message is sent by a task of its own, at the pace of one workspace-wide budget
+  (Slack's tier 3), and states asked for while one waits or is in flight collapse into the
+  newest. An edit that fails (``message_not_found``: the message was
   deleted; 429 past the deadline) is logged and reported to whoever waits, never raised.
 """
 
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 POSTS_PER_SECOND = 1.0
 POST_BURST = 3
+# chat.update is Slack's tier 3 (50+ a minute for the workspace): edits share one budget,
+# so twenty busy threads wait their turn (their newest state only) instead of bouncing off 429s.
+EDITS_PER_SECOND = 45 / 60
+EDIT_BURST = 10
 
 
 class TokenBucket:
@@ -84,6 +90,24 @@ class _Post:
 
 
 @dataclass
+class _ChannelQueue:
+    """A channel's posts: replies in threads already open go before new threads' roots, each
+    kind first in, first out. A thread's own posts keep their order (its replies are queued
+    only once its root is out), and a finished walk's verdict is not stuck behind the roots of
+    every command typed after it."""
+
+    replies: deque[_Post] = field(default_factory=deque)
+    roots: deque[_Post] = field(default_factory=deque)
+
+    def next(self) -> _Post | None:
+        if self.replies:
+            return self.replies.popleft()
+        if self.roots:
+            return self.roots.popleft()
+        return None
+
+
+@dataclass
 class _Edit:
     """The newest state wanted for one message, and who waits to hear whether it got there."""
 
@@ -98,6 +122,8 @@ class SlackPoster:
         *,
         rate: float = POSTS_PER_SECOND,
         burst: int = POST_BURST,
+        edit_rate: float = EDITS_PER_SECOND,
+        edit_burst: int = EDIT_BURST,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -106,7 +132,8 @@ class SlackPoster:
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
-        self._queues: dict[str, deque[_Post]] = {}
+        self._edit_bucket = TokenBucket(edit_rate, edit_burst, clock=clock, sleep=sleep)
+        self._queues: dict[str, _ChannelQueue] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._edits: dict[tuple[str, str], _Edit] = {}
         self._tasks = BackgroundTasks()
@@ -125,9 +152,9 @@ class SlackPoster:
             kwargs["thread_ts"] = thread_ts
         queue = self._queues.get(channel)
         if queue is None:
-            queue = self._queues[channel] = deque()
+            queue = self._queues[channel] = _ChannelQueue()
             self._tasks.start(self._send_posts(channel, queue), name=f"posts to {channel}")
-        queue.append(_Post(kwargs, future))
+        (queue.replies if thread_ts is not None else queue.roots).append(_Post(kwargs, future))
         return future
 
     async def post(
@@ -143,26 +170,23 @@ class SlackPoster:
             self._buckets[channel] = bucket
         return bucket
 
-    async def _send_posts(self, channel: str, queue: deque[_Post]) -> None:
+    async def _send_posts(self, channel: str, queue: _ChannelQueue) -> None:
         bucket = self._bucket(channel)
         try:
-            while queue:
-                post = queue[0]
-                if not post.future.done():
-                    await bucket.take()
-                    try:
-                        response = await self.client.chat_postMessage(
-                            channel=channel, **post.kwargs
-                        )
-                    except Exception as exc:  # handed to the caller, who decides what it means
-                        if not post.future.done():
-                            post.future.set_exception(exc)
-                    else:
-                        if not post.future.done():
-                            post.future.set_result(str(response["ts"]))
-                queue.popleft()
+            while (post := queue.next()) is not None:
+                if post.future.done():
+                    continue
+                await bucket.take()
+                try:
+                    response = await self.client.chat_postMessage(channel=channel, **post.kwargs)
+                except Exception as exc:  # handed to the caller, who decides what it means
+                    if not post.future.done():
+                        post.future.set_exception(exc)
+                else:
+                    if not post.future.done():
+                        post.future.set_result(str(response["ts"]))
         finally:
-            for post in queue:
+            for post in (*queue.replies, *queue.roots):
                 if not post.future.done():
                     post.future.set_exception(ConnectionAbortedError("the poster was stopped"))
             self._queues.pop(channel, None)
@@ -186,6 +210,7 @@ class SlackPoster:
         channel, ts = key
         try:
             while slot.kwargs is not None:
+                await self._edit_bucket.take()  # states asked for meanwhile collapse into one
                 kwargs, waiters = slot.kwargs, slot.waiters
                 slot.kwargs, slot.waiters = None, []
                 ok = await self._update(channel, ts, kwargs)

@@ -100,6 +100,9 @@ class SlackSettings(BaseModel):
     posts_per_second: float = Field(
         1.0, gt=0, description="OOS_SLACK_POSTS_PER_SECOND: pace of posts in one channel"
     )
+    edits_per_minute: float = Field(
+        45.0, gt=0, description="OOS_SLACK_EDITS_PER_MINUTE: pace of chat.update, workspace-wide"
+    )
     access: AccessPolicy = AccessPolicy()
 
     @field_validator("api_url")
@@ -141,6 +144,7 @@ class SlackSettings(BaseModel):
             ("triage_timeout", "OOS_TRIAGE_TIMEOUT"),
             ("rate_limit_deadline", "OOS_SLACK_RATE_LIMIT_DEADLINE"),
             ("posts_per_second", "OOS_SLACK_POSTS_PER_SECOND"),
+            ("edits_per_minute", "OOS_SLACK_EDITS_PER_MINUTE"),
         ):
             if get(name) is not None:
                 values[field] = get(name)
@@ -157,6 +161,7 @@ class SlackSettings(BaseModel):
                 "triage_timeout": "OOS_TRIAGE_TIMEOUT",
                 "rate_limit_deadline": "OOS_SLACK_RATE_LIMIT_DEADLINE",
                 "posts_per_second": "OOS_SLACK_POSTS_PER_SECOND",
+                "edits_per_minute": "OOS_SLACK_EDITS_PER_MINUTE",
             }
             problems = "; ".join(
                 f"{names.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()

@@ -64,14 +64,15 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
-    """Settings for an app that serves 127.0.0.1 on a free port and calls ``fake``."""
+    """Settings for an app that serves 127.0.0.1 on a free port and calls ``fake``. Edits are
+    not paced unless a test asks (the fake has no limits unless a test sets them)."""
     return SlackSettings(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
         api_url=fake.api_url,
         host="127.0.0.1",
         port=0,
-        **overrides,
+        **{"edits_per_minute": 60_000.0, **overrides},
     )
 
 

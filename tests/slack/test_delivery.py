@@ -110,7 +110,7 @@ async def test_ten_commands_in_one_channel_all_get_their_verdict_in_order(
     make_harness: HarnessFactory,
 ) -> None:
     """Slack's limits, five times faster: one service paces its posts to them."""
-    h = await make_harness(posts_per_second=5.0)
+    h = await make_harness(posts_per_second=5.0, edits_per_minute=200.0)
     h.fake.limits = SLACK_LIMITS.scaled(5.0)
     replies = await asyncio.gather(*(h.command(SKU) for _ in range(10)))
     assert all(r.status == 200 for r in replies)
@@ -127,6 +127,8 @@ async def test_ten_commands_in_one_channel_all_get_their_verdict_in_order(
     posts = h.fake.calls_to("chat.postMessage", ok_only=False)
     rate_limited = [c for c in posts if c.status == 429]
     assert len(rate_limited) <= 2, "paced at the channel's rate, not bounced off it"
+    edits = h.fake.calls_to("chat.update", ok_only=False)
+    assert len([c for c in edits if c.status == 429]) <= 2, "edits paced to their tier too"
 
 
 async def test_the_token_bucket_allows_a_burst_then_the_rate() -> None:
@@ -154,6 +156,19 @@ async def test_posts_to_one_channel_keep_the_order_they_were_queued_in(
     await asyncio.gather(*futures, other)
     texts = [m.text for m in fake_slack.messages.values() if m.channel == "C1"]
     assert texts == [f"message {i}" for i in range(5)]
+    await poster.shutdown()
+
+
+async def test_replies_in_open_threads_go_before_new_roots(fake_slack: FakeSlack) -> None:
+    poster = SlackPoster(fake_slack.client(), rate=100.0, burst=1)
+    hold = fake_slack.hold("chat.postMessage")
+    roots = [poster.enqueue("C1", blocks.notice(f"root {i}")) for i in range(3)]
+    replies = [poster.enqueue("C1", blocks.notice(f"reply {i}"), thread_ts="1.0") for i in range(2)]
+    hold.set()
+    await asyncio.gather(*roots, *replies)
+    texts = [m.text for m in fake_slack.messages.values()]
+    # All five were queued before the first went out: the replies first, each kind in order.
+    assert texts == ["reply 0", "reply 1", "root 0", "root 1", "root 2"]
     await poster.shutdown()
 
 
@@ -284,3 +299,23 @@ async def test_when_the_verdict_cannot_be_edited_the_explanation_is_a_reply(
     last = fake.thread("C1", root.ts)[-1]
     assert "The flow is disabled." in last.everything
     assert last.thread_ts == root.ts
+
+
+def test_two_processes_on_one_database_never_take_the_same_kept_verdict(tmp_path: Any) -> None:
+    from bot.slack.pending import PendingVerdicts
+    from bot.store import TriageStore
+
+    first, second = TriageStore(tmp_path / "t.db"), TriageStore(tmp_path / "t.db")
+    try:
+        mine, theirs = PendingVerdicts(first.db), PendingVerdicts(second.db)
+        mine.keep("t1", channel="C1", thread_ts="1.0", root_ts="1.0", error="HTTP 503")
+        mine.keep("t2", channel="C1", thread_ts="2.0", root_ts=None, error="ratelimited")
+        assert theirs.count() == 2, "both processes see what either kept"
+        taken = theirs.take_all()
+        assert sorted(p.triage_id for p in taken) == ["t1", "t2"]
+        assert mine.take_all() == [], "taken once, by one process"
+        theirs.keep("t1", channel="C1", thread_ts="1.0", root_ts="1.0", error="HTTP 503")
+        assert [p.triage_id for p in mine.take_all()] == ["t1"], "put back, taken again"
+    finally:
+        first.close()
+        second.close()

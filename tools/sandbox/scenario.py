@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from bot.sku import validate_sku
 from tools.errors import ErrorKind
 from tools.models import (
     ChannelListing,
@@ -31,6 +30,7 @@ from tools.models import (
     StorefrontSnapshot,
     WmsSnapshot,
 )
+from tools.sku import validate_sku
 
 _RELATIVE = re.compile(r"^(?P<sign>[+-])(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 
@@ -62,7 +62,7 @@ class Unreadable(_Strict):
 
 
 class Scenario(_Strict):
-    sku: Annotated[str, AfterValidator(validate_sku)]  # the one SKU rule (bot/sku.py)
+    sku: Annotated[str, AfterValidator(validate_sku)]  # the one SKU rule (tools/sku.py)
     name: str
     checklist: str = Field(description="the checklist item this scenario reproduces")
     story: str = ""

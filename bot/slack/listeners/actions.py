@@ -20,12 +20,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report import Report
-from bot.sku import InvalidSku, validate_sku
 from bot.slack import blocks
 from bot.slack.listeners import admitted, at_the_edge, tell
 from bot.slack.runner import TriageRequest, upload_evidence
 from bot.slack.services import Services
 from bot.slack.tickets import thread_url
+from tools.sku import InvalidSku, validate_sku
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str, str | None, str | None]:

@@ -12,11 +12,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.sku import InvalidSku, unquote, validate_sku
 from bot.slack import blocks
 from bot.slack.listeners import admitted, at_the_edge, ephemeral, tell
 from bot.slack.runner import TriageRequest
 from bot.slack.services import Services
+from tools.sku import InvalidSku, unquote, validate_sku
 
 COMMAND = "/oos"
 _HELP_WORDS = {"", "help", "-h", "--help", "usage", "?"}
