@@ -6,8 +6,9 @@ outbox drained after an outage, and a burst of concurrent triages of one SKU.
 Every emulated request waits ``--latency`` seconds (a ticket system's round trip). Prints, per
 system: requests and median wall time for opening a ticket and for commenting on an open one;
 the drain of ``--queued`` tickets queued during an outage (tickets created, requests, tickets
-per second); and ``--burst`` concurrent triages of one SKU on as many store connections
-(tickets created — the target is 1 — and comments).
+per second); and ``--burst`` concurrent triages of one SKU in one service, as ``oos serve``
+runs them, then spread over 4 services on one database file, as 4 server processes would be
+(tickets created — the target is 1 — comments, and the time until every triage is told).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.engine import triage
 from bot.report import Report
 from bot.tickets.config import OWNERS, TicketsConfig
-from bot.tickets.service import TicketService
+from bot.tickets.service import Outcome, TicketService
 from bot.tickets.store import TicketStore
 from tools.retry import RetryPolicy
 from tools.sandbox.emulators import jira as jira_emu
@@ -138,13 +139,22 @@ async def outage(system: str, queued: int, work: Path, report: Report) -> list[s
     ]
 
 
-async def burst(system: str, n: int, latency: float, work: Path, report: Report) -> list[str]:
+async def burst(
+    system: str, n: int, latency: float, work: Path, report: Report, *, processes: int
+) -> list[str]:
     em = emulator(system, latency)
     clock = Clock()
-    db = work / f"{system}-burst.db"
-    services = [service(system, em, db, clock) for _ in range(n)]
+    db = work / f"{system}-burst-{processes}.db"
+    services = [service(system, em, db, clock) for _ in range(processes)]
+    told: list[str] = []
+
+    async def tell(_item: object, outcome: Outcome) -> None:
+        told.append(outcome.kind)
+
+    for s in services:
+        s.notify = tell
     started = time.perf_counter()
-    await asyncio.gather(*(s.open(report, f"t{i}") for i, s in enumerate(services)))
+    await asyncio.gather(*(services[i % processes].open(report, f"t{i}") for i in range(n)))
     took = time.perf_counter() - started
     if isinstance(em, jira_emu.JiraEmulator):
         tickets = len(em.issues)
@@ -154,8 +164,10 @@ async def burst(system: str, n: int, latency: float, work: Path, report: Report)
         comments = sum(len(v) for v in em.journal.values())
     for s in services:
         await s.aclose()
+    where = "one service" if processes == 1 else f"{processes} services, one db"
     return [
-        f"  burst of {n:<3}       {tickets} ticket(s), {comments} comment(s) in {took * 1000:7.1f} ms"
+        f"  burst of {n:<3} ({where:<18}) {tickets} ticket(s), {comments} comment(s), "
+        f"{len(told)} told, all done in {took * 1000:7.1f} ms"
     ]
 
 
@@ -163,7 +175,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--queued", type=int, default=100)
-    parser.add_argument("--burst", type=int, default=10)
+    parser.add_argument("--burst", type=int, default=20)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the outage's 503s are the point, not news
     os.environ.update(
@@ -182,7 +194,8 @@ async def main() -> None:
             for line in [
                 *await one(system, args.latency, work, report),
                 *await outage(system, args.queued, work, report),
-                *await burst(system, args.burst, args.latency, work, report),
+                *await burst(system, args.burst, args.latency, work, report, processes=1),
+                *await burst(system, args.burst, args.latency, work, report, processes=4),
             ]:
                 print(line)
 

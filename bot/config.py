@@ -20,6 +20,7 @@ from bot.monitor.schedule import Cron, ScheduleError, zone
 from bot.settings import Thresholds
 from bot.slack.settings import AccessPolicy
 from bot.tickets.config import TicketsConfig
+from tools import redact
 from tools.registry import LAYERS
 from tools.vendors import VendorConfigError, first_error, validate_entry
 
@@ -230,7 +231,8 @@ def missing_env(
 def require_env(
     config: StackConfig, source: Path | str, only: Collection[str] = (*STACK_SYSTEMS, "tickets")
 ) -> None:
-    """Raise ``ConfigError`` (one line naming every unset variable) before any call is made."""
+    """Raise ``ConfigError`` (one line naming every unset variable) before any call is made;
+    then register every credential the config names as a secret (``register_credentials``)."""
     missing = missing_env(config, only)
     if missing:
         listed = "; ".join(f"{key}: {', '.join(names)}" for key, names in missing.items())
@@ -238,6 +240,24 @@ def require_env(
             f"{source}: credential variables not set ({listed}); export them or put them in "
             f"./.env (`oos check-config {source}` lists every system's)"
         )
+    register_credentials(config)
+
+
+# Credential roles that name an account rather than prove it: masking them would blank out
+# ordinary words (an email address, a user name) without protecting anything.
+_NOT_SECRET_ROLES = frozenset({"email", "username", "user", "client_id"})
+
+
+def register_credentials(config: StackConfig) -> None:
+    """Every credential value the config names, registered with the redactor before any
+    client is built: an echo of it is masked in every output, whichever client met it."""
+    entries = [entry.credentials for _key, _layer, entry in systems(config)]
+    if config.tickets is not None:
+        entries.append(config.tickets.credentials)
+    for credentials in entries:
+        for role, name in credentials.items():
+            if role not in _NOT_SECRET_ROLES and (value := os.environ.get(name)):
+                redact.register(value)
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

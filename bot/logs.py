@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
-from tools import observe
+from tools import observe, redact
 
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -135,6 +135,9 @@ def configured(level: int, fmt: LogFormat = "text") -> Iterator[None]:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_TriageFilter())
     handler.addFilter(_NotBoltTokenNotice())
+    # Every line of every library, with every registered secret (``tools.redact.SECRETS``)
+    # and every variable named like one, masked: stderr with -v is as clean as the report.
+    redact.install(handler, redact.Redactor.from_env())
     root = logging.getLogger()
     before = root.level
     root.addHandler(handler)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tools import redact
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
@@ -43,6 +45,25 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a command under test puts in ``os.environ`` (``oos discover --sandbox`` sets its
+    sandbox credentials there) is gone before the next test."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_other_tests() -> Iterator[None]:
+    """The secret registry is process-wide, like the environment: a test's fake credentials
+    ("wrong", "bad-token") must not be masked in the next test's text."""
+    redact.SECRETS.clear()
+    yield
+    redact.SECRETS.clear()
 
 
 @pytest.fixture(autouse=True)

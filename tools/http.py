@@ -26,6 +26,7 @@ to the redactor as they appear, so a refreshed token is masked too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import logging
 import re
@@ -56,6 +57,7 @@ Params = Mapping[str, str | int | float | bool | None]
 MESSAGE_LIMIT = 300
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _SENSITIVE_HEADER = re.compile(r"authorization|token|secret|key|signature|cookie|session", re.I)
 
 
@@ -346,8 +348,14 @@ class VendorClient(AsyncClosing):
 
     def _remember_credentials(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
-            if _SENSITIVE_HEADER.search(name):
-                # "Bearer abc" → mask "abc" wherever it shows up on its own, too.
+            if not _SENSITIVE_HEADER.search(name):
+                continue
+            # The lasting secrets inside (a Basic password, OAuth 1.0 token and consumer key)
+            # are the process's: masked in every output, whichever client meets an echo.
+            redact.register(*credential_parts(value))
+            if value.partition(" ")[0].lower() != "oauth":
+                # "Bearer abc" → mask "abc" wherever it shows up on its own, too. (An OAuth 1.0
+                # header changes with every request: remembering each would grow without end.)
                 self.redactor.add(value, value.partition(" ")[2])
 
     def _decode(self, response: httpx.Response, endpoint: str) -> Any:
@@ -487,3 +495,21 @@ def _snippet(text: str) -> str:
 
 def _truncate(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def credential_parts(value: str) -> tuple[str, ...]:
+    """The secrets inside an Authorization value, each of which an echo may quote alone: the
+    password (and user:password pair) of ``Basic …``; the token id and consumer key of an
+    OAuth 1.0 ``OAuth …`` header (its signature is single-use, bound to a nonce)."""
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "oauth":
+        params = dict(_OAUTH_PARAM.findall(rest))
+        return tuple(v for k in ("oauth_token", "oauth_consumer_key") if (v := params.get(k)))
+    if scheme.lower() != "basic":
+        return ()
+    try:
+        pair = base64.b64decode(rest.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ()
+    _user, colon, password = pair.partition(":")
+    return (pair, password) if colon else ()

@@ -56,8 +56,51 @@ def _mask_value(match: re.Match[str]) -> str:
     return f"{match.group('key')}{quote_char}{MASK}{quote_char}"
 
 
+class SecretRegistry:
+    """What is a secret, process-wide: the lasting credentials of every outbound client (the
+    values the stack config's credentials name, Basic-auth passwords, the Slack tokens, the
+    model key), registered once with ``register``. Every ``Redactor`` masks them, whoever built
+    it, so a credential one client met is masked in another's error, a ticket, a Slack message
+    or the log. Kept apart from how text is masked (``Redactor``, ``RedactingFilter``)."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def register(self, *values: str) -> None:
+        fresh = {v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN}
+        fresh = {f for v in fresh for f in (v, quote(v, safe=""), quote_plus(v))}
+        if fresh - self._values:
+            self._values |= fresh
+            self._pattern = None
+
+    def clear(self) -> None:
+        """Forget every value (tests: each starts from a process with nothing registered)."""
+        self._values.clear()
+        self._pattern = None
+
+    def mask(self, text: str) -> str:
+        """``text`` with every registered value masked, in one pass of one pattern."""
+        if not self._values:
+            return text
+        if self._pattern is None:
+            # Longest first, so a secret that contains another is masked whole.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return self._pattern.sub(MASK, text)
+
+
+SECRETS = SecretRegistry()
+
+
+def register(*values: str) -> None:
+    """Say that ``values`` are secrets: every redactor in the process masks them from now on."""
+    SECRETS.register(*values)
+
+
 class Redactor:
-    """Masks known secret values and common credential shapes in text."""
+    """Masks its own secret values, the process's registered ones (``SECRETS``) and common
+    credential shapes in text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
@@ -107,6 +150,7 @@ class Redactor:
         for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, MASK)
+        text = SECRETS.mask(text)
         text = _AUTHORIZATION.sub(rf"\g<key>{MASK}", text)
         text = _KEY_VALUE.sub(_mask_value, text)
         text = _BEARER.sub(rf"\g<key>{MASK}", text)

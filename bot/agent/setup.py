@@ -14,6 +14,7 @@ from bot.agent.prompts import PromptsMissing, load_prompts
 from bot.config import AgentConfig
 from bot.privacy import Masker
 from bot.settings import Thresholds
+from tools import redact
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -54,6 +55,7 @@ def open_agent(
     from bot.agent.agent import Agent
 
     key = env["OPENAI_API_KEY"].strip()
+    redact.register(key)  # whatever the model endpoint echoes back, the key is masked
     base_url = config.base_url or (env.get("OPENAI_BASE_URL") or "").strip() or None
     client = AsyncOpenAI(
         api_key=key,

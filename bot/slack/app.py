@@ -43,7 +43,7 @@ from bot.slack.settings import SlackSettings
 from bot.slack.tickets import SlackTicketNotifier, after_verdict_hook
 from bot.store import TriageStore
 from bot.tickets.service import TicketService
-from tools import observe
+from tools import observe, redact
 
 if TYPE_CHECKING:
     from bot.agent.agent import Agent
@@ -157,7 +157,11 @@ class BotIdentity:
 
 def build_client(settings: SlackSettings, *, with_token: bool = True) -> AsyncWebClient:
     """The Web API client: ``SLACK_API_URL``, the bot token, timeouts, and 429s waited out
-    until ``OOS_SLACK_RATE_LIMIT_DEADLINE``."""
+    until ``OOS_SLACK_RATE_LIMIT_DEADLINE``. Every Slack credential is registered as a secret
+    first, so an echo of it is masked."""
+    for secret in (settings.bot_token, settings.signing_secret, settings.app_token):
+        if secret is not None:
+            redact.register(secret.get_secret_value())
     return AsyncWebClient(
         token=settings.bot_token.get_secret_value() if with_token else None,
         base_url=settings.api_url,

@@ -25,6 +25,7 @@ from bot.slack.settings import DEFAULT_API_URL
 from bot.slack.tickets import SlackTicketNotifier
 from bot.tickets.service import Outcome, TicketService
 from bot.tickets.store import TicketStore
+from tools import redact
 
 
 def _line(outcome: Outcome) -> str:
@@ -37,6 +38,7 @@ def _line(outcome: Outcome) -> str:
 async def _retry(service: TicketService) -> int:
     token = os.environ.get("SLACK_BOT_TOKEN")
     if token:
+        redact.register(token)
         client = AsyncWebClient(
             token=token, base_url=os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
         )

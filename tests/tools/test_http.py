@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
@@ -584,6 +585,52 @@ async def test_vendor_detail_is_redacted_and_truncated_with_the_message(body: An
     assert SECRET not in str(caught.value)
     assert len(message) == MESSAGE_LIMIT
     assert message.endswith("…")
+
+
+async def test_an_echoed_basic_auth_password_is_masked_in_the_error_and_everywhere() -> None:
+    """A server (or a proxy) that quotes the decoded Basic credential back: the password alone,
+    and user:password, are masked — here and in any other redactor of the process."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        pair = base64.b64decode(request.headers["Authorization"].split()[1]).decode()
+        return httpx.Response(401, json={"message": f"bad login {pair}, i.e. {pair.split(':')[1]}"})
+
+    async def basic(request: httpx.Request) -> None:
+        pair = base64.b64encode(b"svc.user:Echo-Basic-Pass-0193").decode()
+        request.headers["Authorization"] = f"Basic {pair}"
+
+    client = VendorClient(
+        "itsm", "https://x.example", timeout=httpx.Timeout(5), auth=basic,
+        transport=httpx.MockTransport(echo),
+    )  # fmt: skip
+    with pytest.raises(AdapterError) as caught:
+        await client.get_json("/thing")
+    await client.aclose()
+    assert "Echo-Basic-Pass-0193" not in str(caught.value)
+    assert "bad login ***" in str(caught.value)
+    assert Redactor().redact("echo: Echo-Basic-Pass-0193") == "echo: ***"
+
+
+async def test_oauth1_header_parts_are_masked_one_by_one() -> None:
+    header = (
+        'OAuth realm="1234567", oauth_consumer_key="ck-0193-abcd", oauth_token="tk-0193-efgh", '
+        'oauth_signature="c2lnLTAxOTM%3D", oauth_nonce="n1"'
+    )
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"message": "got ck-0193-abcd tk-0193-efgh"})
+
+    async def oauth(request: httpx.Request) -> None:
+        request.headers["Authorization"] = header
+
+    client = VendorClient(
+        "erp", "https://x.example", timeout=httpx.Timeout(5), auth=oauth,
+        transport=httpx.MockTransport(echo),
+    )  # fmt: skip
+    with pytest.raises(AdapterError) as caught:
+        await client.get_json("/thing")
+    await client.aclose()
+    assert "got *** ***" in str(caught.value)
 
 
 BAD_GATEWAY_PAGE = (
