@@ -5,7 +5,6 @@ environment variable, and a value that does not look like one is refused.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -22,7 +21,7 @@ from bot.slack.settings import AccessPolicy
 from bot.tickets.config import TicketsConfig
 from tools import redact
 from tools.registry import LAYERS
-from tools.vendors import VendorConfigError, first_error, validate_entry
+from tools.vendors import VendorConfigError, first_error, suggest, validate_entry
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -279,9 +278,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         known = _field_names(StackConfig, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        return f"{_where(loc)}: unknown key ({hint}known: {', '.join(known) or 'none'})"
+        return f"{_where(loc)}: unknown key ({suggest(str(loc[-1]), known)})"
     if error["type"] == "missing":
         return f"{_where(loc)}: required, and missing"
     got = error.get("input")

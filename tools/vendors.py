@@ -129,7 +129,8 @@ class VendorConfigError(ValueError):
     that starts with the key at fault (relative to the entry)."""
 
 
-def _suggest(word: str, choices: list[str]) -> str:
+def suggest(word: str, choices: list[str]) -> str:
+    """The hint after an unknown name: the closest known one, if any, then all of them."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     known = ", ".join(choices) or "none"
     return (f"did you mean '{close[0]}'? " if close else "") + f"known: {known}"
@@ -147,7 +148,7 @@ def _explain(error: Mapping[str, Any], spec: VendorSpec) -> str:
     if error["type"] == "extra_forbidden":
         names = spec.option_names() if len(loc) == 1 else []
         parent = ".".join(["options", *loc[:-1]])
-        return f"{parent}: unknown option '{loc[-1]}' ({_suggest(loc[-1], names)})"
+        return f"{parent}: unknown option '{loc[-1]}' ({suggest(loc[-1], names)})"
     if error["type"] == "missing":
         return f"{where}: required, and missing"
     got = error.get("input")
@@ -167,7 +168,7 @@ def validate_entry(
     spec = SPECS.get(vendor)
     if spec is None or vendor not in vendors:
         raise VendorConfigError(
-            f"vendor: '{vendor}' is not a {layer} vendor ({_suggest(vendor, sorted(vendors))})"
+            f"vendor: '{vendor}' is not a {layer} vendor ({suggest(vendor, sorted(vendors))})"
         )
     hidden = sorted(spec.hidden_options & set(options))
     if hidden:
@@ -182,7 +183,7 @@ def validate_entry(
     if unknown:
         roles = list(spec.credentials)
         raise VendorConfigError(
-            f"credentials.{unknown[0]}: not a credential role of {vendor} ({_suggest(unknown[0], roles)})"
+            f"credentials.{unknown[0]}: not a credential role of {vendor} ({suggest(unknown[0], roles)})"
         )
     coerced = parsed.model_dump(mode="json", include=set(options))
     return coerced, {**spec.credentials, **credentials}
