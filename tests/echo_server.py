@@ -14,16 +14,16 @@ subprocess) and stops when the test's ``with`` block ends.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.threaded_server import ThreadedServer
 
 LWA_PATH = "/auth/o2/token"
 ISSUED_ACCESS_TOKEN = "Atza|echo-issued-access-token-0042"
@@ -41,41 +41,21 @@ class Received:
 @dataclass
 class EchoServer:
     requests: list[Received] = field(default_factory=list)
-    port: int = 0
     _lwa_refusals_left: int = 1
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
-    _thread: threading.Thread | None = None
+    _server: ThreadedServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        assert self._server is not None
+        return self._server.url
 
     def __enter__(self) -> EchoServer:
-        started = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        async def start() -> None:
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", self._answer)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            server = site._server
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-            started.set()
-
-        def run() -> None:
-            assert self._loop is not None
-            self._loop.run_until_complete(start())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        if not started.wait(30):
-            raise RuntimeError("the echo server did not start")
+        self._server = ThreadedServer(self._answer, name="the echo server").__enter__()
         return self
 
     def __exit__(
@@ -84,17 +64,8 @@ class EchoServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._loop is not None and self._thread is not None
-        loop = self._loop
-
-        async def stop() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop)
-        self._thread.join(30)
-        loop.close()
+        assert self._server is not None
+        self._server.__exit__(exc_type, exc, tb)
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]

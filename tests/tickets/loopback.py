@@ -16,23 +16,27 @@ from types import TracebackType
 import httpx
 from aiohttp import web
 
+from tests.threaded_server import ThreadedServer
 from tools.sandbox.emulators.ticketing import TicketEmulator
 
 
 class Loopback:
     def __init__(self, emulator: TicketEmulator) -> None:
         self.emulator = emulator
-        self.port = 0
         self.hold_creates = False
         self.create_arrived = threading.Event()
         self._release = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedServer(
+            self._forward, name="the loopback ticket system", client_max_size=64 * 1024**2
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     def release(self) -> None:
         self._release.set()
@@ -47,31 +51,11 @@ class Loopback:
             finally:
                 done.set()
 
-        self._loop.call_soon_threadsafe(run)
+        self._server.loop.call_soon_threadsafe(run)
         done.wait(30)
 
     def __enter__(self) -> Loopback:
-        started = threading.Event()
-
-        async def start() -> None:
-            app = web.Application(client_max_size=64 * 1024**2)
-            app.router.add_route("*", "/{tail:.*}", self._forward)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            assert site._server is not None
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-            started.set()
-
-        def run() -> None:
-            self._loop.run_until_complete(start())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        if not started.wait(30):
-            raise RuntimeError("the loopback ticket system did not start")
+        self._server.__enter__()
         return self
 
     def __exit__(
@@ -81,17 +65,7 @@ class Loopback:
         tb: TracebackType | None,
     ) -> None:
         self._release.set()
-        loop = self._loop
-
-        async def stop() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop)
-        assert self._thread is not None
-        self._thread.join(30)
-        loop.close()
+        self._server.__exit__(exc_type, exc, tb)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
