@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,14 +57,9 @@ class EchoServer:
         self._server = ThreadedServer(self._answer, name="the echo server").__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         assert self._server is not None
-        self._server.__exit__(exc_type, exc, tb)
+        self._server.__exit__(None, None, None)
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]

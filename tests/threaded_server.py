@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 from aiohttp import web
 
@@ -55,12 +54,7 @@ class ThreadedServer:
             raise RuntimeError(f"{self._name} did not start")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         loop = self.loop
 
         async def stop() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from types import TracebackType
 
 import httpx
 from aiohttp import web
@@ -58,14 +57,9 @@ class Loopback:
         self._server.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._release.set()
-        self._server.__exit__(exc_type, exc, tb)
+        self._server.__exit__(None, None, None)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
