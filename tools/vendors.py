@@ -27,7 +27,7 @@ from pydantic import (
 from tools.erp.netsuite import NetSuiteConfig
 from tools.marketplace.amazon import DEFAULT_ENV as AMAZON_ENV
 from tools.middleware.celigo import DEFAULT_TOKEN_ENV as CELIGO_ENV
-from tools.middleware.celigo import _Options as CeligoOptions
+from tools.middleware.celigo_config import CeligoOptions
 from tools.storefront.shopify import API_VERSION as SHOPIFY_API_VERSION
 from tools.storefront.shopify import DEFAULT_TOKEN_ENV as SHOPIFY_ENV
 from tools.storefront.shopify import MAX_PAGE as SHOPIFY_MAX_PAGE

@@ -30,20 +30,24 @@ from tools.middleware.celigo import (
     PAGE_LIMIT,
     TRIAGE_JOB_PAGES,
     CeligoMiddleware,
-    FlowMapping,
+)
+from tools.middleware.celigo_config import FlowMapping
+from tools.middleware.celigo_facts import (
     _parents,
     change_kind,
-    cron_from_interval,
     error_entry,
+    log_sort_key,
+    parse_flow,
+    sku_mapping_from,
+)
+from tools.middleware.celigo_wire import (
+    cron_from_interval,
     error_side,
     flow_steps,
     interval_from_cron,
-    log_sort_key,
     parse_error,
-    parse_flow,
     parse_job,
     parse_time,
-    sku_mapping_from,
 )
 from tools.models import (
     ChangeEvent,

@@ -53,93 +53,8 @@ A route answering 403 (a token scoped without it) or 404 costs only what needs i
 A 401, any other status, and ``GET /flows`` itself (without it nothing can be read) still fail
 the whole read with an ``AdapterError``.
 
-What comes from Celigo and what from the adapter's config (``flows`` = flow ``_id`` →
-``FlowMapping``; flows not named there are not inventory flows and are not reported):
-
-    Flow.id, name            flow ``_id``, ``name``
-    Flow.last_run_at         flow ``lastExecutedAt``
-    Flow.status              ``disabled: true`` → disabled; else a connection used by one of the
-                             flow's exports/imports with ``offline: true`` → suspended; else the
-                             latest flow job (``/flows/{id}/jobs/latest``) ``status: failed`` →
-                             error; else active
-    Flow.status_reason       disabled: a fixed text (Celigo records no reason); suspended: the
-                             newest open error with ``source: connection`` (else the offline
-                             connection's name); error: the newest open error without a trace key
-                             (a flow-level failure), else the job's error count
-    Flow.status_since        disabled: ``lastModified`` (None while it equals ``createdAt``: the
-                             flow was never edited, so Celigo has no switch-off time); suspended:
-                             that connection error's ``occurredAt``; error: the job's ``endedAt``
-    Flow.trigger             the first page generator's export ``type``: ``webhook`` /
-                             ``distributed`` (listeners) → event; ``delta`` / ``once`` (picks up
-                             changes since the last run) → poll; any other (full) export → batch
-    Flow.interval_minutes    the page generator's (else the flow's) ``schedule``, Celigo's
-                             6-field cron (``? */15 * * * *`` → 15, ``? 0 2 ? * *`` → 1440); None
-                             when the cron has no single period
-    Flow.target_endpoint     the first import's connection ``http.baseURI`` + its
-                             ``http.relativeURI``; None for non-HTTP imports
-    Flow.hop, channel,       config: Celigo does not know what a flow means to the business, nor
-    carries, listens_for,    which webhook topics the source sends to a listener (those are set
-    listens_for_raw          up in the source system). ``listens_for`` defaults to ``carries``.
-
-    log (the SKU's entries, from max(since, read time − retention) to the read time):
-      error / rate_limited   open and resolved flow errors whose ``traceKey`` names the SKU (set
-                             the export's trace key template to ``{{sku}}`` or ``{{sku}}|{{event
-                             id}}``; the part after ``trace_key_separator`` is the record id →
-                             source_id, which pairs an error with a later delivery of the same
-                             record); ``code`` (Celigo's text code) → error_code, and → status_code
-                             only when it is an HTTP status; ``source`` → error_source (never a
-                             numeric code): application/connection on an import → destination,
-                             Celigo's mapping/lookup/transformation/filter/hook/internal →
-                             connector; ``classification`` "Rate limit" (or a 429) →
-                             rate_limited; ``occurredAt`` → at; ``_flowJobId`` → job_id, and that
-                             run's ``numSuccess + numError + numIgnore`` / ``numError`` →
-                             job_records / job_failed ("1 of 500 failed")
-      received / delivered   execution log rows (``/flows/{id}/jobs/{jobId}/logs``) whose
-      / filtered             ``traceKey`` is the SKU: rows of an export step → received, of an
-                             import step → delivered, rows of an ``inputFilter``/``outputFilter``
-                             stage → filtered; ``time`` → at (else the run's ``startedAt``),
-                             ``statusCode``, ``message``, the trace key's record id (else
-                             ``recordId``) → source_id, the run → job_id / job_records /
-                             job_failed. Import rows with
-                             a status ≥ 400 are skipped: the same failure is in the error list.
-      (not read)             quantity: it is in the record body (``…/logs/data/query``, one call
-                             per record); ``dropped``: Celigo drops nothing silently, records it
-                             skips are filter results
-    log_window_start         read time − ``retention_days`` when that is after ``since``
-                             (Celigo keeps execution logs 7, 15, 30, 60 or 180 days, 30 by
-                             default: an account setting the API does not expose, so it is
-                             configured); later when the bounds above left runs unread, or when a
-                             run that processed records (``numSuccess``) has no execution-log
-                             rows. Logging is account-level (Basic on by default; Detailed and
-                             Debug add per-record context; a flow's ``logging.debugUntil`` arms
-                             Debug for up to 60 min), so a run without rows proves nothing either
-                             way: not that the SKU was absent, nor that debug was off. The
-                             ``not_visible`` line says which run and that whether the SKU was
-                             among its records is not known.
-
-    sku_mapping              a static lookup (``lookups[]`` entry with a ``map`` object) on a
-                             configured flow's import named ``sku_lookup`` (default ``sku_map``):
-                             a non-empty value → active; an empty value → disabled; no row but a
-                             ``default`` with ``allowFailures: true`` → overridden (erp_item =
-                             default); no row otherwise → missing (without ``allowFailures``
-                             Celigo fails the record and ignores ``default``). No such lookup →
-                             None (the flow matches on the SKU itself). ``note`` is never set.
-    location_mappings        static lookups named ``location_lookup`` (kind location) and
-                             ``source_lookup`` (kind msi_source): each row storefront → ERP id
-    changes                  ``GET /audit`` from min(since, read time − 72 h): a connection field
-                             naming a password → password_reset, a refresh token → key_refresh, a
-                             connector version → app_upgrade, any other token/secret/key/auth
-                             field → credential_rotation; an integration ``version`` (or an
-                             ``upgrade`` event) → app_upgrade; anything else → config_change.
-                             The row's ``event`` (create, update, …; ``action`` is only the
-                             filter's name) and ``time``; ``fieldChange.fieldPath`` and
-                             ``byUser`` are read when present (not found in Celigo's material:
-                             without a field path a connection edit is a config_change).
-                             system: the connection's ``assistant`` (else its ``type``), "celigo"
-                             for other resources; actor: ``byUser.email``; description: made from
-                             the resource, field path and source (values are never copied).
-                             Edits to exports, imports and flows that no configured flow uses
-                             are left out.
+What comes from Celigo and what from the adapter's config, field by field: the docstring of
+``tools.middleware.celigo_facts``, which does that mapping.
 
 Connector health (``flow_health(since)``, the weekly monitor) reads ``GET /flows``, ``/exports``,
 ``/imports``, ``/connections``, then per flow of the account ``/flows/{id}/jobs/latest``,
@@ -211,29 +126,52 @@ Still not found (read when present, never relied on alone):
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from tools.clock import Clock, utc_now
 from tools.concurrency import gather_fail_fast
 from tools.errors import AdapterError
 from tools.http import VendorClient
+from tools.middleware.celigo_config import CeligoOptions, FlowMapping
+from tools.middleware.celigo_facts import (
+    _parents,
+    _processed,
+    _run_end,
+    error_entry,
+    execution_entry,
+    location_mappings_from,
+    log_sort_key,
+    parse_audit,
+    parse_flow,
+    sku_mapping_from,
+)
+from tools.middleware.celigo_wire import (
+    DEFAULT_TRACE_SEPARATOR,
+    SYSTEM,
+    Job,
+    StepError,
+    _dicts,
+    _int,
+    _str,
+    flow_steps,
+    iso,
+    parse_error,
+    parse_job,
+)
 from tools.models import (
     ChangeEvent,
-    EventKind,
     Flow,
     FlowHealth,
-    Hop,
     LocationMapping,
     MiddlewareLogEntry,
     MiddlewareSnapshot,
@@ -243,7 +181,6 @@ from tools.models import (
 from tools.ratelimit import LeakyBucket, RateLimiter
 from tools.retry import RetryPolicy, Sleep
 
-SYSTEM = "celigo"
 US_BASE_URL = "https://api.integrator.io/v1"
 EU_BASE_URL = "https://api.eu.integrator.io/v1"
 DEFAULT_TOKEN_ENV = "CELIGO_API_TOKEN"
@@ -258,597 +195,6 @@ JOBS_PAGE = 1000  # runs a ``GET /jobs`` page holds ("up to 1001", newest first)
 TRIAGE_JOB_PAGES = 2  # pages of runs listed (the newest 2000 runs of the window)
 MAX_LOG_RUNS = 8  # runs whose execution logs are read (the newest that processed records)
 ERROR_PAGES = 3  # pages of one step's open or resolved errors, of one run's log rows
-
-Trigger = Literal["event", "poll", "batch"]
-Stage = Literal["received", "delivered", "error", "filtered", "dropped", "rate_limited"]
-ChangeKind = Literal[
-    "credential_rotation", "key_refresh", "app_upgrade", "config_change", "password_reset"
-]
-
-_LISTENER_EXPORTS = frozenset({"webhook", "distributed"})
-_DELTA_EXPORTS = frozenset({"delta", "once"})
-_FILTER_STAGES = frozenset({"inputFilter", "outputFilter"})
-_STAGE_ORDER = {"received": 0, "filtered": 1, "dropped": 1, "delivered": 2, "rate_limited": 3}
-_CREDENTIAL_WORDS = ("token", "secret", "key", "auth", "credential", "certificate")
-# Error ``source`` values (VERIFIED-2026-12 §2f): Celigo's own steps vs the applications.
-_CONNECTOR_SOURCES = frozenset(
-    {
-        "internal",
-        "resource",
-        "lookup",
-        "transformation",
-        "output_filter",
-        "input_filter",
-        "import_filter",
-        "mapping",
-        "response_mapping",
-    }
-)
-_APPLICATION_SOURCES = frozenset({"application", "connection"})
-_RATE_LIMIT_CODES = frozenset({"rate_limited", "rate_limit", "too_many_requests", "429"})
-DEFAULT_TRACE_SEPARATOR = "|"
-_PARENT_TYPES = ("flow", "retry", "bulk_retry")  # parent jobs; export/import are their children
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-class FlowMapping(BaseModel):
-    """What a Celigo flow means to the triage, which Celigo cannot say (one per flow ``_id``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    hop: Hop
-    channel: str | None = None
-    carries: list[EventKind] = ["inventory_update"]
-    listens_for: list[EventKind] | None = None  # None: the same as carries
-    listens_for_raw: list[str] = []
-
-
-class _Options(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    region: Literal["us", "eu"] = "us"
-    flows: dict[str, FlowMapping]
-    retention_days: float = 30.0
-    sku_lookup: str = "sku_map"
-    location_lookup: str = "location_map"
-    source_lookup: str = "source_map"
-    trace_key_separator: str | None = DEFAULT_TRACE_SEPARATOR
-
-
-# --- parsed wire records ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    """One Celigo job (``GET /jobs``, ``/flows/{id}/jobs/latest``)."""
-
-    id: str
-    type: str | None
-    status: str | None
-    created_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    num_error: int
-    num_success: int
-    num_ignore: int
-    num_export: int = 0  # records the run's exports picked up (``numExport``)
-
-
-@dataclass(frozen=True)
-class StepError:
-    """One error of a flow step (``/flows/{id}/{stepId}/errors``, ``…/resolved``), or a legacy
-    job error (``/jobs/{id}/joberrors``: no trace key, ``createdAt``)."""
-
-    at: datetime | None
-    code: str | None
-    status_code: int | None
-    message: str
-    source: str | None
-    trace_key: str | None
-    step_id: str | None = None
-    classification: str | None = None
-    job_id: str | None = None  # ``_flowJobId``: the flow run the record failed in
-
-
-@dataclass(frozen=True)
-class FlowSteps:
-    exports: tuple[str, ...]
-    imports: tuple[str, ...]
-
-    @property
-    def all(self) -> tuple[str, ...]:
-        return (*self.exports, *self.imports)
-
-
-# --- pure parsing (the contract tests feed Celigo's own examples to these) -------------------
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Celigo's ISO 8601 timestamps (``2017-06-19T21:27:09.945Z``) as aware UTC datetimes."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def iso(value: datetime) -> str:
-    """A datetime the way Celigo writes it: UTC, milliseconds, ``Z``."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def http_status(code: Any) -> int | None:
-    """An error ``code`` as an HTTP status when it is one (``"422"``), else None."""
-    if isinstance(code, int) and not isinstance(code, bool):
-        number = code
-    elif isinstance(code, str) and code.strip().isdigit():
-        number = int(code.strip())
-    else:
-        return None
-    return number if 100 <= number <= 599 else None
-
-
-def _field_period(field: str, unit_max: int) -> int | None:
-    """The period of one cron field in its own unit: ``*`` 1, ``*/n`` n, ``0,15,30,45`` 15."""
-    if field in ("*", "?"):
-        return 1
-    if field.startswith("*/") and field[2:].isdigit():
-        return int(field[2:]) or None
-    if re.fullmatch(r"\d+(,\d+)+", field):
-        values = sorted(int(v) for v in field.split(","))
-        gaps = {b - a for a, b in itertools.pairwise(values)}
-        gaps.add(values[0] + unit_max - values[-1])
-        return gaps.pop() if len(gaps) == 1 else None
-    return None
-
-
-def interval_from_cron(expression: str | None) -> int | None:
-    """Minutes between runs of a Celigo schedule (6 fields: s m h dom month dow), or None.
-
-    Only schedules with one period are read: every n minutes, hourly, every n hours, daily.
-    """
-    if not expression:
-        return None
-    fields = expression.split()
-    if len(fields) != 6:
-        return None
-    _, minute, hour, dom, month, dow = fields
-    if any(f not in ("*", "?") for f in (dom, month, dow)):
-        return None  # weekly, monthly, weekdays only: no single period
-    fixed_minute = minute.isdigit()
-    if hour in ("*", "?") and not fixed_minute:
-        return _field_period(minute, 60)
-    if not fixed_minute:
-        return None
-    if hour in ("*", "?"):
-        return 60
-    if hour.isdigit():
-        return 24 * 60
-    hours = _field_period(hour, 24)
-    return hours * 60 if hours else None
-
-
-def cron_from_interval(minutes: int | None) -> str | None:
-    """The Celigo schedule that runs every ``minutes``; None when cron cannot say it."""
-    if minutes is None or minutes <= 0:
-        return None
-    if minutes < 60 and 60 % minutes == 0:
-        return f"? */{minutes} * * * *"
-    if minutes == 60:
-        return "? 0 * * * *"
-    if minutes % 60 == 0 and minutes < 24 * 60 and 24 % (minutes // 60) == 0:
-        return f"? 0 */{minutes // 60} * * *"
-    if minutes == 24 * 60:
-        return "? 0 0 ? * *"
-    return None
-
-
-def parse_job(doc: Mapping[str, Any]) -> Job:
-    """A job document (``job.example1.json`` shape)."""
-    return Job(
-        id=str(doc.get("_id", "")),
-        type=_str(doc.get("type")),
-        status=_str(doc.get("status")),
-        created_at=parse_time(doc.get("createdAt")),
-        started_at=parse_time(doc.get("startedAt")),
-        ended_at=parse_time(doc.get("endedAt")),
-        num_error=_int(doc.get("numError")),
-        num_success=_int(doc.get("numSuccess")),
-        num_ignore=_int(doc.get("numIgnore")),
-        num_export=_int(doc.get("numExport")),
-    )
-
-
-def parse_error(doc: Mapping[str, Any], step_id: str | None = None) -> StepError:
-    """A flow-step error (``occurredAt``, ``traceKey``) or a legacy job error (``createdAt``)."""
-    code = doc.get("code")
-    message = doc.get("message")
-    return StepError(
-        at=parse_time(doc.get("occurredAt")) or parse_time(doc.get("createdAt")),
-        code=str(code) if code is not None else None,
-        status_code=http_status(code),
-        message=message if isinstance(message, str) else "",
-        source=_str(doc.get("source")),
-        trace_key=_str(doc.get("traceKey")),
-        step_id=step_id or _str(doc.get("_expOrImpId")),
-        classification=_str(doc.get("classification")),
-        job_id=_str(doc.get("_flowJobId")),
-    )
-
-
-def split_trace_key(trace_key: str, separator: str | None) -> tuple[str, str | None]:
-    """A trace key as (SKU, record id): ``SKU-1|evt-9`` → (``SKU-1``, ``evt-9``) with the
-    separator ``|``; a key without the separator is the SKU alone."""
-    if separator:
-        sku, found, record = trace_key.partition(separator)
-        if found and sku:
-            return sku, record or None
-    return trace_key, None
-
-
-def error_side(source: str | None, on_import: bool) -> Literal["destination", "connector"] | None:
-    """Who failed the record, from the error's ``source`` (never from a numeric code).
-
-    ``application`` / ``connection`` on an import step: the target system refused or could not
-    be reached (``destination``); Celigo's own steps (mapping, lookup, transformation, filters,
-    hooks, internal): ``connector``; anything else (the source system failing an export) None.
-    """
-    if source is None:
-        return None
-    if source in _CONNECTOR_SOURCES or source.endswith("_hook"):
-        return "connector"
-    if source in _APPLICATION_SOURCES and on_import:
-        return "destination"
-    return None
-
-
-def is_rate_limit(error: StepError) -> bool:
-    """Celigo's ``classification`` "Rate limit", its ``code`` text, or a legacy numeric 429."""
-    kind = re.sub(r"[^a-z]", "", (error.classification or "").lower())
-    code = (error.code or "").lower()
-    return kind == "ratelimit" or error.status_code == 429 or code in _RATE_LIMIT_CODES
-
-
-def flow_steps(doc: Mapping[str, Any]) -> FlowSteps:
-    """The exports and imports a flow runs, in order (legacy ``_exportId``/``_importId`` too)."""
-    exports: list[str] = []
-    imports: list[str] = []
-
-    def add(target: list[str], value: Any) -> None:
-        if isinstance(value, str) and value and value not in target:
-            target.append(value)
-
-    add(exports, doc.get("_exportId"))
-    for generator in _dicts(doc.get("pageGenerators")):
-        add(exports, generator.get("_exportId"))
-    processors = list(_dicts(doc.get("pageProcessors")))
-    for router in _dicts(doc.get("routers")):
-        for branch in _dicts(router.get("branches")):
-            processors.extend(_dicts(branch.get("pageProcessors")))
-    for processor in processors:
-        if processor.get("type") == "import" or "_importId" in processor:
-            add(imports, processor.get("_importId"))
-        else:
-            add(exports, processor.get("_exportId"))
-    add(imports, doc.get("_importId"))
-    return FlowSteps(tuple(exports), tuple(imports))
-
-
-def _dicts(value: Any) -> Iterable[Mapping[str, Any]]:
-    return (v for v in value if isinstance(v, Mapping)) if isinstance(value, list) else ()
-
-
-def flow_schedule(doc: Mapping[str, Any]) -> str | None:
-    for generator in _dicts(doc.get("pageGenerators")):
-        if schedule := _str(generator.get("schedule")):
-            return schedule
-    return _str(doc.get("schedule"))
-
-
-def trigger_of(export: Mapping[str, Any] | None) -> Trigger:
-    kind = export.get("type") if export else None
-    if kind in _LISTENER_EXPORTS:
-        return "event"
-    if kind in _DELTA_EXPORTS:
-        return "poll"
-    return "batch"
-
-
-def target_of(
-    import_doc: Mapping[str, Any] | None, connection: Mapping[str, Any] | None
-) -> str | None:
-    http = import_doc.get("http") if import_doc else None
-    if not isinstance(http, Mapping):
-        return None
-    relative = http.get("relativeURI")
-    if isinstance(relative, list):
-        relative = next((r for r in relative if isinstance(r, str)), None)
-    base = connection.get("http", {}).get("baseURI") if connection else None
-    if not isinstance(relative, str) or not isinstance(base, str):
-        return None
-    if relative and not relative.startswith(("/", "?")):
-        relative = "/" + relative
-    return base.rstrip("/") + relative
-
-
-def connection_system(connection: Mapping[str, Any] | None) -> str:
-    if not connection:
-        return SYSTEM
-    return _str(connection.get("assistant")) or _str(connection.get("type")) or SYSTEM
-
-
-def flow_status(
-    doc: Mapping[str, Any],
-    connections: Sequence[Mapping[str, Any]],
-    latest: Job | None,
-    errors: Sequence[StepError],
-) -> tuple[Literal["active", "suspended", "disabled", "error"], str | None, datetime | None]:
-    """Status, reason and since for one flow; see the module docstring for the rules."""
-    if doc.get("disabled") is True:
-        modified = parse_time(doc.get("lastModified"))
-        since = modified if modified != parse_time(doc.get("createdAt")) else None
-        return "disabled", "flow is switched off in integrator.io (disabled: true)", since
-    offline = [c for c in connections if c.get("offline") is True]
-    flow_level = sorted(
-        (e for e in errors if e.trace_key is None),
-        key=lambda e: e.at or datetime.min.replace(tzinfo=UTC),
-        reverse=True,
-    )
-    if offline:
-        hit = next((e for e in flow_level if e.source == "connection"), None)
-        if hit is not None:
-            return "suspended", hit.message or None, hit.at
-        return (
-            "suspended",
-            f"connection {offline[0].get('name', offline[0].get('_id'))} is offline",
-            None,
-        )
-    if latest is not None and latest.status == "failed":
-        hit = next((e for e in flow_level if e.source != "connection"), None)
-        reason = hit.message if hit else f"last run failed with {latest.num_error} error(s)"
-        return "error", reason or None, latest.ended_at
-    return "active", None, None
-
-
-def parse_flow(
-    doc: Mapping[str, Any],
-    mapping: FlowMapping,
-    *,
-    exports: Mapping[str, Mapping[str, Any]] | None = None,
-    imports: Mapping[str, Mapping[str, Any]] | None = None,
-    connections: Mapping[str, Mapping[str, Any]] | None = None,
-    latest: Job | None = None,
-    errors: Sequence[StepError] = (),
-) -> Flow:
-    """A flow document (``flow.example*.json`` shape) plus its steps, jobs and errors."""
-    exports, imports, connections = exports or {}, imports or {}, connections or {}
-    steps = flow_steps(doc)
-    export = exports.get(steps.exports[0]) if steps.exports else None
-    import_doc = imports.get(steps.imports[0]) if steps.imports else None
-    used = [
-        connections[cid]
-        for step in (
-            *(exports.get(e) for e in steps.exports),
-            *(imports.get(i) for i in steps.imports),
-        )
-        if step and isinstance(cid := step.get("_connectionId"), str) and cid in connections
-    ]
-    status, reason, since = flow_status(doc, used, latest, errors)
-    target_connection = connections.get(import_doc.get("_connectionId", "")) if import_doc else None
-    return Flow(
-        id=str(doc.get("_id", "")),
-        name=str(doc.get("name", "")),
-        hop=mapping.hop,
-        channel=mapping.channel,
-        carries=list(mapping.carries),
-        status=status,
-        status_reason=reason,
-        status_since=since,
-        trigger=trigger_of(export),
-        interval_minutes=interval_from_cron(flow_schedule(doc)),
-        listens_for=list(
-            mapping.listens_for if mapping.listens_for is not None else mapping.carries
-        ),
-        listens_for_raw=list(mapping.listens_for_raw),
-        target_endpoint=target_of(import_doc, target_connection),
-        last_run_at=parse_time(doc.get("lastExecutedAt")),
-    )
-
-
-def error_entry(
-    error: StepError,
-    flow_id: str,
-    *,
-    imports: Collection[str] = (),
-    jobs: Mapping[str, Job] | None = None,
-    separator: str | None = DEFAULT_TRACE_SEPARATOR,
-) -> MiddlewareLogEntry | None:
-    """A SKU log entry from a flow error with a trace key; None without one or a time.
-
-    ``imports`` are the flow's import steps (an application error there is the target's
-    refusal); ``jobs`` the flow's runs by id, for the run's record counts."""
-    if error.trace_key is None or error.at is None:
-        return None
-    sku, record = split_trace_key(error.trace_key, separator)
-    job = (jobs or {}).get(error.job_id or "")
-    return MiddlewareLogEntry(
-        at=error.at,
-        flow_id=flow_id,
-        sku=sku,
-        stage="rate_limited" if is_rate_limit(error) else "error",
-        message=error.message,
-        status_code=error.status_code,
-        source_id=record,
-        error_code=error.code,
-        error_source=error_side(error.source, error.step_id in imports),
-        job_id=error.job_id,
-        **_job_counts(job),
-    )
-
-
-def _job_counts(job: Job | None) -> dict[str, int | None]:
-    """ "1 of 500 failed": the records a run processed and how many of them failed."""
-    if job is None:
-        return {"job_records": None, "job_failed": None}
-    return {
-        "job_records": job.num_success + job.num_error + job.num_ignore,
-        "job_failed": job.num_error,
-    }
-
-
-def execution_entry(
-    row: Mapping[str, Any],
-    flow_id: str,
-    steps: FlowSteps,
-    job: Job | None,
-    separator: str | None = DEFAULT_TRACE_SEPARATOR,
-) -> MiddlewareLogEntry | None:
-    """A SKU log entry from an execution log row; None when the row says nothing we report."""
-    trace_key = _str(row.get("traceKey"))
-    step = row.get("_expOrImpId")
-    at = parse_time(row.get("time")) or (job.started_at if job else None)
-    if trace_key is None or at is None:
-        return None
-    sku, record = split_trace_key(trace_key, separator)
-    status = http_status(row.get("statusCode"))
-    stage: Stage
-    if row.get("stage") in _FILTER_STAGES:
-        stage = "filtered"
-    elif step in steps.exports:
-        stage = "received"
-    elif step in steps.imports:
-        if status is not None and status >= 400:
-            return None  # the same failure is in the flow's error list, with its message
-        stage = "delivered"
-    else:
-        return None
-    message = row.get("message")
-    return MiddlewareLogEntry(
-        at=at,
-        flow_id=flow_id,
-        sku=sku,
-        stage=stage,
-        message=message if isinstance(message, str) else "",
-        status_code=status,
-        source_id=record or _str(row.get("recordId")),
-        job_id=job.id if job else None,
-        **_job_counts(job),
-    )
-
-
-def change_kind(resource_type: str, action: str, field_path: str) -> ChangeKind:
-    path = field_path.lower()
-    if resource_type == "integration" and (action == "upgrade" or path == "version"):
-        return "app_upgrade"
-    if resource_type == "connection":
-        if "version" in path:
-            return "app_upgrade"
-        if "password" in path:
-            return "password_reset"
-        if "refresh" in path:
-            return "key_refresh"
-        if any(word in path for word in _CREDENTIAL_WORDS):
-            return "credential_rotation"
-    if resource_type == "accesstoken":
-        return "credential_rotation"
-    return "config_change"
-
-
-def parse_audit(
-    entry: Mapping[str, Any], connections: Mapping[str, Mapping[str, Any]]
-) -> ChangeEvent | None:
-    """One audit log entry as a change; None when it has no time."""
-    at = parse_time(entry.get("time"))
-    if at is None:
-        return None
-    resource_type = str(entry.get("resourceType", ""))
-    # Rows carry ``event`` (create, update, delete…); ``action`` is the name of the filter, read
-    # only when a row has no ``event``.
-    action = str(entry.get("event") or entry.get("action") or "")
-    change = entry.get("fieldChange")
-    field_path = str(change.get("fieldPath", "")) if isinstance(change, Mapping) else ""
-    connection = connections.get(str(entry.get("_resourceId")))
-    system = connection_system(connection) if resource_type == "connection" else SYSTEM
-    user = entry.get("byUser")
-    actor = (
-        (_str(user.get("email")) or _str(user.get("name"))) if isinstance(user, Mapping) else None
-    )
-    name = connection.get("name") if connection else None
-    what = (
-        f"{resource_type} {name!r}" if name else f"{resource_type} {entry.get('_resourceId', '')}"
-    )
-    field = f": {field_path}" if field_path else ""
-    via = f" (via {entry['source']})" if isinstance(entry.get("source"), str) else ""
-    return ChangeEvent(
-        at=at,
-        system=system,
-        kind=change_kind(resource_type, action, field_path),
-        description=f"{what} {action}{field}{via}".strip(),
-        actor=actor,
-    )
-
-
-def sku_mapping_from(lookup: Mapping[str, Any], sku: str) -> SkuMapping:
-    table = lookup.get("map")
-    rows = table if isinstance(table, Mapping) else {}
-    if sku in rows:
-        value = rows[sku]
-        if isinstance(value, str | int) and str(value):
-            return SkuMapping(storefront_sku=sku, erp_item=str(value), status="active")
-        return SkuMapping(storefront_sku=sku, erp_item=None, status="disabled")
-    # Celigo falls back to ``default`` only when ``allowFailures`` is true; otherwise a value not
-    # in the map fails the record, whatever ``default`` holds.
-    default = lookup.get("default")
-    if lookup.get("allowFailures") is True and isinstance(default, str | int) and str(default):
-        return SkuMapping(storefront_sku=sku, erp_item=str(default), status="overridden")
-    return SkuMapping(storefront_sku=sku, erp_item=None, status="missing")
-
-
-def location_mappings_from(
-    lookup: Mapping[str, Any], kind: Literal["location", "msi_source"]
-) -> list[LocationMapping]:
-    table = lookup.get("map")
-    if not isinstance(table, Mapping):
-        return []
-    return [
-        LocationMapping(storefront_location_id=str(k), erp_location_id=str(v), kind=kind)
-        for k, v in table.items()
-        if isinstance(v, str | int)
-    ]
-
-
-def _processed(job: Job) -> bool:
-    """Whether a run picked up or handled any record, or is still going (so it could carry
-    the SKU)."""
-    counts = job.num_export + job.num_success + job.num_error + job.num_ignore
-    return counts > 0 or job.status in ("running", "retrying")
-
-
-def _run_end(job: Job) -> datetime:
-    return job.ended_at or job.started_at or job.created_at or datetime.min.replace(tzinfo=UTC)
-
-
-def _parents(jobs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parent runs (``flow``, ``retry``, ``bulk_retry``, or no type), newest first."""
-    found = [j for j in jobs if j.get("type") in (None, *_PARENT_TYPES)]
-    return sorted(found, key=lambda j: str(j.get("createdAt", "")), reverse=True)
-
-
-def log_sort_key(entry: MiddlewareLogEntry) -> tuple[datetime, int, str, str]:
-    return (entry.at, _STAGE_ORDER.get(entry.stage, 4), entry.flow_id, entry.source_id or "")
-
 
 # --- the adapter -----------------------------------------------------------------------------
 
@@ -964,7 +310,7 @@ class CeligoMiddleware:
         listens_for_raw), optional ``options.region`` (us/eu), ``retention_days`` and lookup
         names, and an optional ``base_url`` override."""
         try:
-            parsed = _Options.model_validate(dict(options or {}))
+            parsed = CeligoOptions.model_validate(dict(options or {}))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -26,14 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from tools.middleware.celigo import (
-    CeligoMiddleware,
-    connection_system,
-    flow_schedule,
-    flow_steps,
-    interval_from_cron,
-    trigger_of,
-)
+from tools.middleware.celigo import CeligoMiddleware
+from tools.middleware.celigo_facts import connection_system, flow_schedule, trigger_of
+from tools.middleware.celigo_wire import flow_steps, interval_from_cron
 from tools.models import EventKind, Hop
 
 # Celigo connection ``assistant`` / ``type`` values → the layer that system plays.

@@ -60,7 +60,8 @@ from tools.erp.netsuite import (
 from tools.marketplace.amazon import DEFAULT_ENV as AMAZON_ENV
 from tools.marketplace.amazon import AmazonSpApi
 from tools.middleware.celigo import DEFAULT_TOKEN_ENV as CELIGO_TOKEN_ENV
-from tools.middleware.celigo import CeligoMiddleware, FlowMapping
+from tools.middleware.celigo import CeligoMiddleware
+from tools.middleware.celigo_config import FlowMapping
 from tools.models import (
     ChannelListing,
     ErpSnapshot,

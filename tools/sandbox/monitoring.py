@@ -19,7 +19,8 @@ import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from tools.middleware.celigo import DEFAULT_TOKEN_ENV, CeligoMiddleware, FlowMapping
+from tools.middleware.celigo import DEFAULT_TOKEN_ENV, CeligoMiddleware
+from tools.middleware.celigo_config import FlowMapping
 from tools.models import MiddlewareSnapshot, SellThrough, Source
 from tools.retry import RetryPolicy
 from tools.sandbox.catalog import GeneratedCatalog, _mix

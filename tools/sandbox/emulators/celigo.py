@@ -73,13 +73,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tools.middleware.celigo import (
-    US_BASE_URL,
-    FlowMapping,
-    cron_from_interval,
-    iso,
-    parse_time,
-)
+from tools.middleware.celigo import US_BASE_URL
+from tools.middleware.celigo_config import FlowMapping
+from tools.middleware.celigo_wire import cron_from_interval, iso, parse_time
 from tools.models import ChangeEvent, Flow, FlowHealth, MiddlewareLogEntry, MiddlewareSnapshot
 from tools.retry import Sleep
 from tools.sandbox.emulators.faults import Faults
