@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/slack_ack.py` puts bench/, not the repo, first
     sys.path.insert(0, str(ROOT))
 
-from bot.slack.blocks import ACTION_RERUN  # noqa: E402
+from bot.slack.blocks.verdict import ACTION_RERUN  # noqa: E402
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
 
 SLACK_ACK_LIMIT = 3.0

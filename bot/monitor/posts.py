@@ -2,7 +2,7 @@
 the trigger-chain map — scheduled, or on demand with ``/oos drift | health | map``.
 
 ``MonitorPoster`` runs a check (``bot.monitor.sources.Monitor``) and posts what it found with
-the builders of ``bot.slack.blocks``:
+the builders of ``bot.slack.blocks.monitoring``:
 
     drift     the summary with the worst offenders (a Triage button each) and low stock; the
               full list as CSV in the post's thread. A run that could not compare says so —
@@ -39,14 +39,15 @@ from bot.monitor.lowstock import LowStock
 from bot.monitor.map import render_png
 from bot.monitor.schedule import Cron, ScheduledJob, Scheduler
 from bot.monitor.sources import Monitor
-from bot.slack import blocks
 from bot.slack.background import BackgroundTasks, new_reference
+from bot.slack.blocks import common, notices
+from bot.slack.blocks import monitoring as monitoring_blocks
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
 
-_OnError = Callable[[blocks.Message], Awaitable[None]]
+_OnError = Callable[[common.Message], Awaitable[None]]
 
 
 class _Run(Protocol):
@@ -79,7 +80,7 @@ class MonitorPoster:
         if lease is not None and not lease.held():
             raise LeaseLost(f"lease on {lease.job} {lease.slot.isoformat()} lost")
 
-    async def _post(self, channel: str, message: blocks.Message, lease: Lease | None) -> str:
+    async def _post(self, channel: str, message: common.Message, lease: Lease | None) -> str:
         self._fence(lease)
         reply = await self.client.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
@@ -94,9 +95,9 @@ class MonitorPoster:
         except (DriftError, ConfigError, StoreError) as exc:
             await self._post(
                 channel,
-                blocks.notice(
+                notices.notice(
                     f":warning: *The drift check could not run*, so nothing is known about "
-                    f"drift this time: {blocks.esc(str(exc))}"
+                    f"drift this time: {common.esc(str(exc))}"
                 ),
                 lease,
             )
@@ -105,7 +106,7 @@ class MonitorPoster:
         day = f"{result.ran_at:%Y-%m-%d}"
         name = f"drift-{day}-{result.run_id}.csv"
         low_name = f"low-stock-{day}.csv" if low is not None and low.low else None
-        message = blocks.drift_post(
+        message = monitoring_blocks.drift_post(
             result, worst=self.monitor.settings.worst, low=low, csv_name=name, low_csv_name=low_name
         )
         ts = await self._post(channel, message, lease)
@@ -133,13 +134,13 @@ class MonitorPoster:
         except ConfigError as exc:
             await self._post(
                 channel,
-                blocks.notice(
-                    f":warning: *Connector health could not be checked:* {blocks.esc(str(exc))}"
+                notices.notice(
+                    f":warning: *Connector health could not be checked:* {common.esc(str(exc))}"
                 ),
                 lease,
             )
             return f"not run: {exc}"
-        await self._post(channel, blocks.health_post(report), lease)
+        await self._post(channel, monitoring_blocks.health_post(report), lease)
         return (
             "unreadable"
             if report.error
@@ -156,7 +157,7 @@ class MonitorPoster:
         try:
             alerts = state.record(reading, threshold=self.monitor.thresholds.latency_minutes)
             for alert in alerts:
-                await self._post(channel, blocks.latency_post(alert), lease)
+                await self._post(channel, monitoring_blocks.latency_post(alert), lease)
                 state.posted(alert)
         finally:
             state.close()
@@ -172,7 +173,7 @@ class MonitorPoster:
             file_uploads=[{"filename": name, "content": png, "title": f"Trigger chain · {m.name}"}],
             channel=channel,
             thread_ts=thread_ts,
-            initial_comment=blocks.map_comment(m),
+            initial_comment=monitoring_blocks.map_comment(m),
         )
         return name
 
@@ -244,7 +245,7 @@ class MonitorCommands:
             ref = new_reference()
             log.exception("/oos %s failed (ref %s)", command, ref)
             try:
-                await on_error(blocks.monitor_failed(command, ref))
+                await on_error(monitoring_blocks.monitor_failed(command, ref))
             except Exception:
                 log.warning("could not tell the user about failure %s", ref)
 

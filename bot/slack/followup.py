@@ -16,8 +16,8 @@ from typing import Any
 from bot.compose import Target
 from bot.privacy import Masker
 from bot.report import Report
-from bot.slack import blocks
 from bot.slack.answers import answer_question
+from bot.slack.blocks import common, replies
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def answer_mention(
     *,
     channel: str,
     thread_ts: str,
-) -> blocks.Message:
+) -> common.Message:
     note = None
     agent = services.agent
     if agent is not None:
@@ -101,7 +101,7 @@ async def answer_mention(
                 tokens=usage.total_tokens if usage else 0,
                 cost_usd=usage.cost_usd if usage else 0.0,
             )
-            return blocks.agent_reply(
+            return replies.agent_reply(
                 report.sku,
                 reply.text,
                 reply.claims,
@@ -121,4 +121,4 @@ async def answer_mention(
         "rules",
         [c for a in answers for c in a.cites],
     )
-    return blocks.mention_reply(report.sku, answers, note=note)
+    return replies.mention_reply(report.sku, answers, note=note)

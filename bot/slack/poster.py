@@ -33,7 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.background import BackgroundTasks
-from bot.slack.blocks import Message
+from bot.slack.blocks.common import Message
 from bot.slack.errors import slack_error
 
 log = logging.getLogger(__name__)

@@ -33,9 +33,12 @@ from bot.compose import Target, UnknownSku
 from bot.engine import triage
 from bot.logs import triage_context
 from bot.report import CheckResult, Report
-from bot.slack import blocks
 from bot.slack.access import AccessControl
 from bot.slack.background import BackgroundTasks, new_reference
+from bot.slack.blocks import common, notices
+from bot.slack.blocks import evidence as evidence_blocks
+from bot.slack.blocks import progress as progress_blocks
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.errors import slack_error, status_of
 from bot.slack.pending import PendingVerdicts
 from bot.slack.poster import SlackPoster
@@ -83,7 +86,7 @@ async def send_ephemeral(
     channel: str,
     user: str,
     response_url: str | None,
-    message: blocks.Message,
+    message: common.Message,
     thread_ts: str | None = None,
 ) -> None:
     """Only ``user`` sees ``message``: via the response URL when there is one, else postEphemeral
@@ -109,7 +112,7 @@ async def upload_evidence(
 ) -> None:
     """Upload the report as JSON and Markdown into the thread, with Slack's external upload
     flow (files.getUploadURLExternal → POST to the upload URL → files.completeUploadExternal)."""
-    files = blocks.evidence_files(report, triage_id)
+    files = evidence_blocks.evidence_files(report, triage_id)
     await client.files_upload_v2(
         file_uploads=[
             {"filename": files.json_name, "content": files.json_text, "title": files.json_name},
@@ -135,9 +138,9 @@ class _Progress:
         self.ts = ts  # None: the progress message could not be posted; the walk goes on
         self.walked: dict[Layer, list[CheckResult]] = {}
 
-    def render(self, **kwargs: Any) -> blocks.Message:
+    def render(self, **kwargs: Any) -> common.Message:
         r = self.request
-        return blocks.progress_message(
+        return progress_blocks.progress_message(
             r.sku, self.walked, user=r.user, rerun=r.thread_ts is not None, **kwargs
         )
 
@@ -214,7 +217,7 @@ class TriageRunner:
         await self._tasks.shutdown(grace)
         await self.poster.shutdown(grace)
 
-    async def _ephemeral(self, request: TriageRequest, message: blocks.Message) -> None:
+    async def _ephemeral(self, request: TriageRequest, message: common.Message) -> None:
         await send_ephemeral(
             self.client,
             channel=request.channel,
@@ -264,12 +267,12 @@ class TriageRunner:
     async def _run(self, request: TriageRequest, thread: _Thread) -> None:
         refusal = await self.access.check(request.user, request.channel)
         if refusal is not None:
-            await self._ephemeral(request, blocks.refusal(refusal.reason))
+            await self._ephemeral(request, notices.refusal(refusal.reason))
             return
         try:
             target = self.resolve(request.sku)
         except UnknownSku as exc:
-            await self._ephemeral(request, blocks.refusal(str(exc)))
+            await self._ephemeral(request, notices.refusal(str(exc)))
             return
         try:
             if not await self._open_thread(request, thread):
@@ -332,7 +335,7 @@ class TriageRunner:
         channel = request.channel
         try:
             if request.thread_ts is None:
-                root = blocks.root_message(request.sku, request.user)
+                root = progress_blocks.root_message(request.sku, request.user)
                 thread.root_ts = thread.ts = await self.poster.post(channel, root)
             else:
                 thread.ts = request.thread_ts
@@ -340,13 +343,13 @@ class TriageRunner:
             if slack_error(exc) in _NOT_IN_CHANNEL:
                 await self._ephemeral(
                     request,
-                    blocks.refusal(
+                    notices.refusal(
                         "I cannot post in this channel. Invite me (`/invite @OOS Triage`) and run the command again."
                     ),
                 )
                 return False
             raise
-        first = blocks.progress_message(
+        first = progress_blocks.progress_message(
             request.sku, {}, user=request.user, rerun=request.thread_ts is not None
         )
         progress_ts: str | None = None
@@ -365,7 +368,7 @@ class TriageRunner:
         triage_id: str,
         explaining: bool,
     ) -> asyncio.Future[str]:
-        message = blocks.verdict_message(report, triage_id, explaining=explaining)
+        message = verdict_blocks.verdict_message(report, triage_id, explaining=explaining)
         return self.poster.enqueue(
             request.channel, message, thread_ts=thread_ts, unfurl_links=False
         )
@@ -409,7 +412,9 @@ class TriageRunner:
             self.poster.edit(
                 request.channel,
                 thread.root_ts,
-                blocks.root_message(request.sku, request.user, outcome=blocks.root_outcome(report)),
+                progress_blocks.root_message(
+                    request.sku, request.user, outcome=progress_blocks.root_outcome(report)
+                ),
             )
         return ts
 
@@ -428,9 +433,9 @@ class TriageRunner:
                 raise  # rate limited past the deadline, or Slack is down: kept for later
             # Slack refused the blocks (e.g. invalid_blocks): the verdict still gets through as text.
             log.error("verdict blocks refused (%s); posting text only", slack_error(exc))
-            text = blocks.Message(text=blocks.verdict_text(report), blocks=[])
+            text = common.Message(text=verdict_blocks.verdict_text(report), blocks=[])
             ts = await self.poster.post(channel, text, thread_ts=thread_ts)
-        if blocks.verdict_message(report, triage_id).overflow:
+        if verdict_blocks.verdict_message(report, triage_id).overflow:
             await self._attach_evidence(channel, thread_ts, report, triage_id)
         return ts
 
@@ -445,7 +450,7 @@ class TriageRunner:
             # The verdict is out: a missing attachment must not turn the thread into a failure.
             ref = new_reference()
             log.exception("attaching the evidence file for %s failed (ref %s)", report.sku, ref)
-            note = blocks.notice(
+            note = notices.notice(
                 f":warning: The evidence file could not be attached (reference `{ref}`). "
                 "Press *Evidence file* to try again."
             )
@@ -466,14 +471,16 @@ class TriageRunner:
         if verdict_ts is None:
             return
         saved = self.store.get(triage_id) if not triage_id.startswith("unsaved-") else None
-        resolution = blocks.resolution_of(saved[0]) if saved is not None else None
-        message = blocks.verdict_message(explained, triage_id, resolution=resolution)
+        resolution = common.resolution_of(saved[0]) if saved is not None else None
+        message = verdict_blocks.verdict_message(explained, triage_id, resolution=resolution)
         if not await self.poster.edit(request.channel, verdict_ts, message):
             thread_ts = request.thread_ts or (saved[0].get("thread_ts") if saved else None)
             if thread_ts:
                 with contextlib.suppress(Exception):
                     await self.poster.post(
-                        request.channel, blocks.explanation_reply(explained), thread_ts=thread_ts
+                        request.channel,
+                        verdict_blocks.explanation_reply(explained),
+                        thread_ts=thread_ts,
                     )
 
     def _keep_if_unsent(self, request: TriageRequest, thread: _Thread, error: str) -> None:
@@ -499,8 +506,8 @@ class TriageRunner:
                 log.warning("kept verdict of triage %s: the triage is gone", kept.triage_id)
                 continue
             row, report = found
-            message = blocks.verdict_message(
-                report, kept.triage_id, resolution=blocks.resolution_of(row)
+            message = verdict_blocks.verdict_message(
+                report, kept.triage_id, resolution=common.resolution_of(row)
             )
             future = self.poster.enqueue(
                 kept.channel, message, thread_ts=kept.thread_ts, unfurl_links=False
@@ -528,11 +535,11 @@ class TriageRunner:
                 self.poster.edit(
                     kept.channel,
                     kept.root_ts,
-                    blocks.root_message(
+                    progress_blocks.root_message(
                         report.sku,
                         str(row.get("user") or ""),
-                        outcome=blocks.root_outcome(report),
-                        resolution=blocks.resolution_of(row),
+                        outcome=progress_blocks.root_outcome(report),
+                        resolution=common.resolution_of(row),
                     ),
                 )
         return posted
@@ -550,7 +557,7 @@ class TriageRunner:
     async def _fail(self, request: TriageRequest, thread: _Thread, ref: str, reason: str) -> None:
         """Put the thread in its final failed state; never raises (the log has the details)."""
         try:
-            message = blocks.error_message(request.sku, reference=ref, reason=reason)
+            message = progress_blocks.error_message(request.sku, reference=ref, reason=reason)
             if thread.ts is None:
                 await self._ephemeral(request, message)
                 return
@@ -561,7 +568,7 @@ class TriageRunner:
                 self.poster.edit(
                     request.channel,
                     thread.root_ts,
-                    blocks.root_message(
+                    progress_blocks.root_message(
                         request.sku,
                         request.user,
                         outcome=f":warning: could not finish (reference `{ref}`)",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report import Report
-from bot.slack import blocks
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.poster import SlackPoster
 from bot.slack.runner import AfterVerdict
 from bot.tickets.service import Outcome, TicketService
@@ -52,7 +52,7 @@ class SlackTicketNotifier:
             sku, cause, owner = report.sku, report.verdict.cause, report.escalation.owner_name
         except ValueError:
             sku, cause, owner = "this SKU", None, None
-        message = blocks.ticket_notice(
+        message = verdict_blocks.ticket_notice(
             outcome, sku=sku, cause=cause, owner_name=owner, system=self.system
         )
         if self.poster is not None:

@@ -224,11 +224,11 @@ def _bots_words(out: Report) -> str:
     agent's sections of the Slack verdict, the CLI's Explained / Disagrees lines. (The rules'
     evidence around them may quote the planted text: as data, escaped.)"""
     from bot.render_text import render_text
-    from bot.slack import blocks
+    from bot.slack.blocks import verdict as verdict_blocks
 
     agent = out.agent
     assert agent is not None
-    message = blocks.verdict_message(out, "t1")
+    message = verdict_blocks.verdict_message(out, "t1")
     slack = [
         b["text"]["text"]
         for b in message.blocks
@@ -268,9 +268,9 @@ async def test_a_model_that_obeys_the_injection_never_speaks_for_the_bot(
     if case["where"] == "slack_question":
         reply = await agent.answer(case["plant"], rules, stack, now=scenario.clock)
         said = "\n".join([reply.text or "", *(c.text for c in reply.claims)])
-        from bot.slack import blocks
+        from bot.slack.blocks import replies
 
-        shown = blocks.agent_reply(rules.sku, reply.text or "", reply.claims, model="m")
+        shown = replies.agent_reply(rules.sku, reply.text or "", reply.claims, model="m")
         said += "\n" + shown.text + json.dumps(shown.blocks)
     else:
         out = await agent.explain(rules, stack, now=scenario.clock)

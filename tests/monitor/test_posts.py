@@ -23,7 +23,8 @@ from bot.monitor.lease import LeaseStore
 from bot.monitor.posts import MonitorPoster
 from bot.monitor.schedule import Scheduler
 from bot.monitor.sources import Monitor
-from bot.slack import blocks
+from bot.slack.blocks import common
+from bot.slack.blocks import monitoring as monitoring_blocks
 from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
 from tests.monitor.conftest import Clock
@@ -58,7 +59,7 @@ def triage_buttons(message: Posted) -> list[str]:
     return [
         b["accessory"]["value"]
         for b in message.blocks
-        if b.get("accessory", {}).get("action_id") == blocks.ACTION_MONITOR_TRIAGE
+        if b.get("accessory", {}).get("action_id") == monitoring_blocks.ACTION_MONITOR_TRIAGE
     ]
 
 
@@ -91,7 +92,7 @@ async def test_oos_drift_posts_the_summary_worst_offenders_and_the_csv(
 
     assert post.blocks[0]["type"] == "header" and "Catalog drift" in post.blocks[0]["text"]["text"]
     assert f"{len(expected):,} of" in post.text and "disagree by more than 5 units" in post.text
-    assert len(post.blocks) <= blocks.MAX_BLOCKS
+    assert len(post.blocks) <= common.MAX_BLOCKS
     buttons = triage_buttons(post)
     assert set(buttons) == set(expected), "one Triage button per listed SKU"
     gaps = sorted(expected.values(), key=lambda g: (-abs(g.gap), g.sku))
@@ -169,10 +170,10 @@ def test_a_drift_run_that_compared_nothing_is_no_all_clear() -> None:
         flagged=[],
         resolved=[],
     )
-    message = blocks.drift_post(result)
+    message = monitoring_blocks.drift_post(result)
     assert "No SKU could be compared" in message.text + str(message.blocks)
     assert ":large_green_circle:" not in str(message.blocks)
-    clean = blocks.drift_post(result.model_copy(update={"compared": 1200}))
+    clean = monitoring_blocks.drift_post(result.model_copy(update={"compared": 1200}))
     assert ":large_green_circle:" in str(clean.blocks) and "none over 5 units" in clean.text
 
 
@@ -243,7 +244,7 @@ async def test_the_triage_button_starts_oos_for_the_sku(
 ) -> None:
     harness: Harness = await endpoint()
     reply = await harness.click(
-        blocks.ACTION_MONITOR_TRIAGE, "SKU-3101", message_ts="1.1", thread_ts="1.1"
+        monitoring_blocks.ACTION_MONITOR_TRIAGE, "SKU-3101", message_ts="1.1", thread_ts="1.1"
     )
     assert reply.status == 200
     root = await fake_slack.wait_for(
@@ -262,7 +263,10 @@ async def test_a_forged_triage_button_is_refused(
 ) -> None:
     harness: Harness = await endpoint()
     await harness.click(
-        blocks.ACTION_MONITOR_TRIAGE, "SKU 1 <!channel>", message_ts="1.1", thread_ts="1.1"
+        monitoring_blocks.ACTION_MONITOR_TRIAGE,
+        "SKU 1 <!channel>",
+        message_ts="1.1",
+        thread_ts="1.1",
     )
     answer = await fake_slack.wait_for(
         lambda: next(iter(fake_slack.responses), None), "the refusal"

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from bot.report import Report
-from bot.slack import blocks
 from bot.slack.answers import answer_question
+from bot.slack.blocks import common, notices, progress, replies, verdict
+from bot.slack.blocks import evidence as evidence_blocks
+from bot.slack.blocks import home as home_blocks
+from bot.slack.blocks import markdown as markdown_blocks
 from tests.slack.reports import huge, sku_3101
 
 
@@ -34,20 +37,20 @@ def _texts(block: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def assert_within_limits(
-    message_blocks: list[dict[str, Any]], max_blocks: int = blocks.MAX_BLOCKS
+    message_blocks: list[dict[str, Any]], max_blocks: int = common.MAX_BLOCKS
 ) -> None:
     assert len(message_blocks) <= max_blocks
     limits = {
-        "header": blocks.MAX_HEADER_TEXT,
-        "section": blocks.MAX_SECTION_TEXT,
-        "field": blocks.MAX_FIELD_TEXT,
-        "button": blocks.MAX_BUTTON_TEXT,
-        "context": blocks.MAX_SECTION_TEXT,
+        "header": common.MAX_HEADER_TEXT,
+        "section": common.MAX_SECTION_TEXT,
+        "field": common.MAX_FIELD_TEXT,
+        "button": common.MAX_BUTTON_TEXT,
+        "context": common.MAX_SECTION_TEXT,
     }
     for block in message_blocks:
-        assert len(block.get("fields", [])) <= blocks.MAX_FIELDS
+        assert len(block.get("fields", [])) <= common.MAX_FIELDS
         if block["type"] == "context":
-            assert 1 <= len(block["elements"]) <= blocks.MAX_CONTEXT_ELEMENTS
+            assert 1 <= len(block["elements"]) <= common.MAX_CONTEXT_ELEMENTS
         if block["type"] == "section":
             assert "text" in block or "fields" in block
         for kind, text in _texts(block):
@@ -59,7 +62,7 @@ def assert_within_limits(
 
 
 def test_the_verdict_says_what_an_operator_needs(report: Report) -> None:
-    message = blocks.verdict_message(report, "abc123")
+    message = verdict.verdict_message(report, "abc123")
     everything = json.dumps(message.blocks, ensure_ascii=False)
     assert message.text.startswith("SKU-3101: L3.flow_suspended (confirmed)")
     assert message.blocks[0] == {
@@ -85,33 +88,33 @@ def test_the_verdict_says_what_an_operator_needs(report: Report) -> None:
 
 
 def test_a_huge_report_respects_every_limit_and_points_to_the_file(report: Report) -> None:
-    message = blocks.verdict_message(huge(report), "abc123")
+    message = verdict.verdict_message(huge(report), "abc123")
     assert_within_limits(message.blocks)
     assert message.overflow, "the runner must attach the evidence file"
     assert "full text is in the Evidence file" in json.dumps(message.blocks)
     assert any(b["type"] == "actions" for b in message.blocks), "the buttons always survive"
-    assert len(message.text) <= blocks.MAX_FALLBACK_TEXT
+    assert len(message.text) <= common.MAX_FALLBACK_TEXT
 
 
 def test_the_evidence_file_carries_everything_uncut(report: Report) -> None:
     big = huge(report)
-    markdown = blocks.evidence_markdown(big, "abc123")
+    markdown = markdown_blocks.evidence_markdown(big, "abc123")
     for item in big.evidence:
         assert item.statement in markdown
     for check in big.checks:
         assert f"`{check.id}`" in markdown
-    files = blocks.evidence_files(report, "abc123")
+    files = evidence_blocks.evidence_files(report, "abc123")
     assert files.json_name == "oos-SKU-3101-abc123.json"
     assert Report.model_validate_json(files.json_text) == report
 
 
 def test_resolved_verdict_shows_who_and_drops_the_state_changing_buttons(report: Report) -> None:
     at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    message = blocks.verdict_message(report, "abc123", resolution=blocks.Resolution("U5", at))
+    message = verdict.verdict_message(report, "abc123", resolution=common.Resolution("U5", at))
     actions = next(b for b in message.blocks if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == [
-        blocks.ACTION_RERUN,
-        blocks.ACTION_EVIDENCE,
+        verdict.ACTION_RERUN,
+        verdict.ACTION_EVIDENCE,
     ]
     assert "Marked resolved by <@U5>" in json.dumps(message.blocks)
 
@@ -120,7 +123,7 @@ def test_vendor_text_cannot_ping_or_link(report: Report) -> None:
     evil = report.evidence[0].model_copy(
         update={"statement": "<!channel> <@U1> <https://x.example|click> & co"}
     )
-    message = blocks.verdict_message(report.model_copy(update={"evidence": [evil]}), "abc123")
+    message = verdict.verdict_message(report.model_copy(update={"evidence": [evil]}), "abc123")
     everything = json.dumps(message.blocks)
     assert "<!channel>" not in everything and "<https://x.example" not in everything
     assert "&lt;!channel&gt; &lt;@U1&gt;" in everything and "&amp; co" in everything
@@ -128,7 +131,7 @@ def test_vendor_text_cannot_ping_or_link(report: Report) -> None:
 
 def test_progress_shows_each_layer_as_it_is_walked(report: Report) -> None:
     layer3 = [c for c in report.checks if c.layer == 3]
-    running = blocks.progress_message("SKU-3101", {3: layer3})
+    running = progress.progress_message("SKU-3101", {3: layer3})
     text = running.blocks[1]["text"]["text"]
     assert ":x: *Layer 3 · middleware connector* — 2 fail · 1 pass · 5 skipped" in text
     assert "Layer 1 · storefront feed — _checking…_" in text
@@ -137,15 +140,15 @@ def test_progress_shows_each_layer_as_it_is_walked(report: Report) -> None:
     walked = {
         layer: [c for c in report.checks if c.layer == layer] for layer in (1, 2, 3, 4, "hop")
     }
-    done = blocks.progress_message("SKU-3101", walked, state="done", seconds=1.25)  # type: ignore[arg-type]
+    done = progress.progress_message("SKU-3101", walked, state="done", seconds=1.25)  # type: ignore[arg-type]
     assert "Checklist walked for *SKU-3101* in 1.2 s" in done.blocks[0]["text"]["text"]
     assert "checking" not in json.dumps(done.blocks)
 
-    explaining = blocks.progress_message("SKU-3101", walked, state="explaining")  # type: ignore[arg-type]
+    explaining = progress.progress_message("SKU-3101", walked, state="explaining")  # type: ignore[arg-type]
     assert "the agent is writing its explanation" in explaining.blocks[0]["text"]["text"]
     assert "checking" not in json.dumps(explaining.blocks)
 
-    failed = blocks.progress_message(
+    failed = progress.progress_message(
         "SKU-3101", {}, state="failed", reference="ab12cd34", reason="it took too long"
     )
     assert "Reference `ab12cd34`" in json.dumps(failed.blocks)
@@ -153,13 +156,13 @@ def test_progress_shows_each_layer_as_it_is_walked(report: Report) -> None:
 
 
 def test_usage_monitoring_and_refusals_are_short_and_clear() -> None:
-    assert "/oos SKU-1042" in json.dumps(blocks.usage_message().blocks)
-    assert "not configured yet" in blocks.monitoring_not_configured("drift").text
-    assert blocks.refusal("Nope.").text == "Nope."
+    assert "/oos SKU-1042" in json.dumps(notices.usage_message().blocks)
+    assert "not configured yet" in notices.monitoring_not_configured("drift").text
+    assert notices.refusal("Nope.").text == "Nope."
 
 
 def test_ticket_message_says_no_ticket_system_is_configured(report: Report) -> None:
-    text = blocks.ticket_not_configured(report).text
+    text = verdict.ticket_not_configured(report).text
     assert "No ticket system is configured yet" in text and "Integration admin" in text
 
 
@@ -174,22 +177,22 @@ def test_home_view_lists_recent_triages_within_the_home_limit() -> None:
         "channel": "C1",
         "thread_ts": "1700000000.000100",
     }
-    view = blocks.home_view([row] * 500, workspace_url="https://w.slack.com/")
+    view = home_blocks.home_view([row] * 500, workspace_url="https://w.slack.com/")
     assert view["type"] == "home"
-    assert_within_limits(view["blocks"], blocks.MAX_HOME_BLOCKS)
+    assert_within_limits(view["blocks"], common.MAX_HOME_BLOCKS)
     text = json.dumps(view)
     assert (
         "https://w.slack.com/archives/C1/p1700000000000100" in text and "L3.flow_suspended" in text
     )
-    assert "No triages yet" in json.dumps(blocks.home_view([]))
+    assert "No triages yet" in json.dumps(home_blocks.home_view([]))
 
 
 def test_a_mention_reply_is_built_from_the_answers(report: Report) -> None:
-    reply = blocks.mention_reply("SKU-3101", answer_question(report, "who owns this?"))
+    reply = replies.mention_reply("SKU-3101", answer_question(report, "who owns this?"))
     assert "Integration admin" in json.dumps(reply.blocks)
     assert_within_limits(reply.blocks)
 
 
 def test_clip_says_when_it_cut() -> None:
-    assert blocks.clip("abc", 3) == ("abc", False)
-    assert blocks.clip("abcdef", 4) == ("abc…", True)
+    assert common.clip("abc", 3) == ("abc", False)
+    assert common.clip("abcdef", 4) == ("abc…", True)

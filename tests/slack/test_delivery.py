@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.report import AgentClaim, AgentRun, Report
-from bot.slack import blocks
+from bot.slack.blocks import notices
 from bot.slack.poster import SlackPoster, TokenBucket
 from tests.slack.conftest import CAUSE, SKU, Harness, HarnessFactory, Thread, verdict_of
 from tests.slack.fake_slack import SLACK_LIMITS, FakeSlack
@@ -150,8 +150,8 @@ async def test_posts_to_one_channel_keep_the_order_they_were_queued_in(
 ) -> None:
     poster = SlackPoster(fake_slack.client(), rate=100.0, burst=1)
     hold = fake_slack.hold("chat.postMessage")
-    futures = [poster.enqueue("C1", blocks.notice(f"message {i}")) for i in range(5)]
-    other = poster.enqueue("C2", blocks.notice("elsewhere"))
+    futures = [poster.enqueue("C1", notices.notice(f"message {i}")) for i in range(5)]
+    other = poster.enqueue("C2", notices.notice("elsewhere"))
     hold.set()
     await asyncio.gather(*futures, other)
     texts = [m.text for m in fake_slack.messages.values() if m.channel == "C1"]
@@ -162,8 +162,10 @@ async def test_posts_to_one_channel_keep_the_order_they_were_queued_in(
 async def test_replies_in_open_threads_go_before_new_roots(fake_slack: FakeSlack) -> None:
     poster = SlackPoster(fake_slack.client(), rate=100.0, burst=1)
     hold = fake_slack.hold("chat.postMessage")
-    roots = [poster.enqueue("C1", blocks.notice(f"root {i}")) for i in range(3)]
-    replies = [poster.enqueue("C1", blocks.notice(f"reply {i}"), thread_ts="1.0") for i in range(2)]
+    roots = [poster.enqueue("C1", notices.notice(f"root {i}")) for i in range(3)]
+    replies = [
+        poster.enqueue("C1", notices.notice(f"reply {i}"), thread_ts="1.0") for i in range(2)
+    ]
     hold.set()
     await asyncio.gather(*roots, *replies)
     texts = [m.text for m in fake_slack.messages.values()]

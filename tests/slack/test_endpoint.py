@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from bot.report import Report
-from bot.slack import blocks
+from bot.slack.blocks import common
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.settings import AccessPolicy
 from tests.slack.conftest import CAUSE, SKU, Harness, HarnessFactory, sign, verdict_of
 from tests.slack.fake_slack import FakeSlack
@@ -69,12 +70,12 @@ async def test_oos_acks_before_any_triage_work_then_fills_the_thread(harness: Ha
     assert "Integration admin" in verdict.everything
     actions = next(b for b in verdict.blocks if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == [
-        blocks.ACTION_RERUN,
-        blocks.ACTION_RESOLVE,
-        blocks.ACTION_EVIDENCE,
-        blocks.ACTION_TICKET,
+        verdict_blocks.ACTION_RERUN,
+        verdict_blocks.ACTION_RESOLVE,
+        verdict_blocks.ACTION_EVIDENCE,
+        verdict_blocks.ACTION_TICKET,
     ]
-    assert len(verdict.blocks) <= blocks.MAX_BLOCKS
+    assert len(verdict.blocks) <= common.MAX_BLOCKS
 
     # The root message now carries the outcome, still starting with who started it.
     assert CAUSE in root.text and root.text.startswith(f"Triage for {SKU} started by <@U1>")
@@ -216,7 +217,7 @@ async def test_user_groups_admit_members_and_refuse_others(make_harness: Harness
 async def test_rerun_walks_again_in_the_same_thread(harness: Harness) -> None:
     thread = await harness.triage()
 
-    reply = await thread.press(blocks.ACTION_RERUN, user="U7")
+    reply = await thread.press(verdict_blocks.ACTION_RERUN, user="U7")
     assert (reply.status, reply.body) == (200, "")
     await harness.fake.wait_for(lambda: len(thread.verdicts) == 2, "the second verdict")
     await harness.services.runner.drain()
@@ -234,7 +235,7 @@ async def test_evidence_file_uses_the_external_upload_flow(harness: Harness) -> 
     fake = harness.fake
     before = len(fake.calls)
 
-    await thread.press(blocks.ACTION_EVIDENCE)
+    await thread.press(verdict_blocks.ACTION_EVIDENCE)
     await fake.wait_for(
         lambda: fake.calls_to("files.completeUploadExternal"), "the upload to complete"
     )
@@ -264,7 +265,7 @@ async def test_evidence_file_uses_the_external_upload_flow(harness: Harness) -> 
 
 async def test_open_ticket_says_no_ticket_system_is_configured(harness: Harness) -> None:
     thread = await harness.triage()
-    await thread.press(blocks.ACTION_TICKET)
+    await thread.press(verdict_blocks.ACTION_TICKET)
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the answer")
     assert answer["response_type"] == "ephemeral"
     assert "No ticket system is configured yet" in answer["text"]
@@ -278,14 +279,14 @@ async def test_mark_resolved_updates_the_verdict_and_says_so_in_the_thread(
     verdict = thread.verdicts[0]
     updates_before = verdict.updates
 
-    await thread.press(blocks.ACTION_RESOLVE, user="U5")
+    await thread.press(verdict_blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: verdict.updates > updates_before, "the verdict update")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
 
     assert "Marked resolved by <@U5>" in verdict.everything
     assert CAUSE in verdict.text
     actions = next(b for b in verdict.blocks if b["type"] == "actions")
-    assert blocks.ACTION_RESOLVE not in [e["action_id"] for e in actions["elements"]]
+    assert verdict_blocks.ACTION_RESOLVE not in [e["action_id"] for e in actions["elements"]]
     assert "<@U5> marked" in thread.messages[-1].everything
 
 
@@ -294,20 +295,22 @@ async def test_state_changing_buttons_follow_the_action_rule(make_harness: Harne
     thread = await harness.triage()
     verdict = thread.verdicts[0]
 
-    await thread.press(blocks.ACTION_RESOLVE)
+    await thread.press(verdict_blocks.ACTION_RESOLVE)
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the refusal")
     assert "not allowed to use this action" in answer["text"]
     assert verdict.updates == 0
 
     # Anyone may still fetch the evidence file (it changes nothing).
-    await thread.press(blocks.ACTION_EVIDENCE)
+    await thread.press(verdict_blocks.ACTION_EVIDENCE)
     await harness.fake.wait_for(
         lambda: harness.fake.calls_to("files.completeUploadExternal"), "the evidence upload"
     )
 
 
 async def test_a_button_for_an_unknown_triage_answers_clearly(harness: Harness) -> None:
-    await harness.click(blocks.ACTION_EVIDENCE, "deadbeef0000", message_ts="1.1", thread_ts="1.1")
+    await harness.click(
+        verdict_blocks.ACTION_EVIDENCE, "deadbeef0000", message_ts="1.1", thread_ts="1.1"
+    )
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the answer")
     assert "I no longer have that triage" in answer["text"]
 
@@ -508,7 +511,7 @@ async def test_a_verdict_too_long_for_one_message_attaches_the_evidence_file(
     (root,) = harness.fake.roots("C1")
     assert complete.params["thread_ts"] == root.ts
     (verdict,) = [m for m in harness.fake.thread("C1", root.ts) if verdict_of(m)]
-    assert len(verdict.blocks) <= blocks.MAX_BLOCKS
+    assert len(verdict.blocks) <= common.MAX_BLOCKS
     assert "full text is in the Evidence file" in verdict.everything
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import blocks
+from bot.slack.blocks import common, notices
 from tests.slack.block_kit import block_errors, escaping_errors
 from tests.slack.fake_slack import FakeSlack, Limits, Rate
 
@@ -51,7 +51,7 @@ def test_block_kit_limits_are_checked(blocks_: list[dict[str, Any]], says: str) 
 
 
 def test_the_apps_own_messages_pass_the_block_kit_checks() -> None:
-    message = blocks.usage_message()
+    message = notices.usage_message()
     assert block_errors(message.blocks) == []
 
 
@@ -122,11 +122,11 @@ async def test_editing_a_deleted_message_is_message_not_found(fake_slack: FakeSl
 
 
 def test_clipping_escaped_text_never_leaves_half_an_entity_or_link() -> None:
-    escaped = blocks.esc("R&D <!everyone> " * 20)
+    escaped = common.esc("R&D <!everyone> " * 20)
     for limit in range(5, 80):
-        out, cut = blocks.clip(escaped, limit)
+        out, cut = common.clip(escaped, limit)
         assert cut and escaping_errors({"text": out}) == [], out
     linked = "see " + "<https://jira.example/browse/OOS-1|OOS-1> " * 5
     for limit in range(5, 120):
-        out, _ = blocks.clip(linked, limit)
+        out, _ = common.clip(linked, limit)
         assert escaping_errors({"text": out}) == [], out

@@ -17,7 +17,7 @@ from bot.engine import triage
 from bot.outside_text import link, outside, user_mention
 from bot.render_text import render_text
 from bot.report import Report
-from bot.slack import blocks
+from bot.slack.blocks import evidence, progress, replies, verdict
 from bot.tickets.fingerprint import fingerprint_of
 from bot.tickets.render import Scrubber, ticket_draft
 from tests.slack.conftest import HarnessFactory, verdict_of
@@ -128,8 +128,8 @@ async def test_hostile_vendor_text_reaches_slack_as_escaped_data(
     harness = await make_harness(resolve=resolve)
     for i, sku in enumerate(scenarios):
         thread = await harness.triage(sku, channel=f"C{i}")
-        await thread.press(blocks.ACTION_EVIDENCE)
-        await thread.press(blocks.ACTION_RESOLVE)
+        await thread.press(verdict.ACTION_EVIDENCE)
+        await thread.press(verdict.ACTION_RESOLVE)
         await harness.services.runner.drain()
     await harness.event({"type": "app_home_opened", "user": "U1", "tab": "home"})
     await fake_slack.wait_for(lambda: fake_slack.calls_to("views.publish"), "the Home view")
@@ -166,15 +166,15 @@ async def test_every_slack_builder_keeps_hostile_report_text_inert(
 ) -> None:
     for report in await hostile_reports(scenarios):
         messages = [
-            blocks.verdict_message(report, "t1"),
-            blocks.progress_message(report.sku, {}, state="failed", reason=HOSTILE),
-            blocks.error_message(report.sku, reference="r1", reason=HOSTILE),
+            verdict.verdict_message(report, "t1"),
+            progress.progress_message(report.sku, {}, state="failed", reason=HOSTILE),
+            progress.error_message(report.sku, reference="r1", reason=HOSTILE),
         ]
         for message in messages:
             for text in [message.text, *strings(message.blocks)]:
                 assert_inert(text, report.sku)
         # The text-only re-post when Slack refuses the blocks, and the file comment.
-        for text in (blocks.verdict_text(report), blocks.evidence_files(report, "t1").comment):
+        for text in (verdict.verdict_text(report), evidence.evidence_files(report, "t1").comment):
             assert_inert(text, report.sku)
             assert "https://phish" not in text, "no bare URL Slack would link in plain text"
 
@@ -226,8 +226,10 @@ def test_only_links_and_mentions_the_bot_builds_come_out() -> None:
 
 
 def test_fallback_texts_of_monitoring_and_agent_replies_are_escaped() -> None:
-    reply = blocks.agent_reply("SKU-1", "All clear <!channel> https://phish.example", [], model="m")
+    reply = replies.agent_reply(
+        "SKU-1", "All clear <!channel> https://phish.example", [], model="m"
+    )
     assert_inert(reply.text, "agent reply")
     assert "https://phish" not in reply.text
-    resolved = blocks.resolved_notice("U1", "SKU-1")
+    resolved = verdict.resolved_notice("U1", "SKU-1")
     assert resolved.text == "SKU-1 marked resolved by <@U1>"

@@ -11,7 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.slack import blocks
+from bot.slack.blocks import common
+from bot.slack.blocks import home as home_blocks
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.settings import AccessPolicy
 from tests.slack.conftest import CAUSE, SKU, Harness, HarnessFactory
 
@@ -28,7 +30,7 @@ async def test_pressing_mark_resolved_saves_who_resolved_it(harness: Harness) ->
     assert saved_row(harness, thread.triage_id)["resolved_by"] is None
     before = datetime.now(UTC)
 
-    reply = await thread.press(blocks.ACTION_RESOLVE, user="U5")
+    reply = await thread.press(verdict_blocks.ACTION_RESOLVE, user="U5")
     assert (reply.status, reply.body) == (200, "")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
 
@@ -39,15 +41,15 @@ async def test_pressing_mark_resolved_saves_who_resolved_it(harness: Harness) ->
     assert (recent["resolved_by"], recent["resolved_at"]) == ("U5", row["resolved_at"])
 
     # The verdict shows the saved resolution (its date is the stored one).
-    shown = blocks.resolution_of(row)
+    shown = common.resolution_of(row)
     assert shown is not None
     assert "Marked resolved by <@U5>" in verdict.everything
-    assert blocks.slack_date(shown.at) in verdict.everything
+    assert common.slack_date(shown.at) in verdict.everything
 
 
 async def test_app_home_shows_a_resolved_triage_as_resolved(harness: Harness) -> None:
     resolved = await harness.triage()
-    await resolved.press(blocks.ACTION_RESOLVE, user="U5")
+    await resolved.press(verdict_blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: "marked" in resolved.messages[-1].text, "the notice")
     await harness.triage()  # a second one, still open
 
@@ -69,12 +71,12 @@ async def test_app_home_shows_a_resolved_triage_as_resolved(harness: Harness) ->
 async def test_a_second_press_keeps_the_first_resolution(harness: Harness) -> None:
     thread = await harness.triage()
     verdict = thread.verdicts[0]
-    await thread.press(blocks.ACTION_RESOLVE, user="U5")
+    await thread.press(verdict_blocks.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: "marked" in thread.messages[-1].text, "the notice")
     first = saved_row(harness, thread.triage_id)["resolved_at"]
 
     # U6 still had the old message (with the button) and pressed it too.
-    await thread.press(blocks.ACTION_RESOLVE, user="U6")
+    await thread.press(verdict_blocks.ACTION_RESOLVE, user="U6")
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the answer")
 
     assert answer["response_type"] == "ephemeral"
@@ -91,7 +93,7 @@ async def test_a_refused_press_saves_nothing(make_harness: HarnessFactory) -> No
     harness = await make_harness(access=AccessPolicy(action_users=frozenset({"ULEAD"})))
     thread = await harness.triage()
 
-    await thread.press(blocks.ACTION_RESOLVE, user="U1")
+    await thread.press(verdict_blocks.ACTION_RESOLVE, user="U1")
     (answer,) = await harness.fake.wait_for(lambda: harness.fake.responses, "the refusal")
 
     assert "not allowed to use this action" in answer["text"]
@@ -113,7 +115,7 @@ def test_home_view_marks_resolved_rows_only() -> None:
         {**base, "id": "aaa", "resolved_by": "U5", "resolved_at": "2024-05-01T12:30:00+00:00"},
         {**base, "id": "bbb", "resolved_by": None, "resolved_at": None},
     ]
-    view = blocks.home_view(rows)
+    view = home_blocks.home_view(rows)
     resolved_section, resolved_context, open_section, open_context = view["blocks"][1:5]
 
     assert "*resolved*" in resolved_section["text"]["text"]
@@ -124,9 +126,9 @@ def test_home_view_marks_resolved_rows_only() -> None:
 
 def test_resolution_of_reads_the_saved_fields() -> None:
     at = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-    assert blocks.resolution_of(
+    assert common.resolution_of(
         {"resolved_by": "U5", "resolved_at": at.isoformat()}
-    ) == blocks.Resolution(user="U5", at=at)
-    assert blocks.resolution_of({"resolved_by": None, "resolved_at": None}) is None
-    assert blocks.resolution_of({}) is None
-    assert blocks.resolution_of({"resolved_by": "U5", "resolved_at": "not a date"}) is None
+    ) == common.Resolution(user="U5", at=at)
+    assert common.resolution_of({"resolved_by": None, "resolved_at": None}) is None
+    assert common.resolution_of({}) is None
+    assert common.resolution_of({"resolved_by": "U5", "resolved_at": "not a date"}) is None

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bot.compose import sandbox_target
-from bot.slack import blocks
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.server import serve
 from bot.slack.settings import SlackSettings
 from bot.store import TriageStore
@@ -251,7 +251,7 @@ async def test_a_button_click_is_acked_and_reruns_in_the_same_thread(
     await fake_slack.wait_for(lambda: app.store.count() == 1, "the saved triage")
 
     envelope = await app.click(
-        blocks.ACTION_RERUN, triage_id, message_ts=verdict.ts, thread_ts=root.ts, user="U7"
+        verdict_blocks.ACTION_RERUN, triage_id, message_ts=verdict.ts, thread_ts=root.ts, user="U7"
     )
     ack = await socket_mode.ack_of(envelope)
     assert ack.payload is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.engine import triage
 from bot.report import Report
-from bot.slack import blocks
+from bot.slack.blocks import verdict
 from bot.tree import LAYER_NAMES, LAYER_ORDER
 from tests.slack.conftest import CAUSE, SKU, Harness, HarnessFactory
 
@@ -50,7 +50,7 @@ async def test_mark_resolved_updates_the_threads_root_line(harness: Harness) -> 
     root = harness.fake.messages[thread.root_ts]
     assert CAUSE in root.everything and "Resolved by" not in root.everything
 
-    await thread.press(blocks.ACTION_RESOLVE, user="U5")
+    await thread.press(verdict.ACTION_RESOLVE, user="U5")
     await harness.fake.wait_for(lambda: "Resolved by" in root.everything, "the root line")
     await harness.services.runner.drain()
     assert "<@U5>" in root.text and "started by <@U1>" in root.text, "who started, who resolved"
@@ -64,7 +64,7 @@ async def test_mark_resolved_on_a_deleted_verdict_still_resolves_and_says_so(
     triage_id = thread.triage_id
     harness.fake.delete(thread.verdicts[0].ts)
     await harness.click(
-        blocks.ACTION_RESOLVE, triage_id, message_ts="1700000000.999999", thread_ts=thread.root_ts
+        verdict.ACTION_RESOLVE, triage_id, message_ts="1700000000.999999", thread_ts=thread.root_ts
     )
     await harness.fake.wait_for(
         lambda: any("marked" in m.text for m in thread.messages), "the resolved notice"

@@ -14,7 +14,8 @@ import pytest
 
 from bot.cli import build_parser
 from bot.compose import SANDBOX_JIRA_PROJECT, sandbox_jira, sandbox_tickets
-from bot.slack import blocks, server
+from bot.slack import server
+from bot.slack.blocks import verdict
 from bot.tickets.service import TicketService
 from tests.slack.conftest import (  # noqa: F401
     SIGNING_SECRET,
@@ -91,7 +92,7 @@ async def test_open_ticket_on_a_layer_3_verdict_opens_one_and_a_second_oos_comme
     thread = await h.triage("SKU-3101")  # L3.flow_suspended: offered, not opened by itself
     assert jira.issues == {}
 
-    reply = await thread.press(blocks.ACTION_TICKET)
+    reply = await thread.press(verdict.ACTION_TICKET)
     assert reply.status == 200
     said = await _said(h, thread, "Opened")
     (key,) = jira.issues

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from bot.engine import triage
-from bot.slack import blocks
 from bot.slack.app import build_app
+from bot.slack.blocks import verdict
 from bot.slack.server import start_http
 from bot.slack.settings import AccessPolicy
 from bot.store import TriageStore
@@ -84,7 +84,7 @@ async def test_open_ticket_click_creates_the_ticket_and_posts_its_link(make: Fac
     thread = await h.triage("SKU-3101")  # layer 3: offered, not opened automatically
     assert h.jira.issues == {}
 
-    reply = await thread.press(blocks.ACTION_TICKET)
+    reply = await thread.press(verdict.ACTION_TICKET)
     assert reply.status == 200
 
     said = await _said(h, thread, "Opened")
@@ -100,7 +100,7 @@ async def test_open_ticket_click_creates_the_ticket_and_posts_its_link(make: Fac
     )
 
     # A second click (or another person's) adds nothing new: the same triage, one action.
-    await thread.press(blocks.ACTION_TICKET)
+    await thread.press(verdict.ACTION_TICKET)
     responses = await h.fake.wait_for(lambda: h.fake.responses, "the answer to the second click")
     assert (
         f"escalated already: <https://oos-sandbox.atlassian.net/browse/{key}|{key}>"
@@ -129,7 +129,7 @@ async def test_mark_resolved_resolves_the_ticket(make: Factory) -> None:
     await _said(h, thread, "Opened")
     (key,) = h.jira.issues
 
-    await thread.press(blocks.ACTION_RESOLVE)
+    await thread.press(verdict.ACTION_RESOLVE)
 
     said = await _said(h, thread, "is resolved")
     assert key in said
@@ -159,7 +159,7 @@ async def test_an_outage_is_said_in_the_thread_and_the_link_follows_on_recovery(
 async def test_nothing_to_escalate_for_an_in_sync_sku(make: Factory) -> None:
     h = await make()
     thread = await h.triage("SKU-1000")
-    await thread.press(blocks.ACTION_TICKET)
+    await thread.press(verdict.ACTION_TICKET)
     responses = await h.fake.wait_for(lambda: h.fake.responses, "the ephemeral answer")
     assert "Nothing to escalate" in responses[-1]["text"]
     assert h.jira.issues == {}

@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 
-from bot.slack import blocks
 from bot.slack.background import new_reference
+from bot.slack.blocks import common, notices
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def at_the_edge(what: str) -> Callable[[Listener], Listener]:
                 log.exception("%s failed (ref %s)", what, ref)
                 respond = kwargs.get("respond")
                 if respond is not None:
-                    message = blocks.notice(
+                    message = notices.notice(
                         f":warning: {what} failed. Reference `{ref}` (the details are in the server log)."
                     )
                     try:
@@ -45,12 +45,12 @@ def at_the_edge(what: str) -> Callable[[Listener], Listener]:
     return wrap
 
 
-def ephemeral(message: blocks.Message) -> dict[str, Any]:
+def ephemeral(message: common.Message) -> dict[str, Any]:
     """Keyword arguments for ``ack``/``respond`` that only the requester sees."""
     return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
 
 
-async def tell(respond: AsyncRespond, message: blocks.Message) -> None:
+async def tell(respond: AsyncRespond, message: common.Message) -> None:
     """Answer only the requester, after the ack, leaving the message they acted on as it was."""
     await respond(**ephemeral(message), replace_original=False)
 
@@ -62,7 +62,7 @@ async def admitted(
     the user."""
     refusal = await services.access.check(user, channel, change=change)
     if refusal is not None:
-        await tell(respond, blocks.refusal(refusal.reason))
+        await tell(respond, notices.refusal(refusal.reason))
     return refusal is None
 
 

@@ -20,7 +20,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report import Report
-from bot.slack import blocks
+from bot.slack.blocks import common, notices, progress
+from bot.slack.blocks import monitoring as monitoring_blocks
+from bot.slack.blocks import verdict as verdict_blocks
 from bot.slack.listeners import admitted, at_the_edge, tell
 from bot.slack.runner import TriageRequest, upload_evidence
 from bot.slack.services import Services
@@ -68,7 +70,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def gone(respond: AsyncRespond) -> None:
         await tell(
             respond,
-            blocks.refusal(
+            notices.refusal(
                 "I no longer have that triage (it was not saved, or was made by another "
                 "server). Run `/oos SKU` again."
             ),
@@ -117,7 +119,7 @@ def register(app: AsyncApp, services: Services) -> None:
             "thread_url": thread_url(services.workspace_url, click.channel, thread),
         }
 
-    @verdict_button(blocks.ACTION_RERUN, "Re-run", change=False)
+    @verdict_button(verdict_blocks.ACTION_RERUN, "Re-run", change=False)
     async def rerun(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         services.runner.start(
             TriageRequest(
@@ -129,18 +131,18 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         )
 
-    @verdict_button(blocks.ACTION_RESOLVE, "Mark resolved", change=True)
+    @verdict_button(verdict_blocks.ACTION_RESOLVE, "Mark resolved", change=True)
     async def resolve(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         report, triage_id = click.report, click.triage_id
         # The store first: the message only shows what was saved (a StoreError here leaves the
         # button as it was, and at_the_edge tells the user with a reference id).
         marked = services.store.mark_resolved(triage_id, click.user)
         saved = services.store.get(triage_id)
-        resolution = blocks.resolution_of(saved[0]) if saved is not None else None
+        resolution = common.resolution_of(saved[0]) if saved is not None else None
         if resolution is None:  # the row went away since it was loaded: nothing was marked
             await gone(respond)
             return
-        message = blocks.verdict_message(report, triage_id, resolution=resolution)
+        message = verdict_blocks.verdict_message(report, triage_id, resolution=resolution)
         if click.message_ts:
             # Best effort: a deleted verdict message must not cost the notice or the ticket.
             services.poster.edit(click.channel, click.message_ts, message)
@@ -148,27 +150,27 @@ def register(app: AsyncApp, services: Services) -> None:
             # The channel's view of the thread says it is resolved too.
             opened = services.store.first_in_thread(click.channel, click.thread_ts)
             if opened is not None:
-                root = blocks.root_message(
+                root = progress.root_message(
                     report.sku,
                     str(opened.get("user") or click.user),
-                    outcome=blocks.root_outcome(report),
+                    outcome=progress.root_outcome(report),
                     resolution=resolution,
                 )
                 services.poster.edit(click.channel, click.thread_ts, root)
         if not marked:
             # Someone else was first (two clicks on a message not yet updated): say who.
-            await tell(respond, blocks.already_resolved(resolution, report.sku))
+            await tell(respond, verdict_blocks.already_resolved(resolution, report.sku))
             return
         await services.poster.post(
             click.channel,
-            blocks.resolved_notice(click.user, report.sku),
+            verdict_blocks.resolved_notice(click.user, report.sku),
             thread_ts=click.clicked_thread,
         )
         if services.tickets is not None:
             # Close the loop on the ticket too; the outcome is posted in the thread.
             await services.tickets.resolve(report, triage_id, **ticket_thread(click))
 
-    @verdict_button(blocks.ACTION_EVIDENCE, "Evidence file", change=False)
+    @verdict_button(verdict_blocks.ACTION_EVIDENCE, "Evidence file", change=False)
     async def evidence(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         await upload_evidence(
             client,
@@ -178,20 +180,21 @@ def register(app: AsyncApp, services: Services) -> None:
             thread_ts=str(click.thread_ts),
         )
 
-    @verdict_button(blocks.ACTION_TICKET, "Open ticket", change=True)
+    @verdict_button(verdict_blocks.ACTION_TICKET, "Open ticket", change=True)
     async def ticket(click: _Click, respond: AsyncRespond, client: AsyncWebClient) -> None:
         report = click.report
         if services.tickets is None:
-            await tell(respond, blocks.ticket_not_configured(report))
+            await tell(respond, verdict_blocks.ticket_not_configured(report))
             return
         outcome = await services.tickets.open(report, click.triage_id, **ticket_thread(click))
         if outcome.replayed or outcome.kind in ("busy", "nothing"):
             # Everything else was posted in the thread by the ticket service's notifier.
             await tell(
-                respond, blocks.ticket_notice(outcome, sku=report.sku, cause=report.verdict.cause)
+                respond,
+                verdict_blocks.ticket_notice(outcome, sku=report.sku, cause=report.verdict.cause),
             )
 
-    @app.action(blocks.ACTION_MONITOR_TRIAGE)
+    @app.action(monitoring_blocks.ACTION_MONITOR_TRIAGE)
     @at_the_edge("Triage")
     async def monitor_triage(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -202,7 +205,7 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             sku = validate_sku(str(action.get("value") or ""))
         except InvalidSku as exc:
-            await tell(respond, blocks.refusal(str(exc)))
+            await tell(respond, notices.refusal(str(exc)))
             return
         if not await admitted(services, respond, user, channel):
             return

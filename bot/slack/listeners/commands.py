@@ -12,7 +12,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.slack import blocks
+from bot.slack.blocks import common, notices
+from bot.slack.blocks import monitoring as monitoring_blocks
 from bot.slack.listeners import admitted, at_the_edge, ephemeral, tell
 from bot.slack.runner import TriageRequest
 from bot.slack.services import Services
@@ -51,7 +52,7 @@ def parse_command(text: str) -> Parsed:
     if not words or (len(words) == 1 and words[0].lower() in _HELP_WORDS):
         return Help()
     first = words[0].lower()
-    if first in blocks.MONITORING_COMMANDS:
+    if first in notices.MONITORING_COMMANDS:
         return Monitoring(first)
     body = text.strip()
     if first == "triage" and len(words) > 1:
@@ -67,10 +68,10 @@ def parse_command(text: str) -> Parsed:
         return Malformed(str(exc))
 
 
-def malformed_message(text: str, reason: str) -> blocks.Message:
-    shown, _ = blocks.clip(text.strip(), 80)
-    return blocks.refusal(
-        f"“{blocks.esc(shown)}” is not a SKU I can look up: {reason}. Usage: `/oos SKU-1042` (or `/oos help`)."
+def malformed_message(text: str, reason: str) -> common.Message:
+    shown, _ = common.clip(text.strip(), 80)
+    return notices.refusal(
+        f"“{common.esc(shown)}” is not a SKU I can look up: {reason}. Usage: `/oos SKU-1042` (or `/oos help`)."
     )
 
 
@@ -81,7 +82,7 @@ def register(app: AsyncApp, services: Services) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         refusal = services.access.quick_refusal(user, channel)
         if refusal is not None:
-            await ack(**ephemeral(blocks.refusal(refusal.reason)))
+            await ack(**ephemeral(notices.refusal(refusal.reason)))
             return None
         return user, channel
 
@@ -92,15 +93,15 @@ def register(app: AsyncApp, services: Services) -> None:
         channel (``bot.monitor.posts``)."""
         commands = services.monitoring
         if commands is None:
-            await ack(**ephemeral(blocks.monitoring_not_configured(name)))
+            await ack(**ephemeral(notices.monitoring_not_configured(name)))
             return
         asker = await quick_admit(ack, command)
         if asker is None:
             return
         user, channel = asker
-        await ack(**ephemeral(blocks.monitor_working(name)))
+        await ack(**ephemeral(monitoring_blocks.monitor_working(name)))
 
-        async def on_error(message: blocks.Message) -> None:
+        async def on_error(message: common.Message) -> None:
             await tell(respond, message)
 
         async def admit() -> bool:
@@ -114,7 +115,7 @@ def register(app: AsyncApp, services: Services) -> None:
         text = str(command.get("text") or "")
         parsed = parse_command(text)
         if isinstance(parsed, Help):
-            await ack(**ephemeral(blocks.usage_message()))
+            await ack(**ephemeral(notices.usage_message()))
             return
         if isinstance(parsed, Monitoring):
             await monitoring(ack, command, respond, parsed.name)

@@ -10,8 +10,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
 from bot.slack.background import new_reference
+from bot.slack.blocks import notices, replies
 from bot.slack.followup import answer_mention
 from bot.slack.runner import send_ephemeral
 from bot.slack.services import Services
@@ -34,14 +34,14 @@ def register(app: AsyncApp, services: Services) -> None:
                 channel=channel,
                 user=str(event["user"]),
                 response_url=None,
-                message=blocks.refusal(refusal.reason),
+                message=notices.refusal(refusal.reason),
                 thread_ts=reply_in,
             )
             return
         try:
             found = services.store.by_thread(channel, str(thread_ts)) if thread_ts else None
             if found is None:
-                message = blocks.not_a_triage_thread()
+                message = replies.not_a_triage_thread()
             else:
                 row, report = found
                 message = await answer_mention(
@@ -55,5 +55,5 @@ def register(app: AsyncApp, services: Services) -> None:
         except Exception:
             ref = new_reference()
             log.exception("answering a mention failed (ref %s)", ref)
-            message = blocks.notice(f":warning: I could not answer that. Reference `{ref}`.")
+            message = notices.notice(f":warning: I could not answer that. Reference `{ref}`.")
         await services.poster.post(channel, message, thread_ts=reply_in)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
+from bot.slack.blocks import home as home_blocks
 from bot.slack.services import Services
 
 RECENT = 20
@@ -20,5 +20,5 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         user = str(event["user"])
         rows = services.store.recent(user=user, limit=RECENT)
-        view = blocks.home_view(rows, workspace_url=services.workspace_url)
+        view = home_blocks.home_view(rows, workspace_url=services.workspace_url)
         await client.views_publish(user_id=user, view=view)
