@@ -38,7 +38,8 @@ from pathlib import Path
 import bot.monitor.drift as drift
 from bot.monitor.drift import run_drift, sandbox_transports
 from bot.store import TriageStore
-from tools.erp.netsuite import MAX_PAGE_SIZE, NetSuiteConfig, id_ranges
+from tools.erp.netsuite_config import MAX_PAGE_SIZE, NetSuiteConfig
+from tools.erp.netsuite_queries import id_ranges
 from tools.models import QuantityKind
 from tools.sandbox.catalog import GeneratedCatalog
 from tools.sandbox.emulators.faults import Faults, Scripted

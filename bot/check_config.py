@@ -36,7 +36,7 @@ from bot.discover import SHOPIFY_SCOPES
 from bot.live import PROBE_SKU, SystemCheck, check_stack
 from bot.slack.manifest import manifest_text
 from tools.clock import utc_now
-from tools.erp.netsuite import listeners_query
+from tools.erp.netsuite_queries import listeners_query
 from tools.erp.netsuite_statements import needs
 from tools.errors import AdapterError
 from tools.marketplace.amazon_discovery import discover_amazon

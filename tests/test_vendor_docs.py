@@ -12,7 +12,8 @@ import pytest
 
 from bot.check_config import JIRA_PERMISSIONS, manifest_scopes
 from bot.discover import SHOPIFY_SCOPES
-from tools.erp.netsuite import NetSuiteConfig, NetSuiteErp, OutboundEventRecord
+from tools.erp.netsuite import NetSuiteErp
+from tools.erp.netsuite_config import NetSuiteConfig, OutboundEventRecord
 from tools.ticketing import SYSTEMS
 from tools.vendors import SPECS
 

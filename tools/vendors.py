@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from tools.erp.netsuite import NetSuiteConfig
+from tools.erp.netsuite_config import NetSuiteConfig
 from tools.marketplace.amazon import DEFAULT_ENV as AMAZON_ENV
 from tools.middleware.celigo import DEFAULT_TOKEN_ENV as CELIGO_ENV
 from tools.middleware.celigo_config import CeligoOptions

@@ -38,7 +38,8 @@ from bot.outside_text import outside
 from bot.settings import default_store_path
 from bot.store import TriageStore
 from tools.clock import utc_now
-from tools.erp.netsuite import NetSuiteConfig, NetSuiteErp
+from tools.erp.netsuite import NetSuiteErp
+from tools.erp.netsuite_config import NetSuiteConfig
 from tools.errors import AdapterError
 from tools.models import QuantityKind
 from tools.protocols import CatalogSource

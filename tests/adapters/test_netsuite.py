@@ -21,24 +21,23 @@ import pytest
 from pydantic import ValidationError
 
 from tests.fakes import FakeClock
-from tools.erp.netsuite import (
-    ITEM_TYPES,
-    MAX_PAGE_SIZE,
-    NOT_VISIBLE,
-    SUITEQL_PATH,
-    NetSuiteConfig,
-    NetSuiteErp,
-    OutboundEventRecord,
-    TriggerRuleRecord,
-    WebhookLogRecord,
-    literal,
-)
+from tools.erp.netsuite import NOT_VISIBLE, NetSuiteErp
 from tools.erp.netsuite_auth import (
     TbaCredentials,
     TbaEnv,
     parse_authorization,
     signature_base_string,
 )
+from tools.erp.netsuite_config import (
+    ITEM_TYPES,
+    MAX_PAGE_SIZE,
+    SUITEQL_PATH,
+    NetSuiteConfig,
+    OutboundEventRecord,
+    TriggerRuleRecord,
+    WebhookLogRecord,
+)
+from tools.erp.netsuite_queries import literal
 from tools.errors import AdapterError
 from tools.models import (
     ErpItem,
@@ -1082,7 +1081,7 @@ def _seller_adapter(emulator: NetSuiteEmulator, **config: Any) -> NetSuiteErp:
 def test_the_sell_through_statement_in_full() -> None:
     from datetime import date
 
-    from tools.erp.netsuite import sell_through_query
+    from tools.erp.netsuite_queries import sell_through_query
 
     assert sell_through_query(4417, date(2026, 10, 22), ["2", "1"]) == (
         "SELECT item.id, item.itemid, sold.units AS sold, SUM(iil.quantityavailable) AS available"
@@ -1098,7 +1097,7 @@ def test_the_sell_through_statement_in_full() -> None:
 
 
 async def test_sell_through_sums_sales_lines_per_item_in_the_window() -> None:
-    from tools.erp.netsuite import sell_through_query
+    from tools.erp.netsuite_queries import sell_through_query
     from tools.protocols import SellThroughSource
 
     catalog = _Lines(
@@ -1138,7 +1137,7 @@ async def test_sell_through_sums_sales_lines_per_item_in_the_window() -> None:
 async def test_sell_through_pages_are_keyed_on_the_last_item_id() -> None:
     from datetime import date
 
-    from tools.erp.netsuite import sell_through_query
+    from tools.erp.netsuite_queries import sell_through_query
 
     sale = _line("CashSale", "2026-11-15", -4)
     ids = [3, 4, 5, 90, 91, 700, 701, 702, 9_000]

@@ -16,13 +16,9 @@ import httpx
 import pytest
 
 from bot.monitor.scan import CompareRule, scan_catalogs
-from tools.erp.netsuite import (
-    NetSuiteConfig,
-    NetSuiteErp,
-    catalog_bounds_query,
-    catalog_query,
-    id_ranges,
-)
+from tools.erp.netsuite import NetSuiteErp
+from tools.erp.netsuite_config import NetSuiteConfig
+from tools.erp.netsuite_queries import catalog_bounds_query, catalog_query, id_ranges
 from tools.errors import AdapterError
 from tools.models import ErpItem, ErpSnapshot, LocationQuantity, Source, StorefrontSnapshot
 from tools.protocols import CatalogSource

@@ -134,7 +134,7 @@ async def test_a_netsuite_stack_feeds_low_stock_from_its_sales_lines(
 
     from bot.config import MonitoringConfig
     from bot.monitor.sources import Monitor
-    from tools.erp.netsuite import sell_through_query
+    from tools.erp.netsuite_queries import sell_through_query
     from tools.sandbox.emulators.netsuite import CatalogItem, CatalogLine, NetSuiteEmulator
 
     def sold(n: int) -> tuple[CatalogLine, ...]:

@@ -3,8 +3,10 @@
 Every read is one SuiteQL ``SELECT`` sent as ``POST /services/rest/query/v1/suiteql`` with
 ``Prefer: transient``, body ``{"q": …}`` and ``limit``/``offset`` in the URL; answers are pages of
 ``{items, hasMore, count, offset, totalResults, links}`` and are read until ``hasMore`` is false
-(offsets step by the page size, at most 100,000 rows). The module-level ``*_query`` functions
-build every statement the adapter sends, so tests can see them whole. Requests are signed by
+(offsets step by the page size, at most 100,000 rows). The ``*_query`` functions of
+``tools.erp.netsuite_queries`` build every statement the adapter sends, so tests can see them
+whole; ``tools.erp.netsuite_config`` holds the settings and wire constants and
+``tools.erp.netsuite_rows`` reads the answers' columns. Requests are signed by
 ``tools.erp.netsuite_auth`` (OAuth 1.0a, HMAC-SHA256, ``realm`` = account id) and paced by
 ``ConcurrencySlots`` (NetSuite limits concurrent requests per account, not requests per minute).
 
@@ -156,7 +158,6 @@ Evidence (checked against stored public material; facts only, nothing copied):
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import (
     AsyncIterator,
@@ -166,17 +167,55 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools import redact
 from tools.clock import utc_now
 from tools.concurrency import gather_fail_fast
-from tools.erp.netsuite_auth import TbaEnv, TbaSigner
+from tools.erp.netsuite_auth import TbaSigner
+from tools.erp.netsuite_config import (
+    CREATE_LEVEL,
+    ENDPOINT,
+    ITEM_TYPES,
+    MAX_RESULTS,
+    SUITEQL_PATH,
+    SYSTEM,
+    TRANSACTION_KINDS,
+    NetSuiteConfig,
+)
+from tools.erp.netsuite_queries import (
+    catalog_bounds_query,
+    catalog_query,
+    employee_logins_query,
+    employee_query,
+    id_literal,
+    id_ranges,
+    item_query,
+    last_update_query,
+    listeners_query,
+    outbound_events_query,
+    role_query,
+    sell_through_query,
+    transactions_query,
+    trigger_rules_query,
+    webhook_log_query,
+)
+from tools.erp.netsuite_rows import (
+    Row,
+    approval_status_of,
+    check_range,
+    event_kind,
+    page_items,
+    permission_level,
+    row_flag,
+    row_number,
+    row_required_time,
+    row_text,
+    row_time,
+)
 from tools.erp.netsuite_statements import StatementFault, StatementRefused, statement_fault
 from tools.errors import AdapterError
 from tools.http import AsyncClosing, VendorClient
@@ -185,7 +224,6 @@ from tools.models import (
     ErpItem,
     ErpListener,
     ErpSnapshot,
-    EventKind,
     IntegrationUser,
     InventoryTransaction,
     LocationQuantity,
@@ -198,20 +236,6 @@ from tools.models import (
 )
 from tools.ratelimit import ConcurrencySlots, RateLimiter
 from tools.retry import Clock, Jitter, RetryPolicy, Sleep, full_jitter
-
-SYSTEM = "netsuite"
-SUITEQL_PATH = "/services/rest/query/v1/suiteql"
-ENDPOINT = f"POST {SUITEQL_PATH}"
-MAX_PAGE_SIZE = 1000
-MAX_RESULTS = 100_000
-TIME_FORMAT = "YYYY-MM-DD HH24:MI:SS"
-_PY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_ACCOUNT = re.compile(r"^[A-Za-z0-9_]+$")
-_TYPE_CODE = re.compile(r"^[A-Za-z]+$")
-SALES_TYPES = ("CustInvc", "CashSale")
-_EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 NOT_VISIBLE = {
     "item_flags": "item_flags: no do-not-stock / available-to-fulfil custom fields are configured for NetSuite; look on the item record (Lists > Accounting > Items) for the account's own checkboxes",
@@ -244,526 +268,6 @@ _TOPIC_ORDER = (
     "integration_user",
     "login_audit",
 )
-
-ItemType = Literal["inventory", "non_inventory", "service", "kit", "other"]
-TransactionKind = Literal["sale", "receipt", "adjustment", "transfer", "return", "fulfilment"]
-ApprovalStatus = Literal["posted", "pending_approval", "rejected"]
-
-ITEM_TYPES: dict[str, ItemType] = {
-    "InvtPart": "inventory",
-    "Assembly": "inventory",
-    "NonInvtPart": "non_inventory",
-    "Service": "service",
-    "Kit": "kit",
-}
-TRANSACTION_KINDS: dict[str, TransactionKind] = {
-    "InvAdjst": "adjustment",
-    "InvWksht": "adjustment",
-    "InvCount": "adjustment",
-    "ItemRcpt": "receipt",
-    "ItemShip": "fulfilment",
-    "CashSale": "sale",
-    "CustInvc": "sale",
-    "SalesOrd": "sale",
-    "InvTrnfr": "transfer",
-    "TrnfrOrd": "transfer",
-    "RtnAuth": "return",
-    "CustCred": "return",
-    "CashRfnd": "return",
-}
-_PERMISSION_LEVELS = {"none": 0, "view": 1, "create": 2, "edit": 3, "full": 4}
-_CREATE = 2
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _identifier(value: str) -> str:
-    value = value.strip().lower()
-    if not _IDENTIFIER.match(value):
-        raise ValueError(f"{value!r} is not a NetSuite field, record or script id ([a-z0-9_])")
-    return value
-
-
-class TriggerRuleRecord(_Config):
-    """A custom record holding minimum-change trigger rules (one row per rule)."""
-
-    record: str = "customrecord_oos_trigger_rule"
-    min_delta: str = "custrecord_oos_min_delta"
-
-    _ids = field_validator("record", "min_delta")(_identifier)
-
-
-class WebhookLogRecord(_Config):
-    """A custom record the inventory RESTlet writes one row to per inbound call."""
-
-    record: str = "customrecord_oos_webhook_log"
-    sku: str = "custrecord_oos_sku"
-    status_code: str = "custrecord_oos_status_code"
-    message: str = "custrecord_oos_message"
-    source_id: str = "custrecord_oos_source_id"
-
-    _ids = field_validator("record", "sku", "status_code", "message", "source_id")(_identifier)
-
-
-class OutboundEventRecord(_Config):
-    """A custom record a user event script writes one row to per event it sends out."""
-
-    record: str = "customrecord_oos_outbound_event"
-    kind: str = "custrecord_oos_kind"
-    sku: str = "custrecord_oos_sku"
-    target: str = "custrecord_oos_target"
-
-    _ids = field_validator("record", "kind", "sku", "target")(_identifier)
-
-
-class NetSuiteConfig(_Config):
-    """One NetSuite account as the stack config describes it. No credential values: only the
-    names of the environment variables that hold them."""
-
-    account_id: str = Field(description="e.g. 1234567 or 1234567_SB1 (the TBA realm)")
-    base_url: str | None = Field(
-        None, description="default https://{account}.suitetalk.api.netsuite.com"
-    )
-    restlet_base_url: str | None = Field(
-        None, description="default https://{account}.restlets.api.netsuite.com"
-    )
-    consumer_key_env: str = "NETSUITE_CONSUMER_KEY"
-    consumer_secret_env: str = "NETSUITE_CONSUMER_SECRET"
-    token_id_env: str = "NETSUITE_TOKEN_ID"
-    token_secret_env: str = "NETSUITE_TOKEN_SECRET"
-    timezone: str = Field("UTC", description="the integration user's time-zone preference")
-    timeout_seconds: float = Field(20.0, gt=0)
-    page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    concurrency: int = Field(5, ge=1, description="the account's concurrency limit to respect")
-    do_not_stock_field: str | None = None
-    available_to_fulfil_field: str | None = None
-    origin_field: str | None = None
-    listener_scripts: dict[str, EventKind] = {}
-    integration_user: str | None = Field(None, description="the employee's entity id")
-    integration_role: str | None = Field(None, description="the token's role, by name")
-    inventory_permissions: tuple[str, ...] = ("TRAN_INVADJST",)
-    sales_types: tuple[str, ...] = Field(
-        SALES_TYPES, description="transaction types whose inventory-affecting lines are sales"
-    )
-    trigger_rule_record: TriggerRuleRecord | None = None
-    webhook_log_record: WebhookLogRecord | None = None
-    outbound_event_record: OutboundEventRecord | None = None
-
-    @field_validator("account_id")
-    @classmethod
-    def _account(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
-            raise ValueError("account id is letters, digits and '_' (e.g. 1234567_SB1)")
-        return value.upper()
-
-    @field_validator("do_not_stock_field", "available_to_fulfil_field", "origin_field")
-    @classmethod
-    def _field_id(cls, value: str | None) -> str | None:
-        return None if value is None else _identifier(value)
-
-    @field_validator("sales_types")
-    @classmethod
-    def _sales_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value or not all(_TYPE_CODE.match(v) for v in value):
-            raise ValueError("sales_types names transaction type codes, e.g. CustInvc, CashSale")
-        return value
-
-    @field_validator("listener_scripts")
-    @classmethod
-    def _script_ids(cls, value: dict[str, EventKind]) -> dict[str, EventKind]:
-        return {_identifier(k): v for k, v in value.items()}
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
-    @property
-    def host_account(self) -> str:
-        return self.account_id.lower().replace("_", "-")
-
-    @property
-    def suitetalk_url(self) -> str:
-        return self.base_url or f"https://{self.host_account}.suitetalk.api.netsuite.com"
-
-    @property
-    def restlet_url(self) -> str:
-        return self.restlet_base_url or f"https://{self.host_account}.restlets.api.netsuite.com"
-
-    @property
-    def env(self) -> TbaEnv:
-        return TbaEnv(
-            self.consumer_key_env,
-            self.consumer_secret_env,
-            self.token_id_env,
-            self.token_secret_env,
-        )
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-# --- SuiteQL statements ------------------------------------------------------------------------
-
-
-def literal(value: str) -> str:
-    """A SuiteQL string literal: quotes doubled, so a SKU like O'Brien stays one value."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def id_literal(value: str) -> str:
-    """An internal id (always an integer in NetSuite) as a number literal."""
-    if not value.isdigit():
-        raise AdapterError(SYSTEM, "bad_payload", f"{value!r} is not a NetSuite internal id")
-    return value
-
-
-def timestamp_literal(at: datetime, zone: ZoneInfo) -> str:
-    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
-    return f"TO_TIMESTAMP({literal(local.strftime(_PY_TIME_FORMAT))}, '{TIME_FORMAT}')"
-
-
-def _as_text(column: str) -> str:
-    return f"TO_CHAR({column}, '{TIME_FORMAT}')"
-
-
-def item_query(sku: str, config: NetSuiteConfig, omit: Collection[str] = ()) -> str:
-    """The item with its quantities per location: one row per location (item columns repeated),
-    or one row without the location columns for an item stocked nowhere. ``omit`` names custom
-    flag fields NetSuite refused, left out of a second try."""
-    columns = ["item.id", "item.itemid", "item.displayname", "item.itemtype", "item.isinactive"]
-    if config.do_not_stock_field and config.do_not_stock_field not in omit:
-        columns.append(f"item.{config.do_not_stock_field} AS donotstock")
-    if config.available_to_fulfil_field and config.available_to_fulfil_field not in omit:
-        columns.append(f"item.{config.available_to_fulfil_field} AS availabletofulfil")
-    columns += [
-        "iil.location",
-        "BUILTIN.DF(iil.location) AS locationname",
-        "iil.quantityavailable",
-        "iil.quantityonhand",
-        "iil.quantitycommitted",
-    ]
-    return (
-        f"SELECT {', '.join(columns)} FROM item"
-        " LEFT OUTER JOIN inventoryitemlocations iil ON iil.item = item.id"
-        f" WHERE item.itemid = {literal(sku)} ORDER BY iil.location"
-    )
-
-
-def transactions_query(
-    sku: str, since: datetime, config: NetSuiteConfig, omit: Collection[str] = ()
-) -> str:
-    """The item's transaction lines since ``since``. ``omit`` names optional columns NetSuite
-    refused (``approvalstatus``, the origin field), left out of a second try."""
-    columns = [
-        "t.id",
-        "t.tranid",
-        "t.type",
-        f"{_as_text('t.createddate')} AS createdat",
-        "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate",
-        "t.externalid",
-        "t.memo",
-        "t.approvalstatus",
-        "tl.quantity",
-        "tl.location",
-    ]
-    if "approvalstatus" in omit:
-        columns.remove("t.approvalstatus")
-    if config.origin_field and config.origin_field not in omit:
-        columns.append(f"t.{config.origin_field} AS origin")
-    return (
-        f"SELECT {', '.join(columns)} FROM transaction t"
-        " JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item"
-        f" WHERE item.itemid = {literal(sku)}"
-        f" AND t.createddate >= {timestamp_literal(since, config.zone)}"
-        " ORDER BY t.createddate, t.id, tl.id"
-    )
-
-
-def last_update_query(sku: str) -> str:
-    return (
-        f"SELECT {_as_text('MAX(t.createddate)')} AS lastupdate FROM transaction t"
-        " JOIN transactionline tl ON tl.transaction = t.id JOIN item ON item.id = tl.item"
-        f" WHERE item.itemid = {literal(sku)} AND tl.isinventoryaffecting = 'T'"
-    )
-
-
-def listeners_query(script_ids: list[str]) -> str:
-    """The deployments of the listed scripts. In SuiteQL ``scriptdeployment.id`` holds the
-    *script's* internal id; the deployment's own internal id is ``primarykey`` (read as ``id``).
-    No ``url``: no public SuiteQL selects one, so a RESTlet's address is built from the ids."""
-    scripts = ", ".join(literal(s) for s in script_ids)
-    return (
-        "SELECT scriptdeployment.primarykey AS id, scriptdeployment.scriptid,"
-        " scriptdeployment.title, scriptdeployment.status, scriptdeployment.isdeployed,"
-        " script.id AS scriptinternalid, script.scriptid AS script,"
-        " script.scripttype FROM scriptdeployment JOIN script ON script.id = scriptdeployment.script"
-        f" WHERE script.scriptid IN ({scripts}) ORDER BY scriptdeployment.primarykey"
-    )
-
-
-def employee_query(entity_id: str) -> str:
-    return (
-        "SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess"
-        f" FROM employee WHERE employee.entityid = {literal(entity_id)}"
-    )
-
-
-def employee_logins_query(entity_id: str, since: datetime, zone: ZoneInfo) -> str:
-    """The employee with its failed logins since ``since``: one row per failure (employee
-    columns repeated), or one row without the login columns."""
-    return (
-        "SELECT employee.id, employee.entityid, employee.isinactive, employee.giveaccess,"
-        f" {_as_text('loginaudit.date')} AS at, loginaudit.status, loginaudit.detail"
-        " FROM employee LEFT OUTER JOIN loginaudit ON loginaudit.user = employee.id"
-        " AND loginaudit.status = 'Failure'"
-        f" AND loginaudit.date >= {timestamp_literal(since, zone)}"
-        f" WHERE employee.entityid = {literal(entity_id)} ORDER BY loginaudit.date DESC"
-    )
-
-
-def role_query(name: str, keys: tuple[str, ...]) -> str:
-    """The role with its level on each of ``keys``: one row per permission it has (role columns
-    repeated), or one row without the permission columns."""
-    wanted = ", ".join(literal(k) for k in keys)
-    return (
-        "SELECT role.id, role.name, role.isinactive, rolepermissions.permkey,"
-        " rolepermissions.permlevel FROM role LEFT OUTER JOIN rolepermissions"
-        f" ON rolepermissions.role = role.id AND rolepermissions.permkey IN ({wanted})"
-        f" WHERE role.name = {literal(name)}"
-    )
-
-
-def trigger_rules_query(rec: TriggerRuleRecord) -> str:
-    r = rec.record
-    return (
-        f"SELECT {r}.id, {r}.name, {r}.isinactive, {r}.{rec.min_delta} AS mindelta"
-        f" FROM {r} ORDER BY {r}.id"
-    )
-
-
-def webhook_log_query(rec: WebhookLogRecord, sku: str, since: datetime, zone: ZoneInfo) -> str:
-    r = rec.record
-    return (
-        f"SELECT {r}.id, {_as_text(f'{r}.created')} AS createdat, {r}.{rec.sku} AS sku,"
-        f" {r}.{rec.status_code} AS statuscode, {r}.{rec.message} AS message,"
-        f" {r}.{rec.source_id} AS sourceid FROM {r}"
-        f" WHERE {r}.created >= {timestamp_literal(since, zone)}"
-        f" AND ({r}.{rec.sku} = {literal(sku)} OR {r}.{rec.sku} IS NULL)"
-        f" ORDER BY {r}.created, {r}.id"
-    )
-
-
-def outbound_events_query(
-    rec: OutboundEventRecord, sku: str, since: datetime, zone: ZoneInfo
-) -> str:
-    r = rec.record
-    return (
-        f"SELECT {r}.id, {_as_text(f'{r}.created')} AS createdat, {r}.{rec.kind} AS kind,"
-        f" {r}.{rec.sku} AS sku, {r}.{rec.target} AS target FROM {r}"
-        f" WHERE {r}.created >= {timestamp_literal(since, zone)} AND {r}.{rec.sku} = {literal(sku)}"
-        f" ORDER BY {r}.created, {r}.id"
-    )
-
-
-def _inventory_types() -> str:
-    return ", ".join(literal(t) for t, kind in ITEM_TYPES.items() if kind == "inventory")
-
-
-def catalog_bounds_query() -> str:
-    """The catalog scan's first statement: the lowest and highest internal id of the active
-    inventory items and how many there are, so the id space can be cut into ranges."""
-    return (
-        "SELECT MIN(item.id) AS minid, MAX(item.id) AS maxid, COUNT(item.id) AS items FROM item"
-        f" WHERE item.isinactive = 'F' AND item.itemtype IN ({_inventory_types()})"
-    )
-
-
-def catalog_query(
-    after: int, locations: Collection[str] | None = None, until: int | None = None
-) -> str:
-    """One keyset page of the catalog scan: active inventory items with id above ``after`` (and
-    at most ``until``, when given), their available and on-hand quantities summed over
-    ``locations`` (None: every location)."""
-    on = "iil.item = item.id"
-    if locations is not None:
-        if not locations:
-            raise ValueError("locations is None (every location) or names at least one")
-        on += f" AND iil.location IN ({', '.join(id_literal(x) for x in sorted(locations))})"
-    upto = "" if until is None else f" AND item.id <= {until}"
-    return (
-        "SELECT item.id, item.itemid, SUM(iil.quantityavailable) AS available,"
-        " SUM(iil.quantityonhand) AS onhand"
-        f" FROM item LEFT OUTER JOIN inventoryitemlocations iil ON {on}"
-        f" WHERE item.id > {after}{upto} AND item.isinactive = 'F'"
-        f" AND item.itemtype IN ({_inventory_types()})"
-        " GROUP BY item.id, item.itemid ORDER BY item.id"
-    )
-
-
-def sell_through_query(
-    after: int,
-    since: date,
-    locations: Collection[str] | None = None,
-    types: Collection[str] = SALES_TYPES,
-) -> str:
-    """One keyset page of the sell-through scan: per active inventory item with id above
-    ``after`` that sold since ``since`` (a transaction date, inclusive), the units sold —
-    ``-SUM(quantity)`` of the inventory-affecting lines of sales transactions (``types``;
-    NetSuite signs a sale's line quantity negative) — and the quantity available now, summed
-    over ``locations`` (None: every location). The sales are grouped per item in an inline
-    view, so joining the item's location rows does not count a sale once per location."""
-    on = "iil.item = item.id"
-    if locations is not None:
-        if not locations:
-            raise ValueError("locations is None (every location) or names at least one")
-        on += f" AND iil.location IN ({', '.join(id_literal(x) for x in sorted(locations))})"
-    kinds = ", ".join(literal(t) for t in types)
-    day = literal(since.isoformat())
-    return (
-        "SELECT item.id, item.itemid, sold.units AS sold,"
-        " SUM(iil.quantityavailable) AS available"
-        " FROM (SELECT tl.item AS item, -SUM(tl.quantity) AS units FROM transactionline tl"
-        " JOIN transaction t ON t.id = tl.transaction"
-        f" WHERE tl.item > {after} AND tl.isinventoryaffecting = 'T' AND t.type IN ({kinds})"
-        f" AND t.trandate >= TO_DATE({day}, 'YYYY-MM-DD') GROUP BY tl.item) sold"
-        f" JOIN item ON item.id = sold.item LEFT OUTER JOIN inventoryitemlocations iil ON {on}"
-        f" WHERE item.isinactive = 'F' AND item.itemtype IN ({_inventory_types()})"
-        " GROUP BY item.id, item.itemid, sold.units ORDER BY item.id"
-    )
-
-
-def id_ranges(
-    lowest: int, highest: int, count: int, slots: int, page_size: int
-) -> list[tuple[int, int | None]]:
-    """The catalog's id space cut into contiguous ranges ``(after, until]``, one per slot the
-    scan may use (fewer when the items fit in fewer pages; none for an empty catalog). The
-    first starts just below ``lowest``; the last is open-ended (``until`` None), so an item
-    created while the scan runs is still read, as a sequential scan would read it."""
-    if count <= 0 or highest < lowest:
-        return []
-    n = max(1, min(slots, -(-count // page_size), highest - lowest + 1))
-    span = highest - lowest + 1
-    cuts = [lowest - 1 + span * k // n for k in range(n + 1)]
-    return [(cuts[k], cuts[k + 1] if k + 1 < n else None) for k in range(n)]
-
-
-# --- reading SuiteQL answers -------------------------------------------------------------------
-
-Row = dict[str, Any]
-
-
-def _text(row: Row, key: str) -> str | None:
-    # SuiteQL leaves null columns out of the row entirely.
-    value = row.get(key)
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _number(row: Row, key: str, default: int | None = 0) -> int | None:
-    value = _text(row, key)
-    if value is None:
-        return default
-    try:
-        return round(float(value))
-    except ValueError:
-        raise AdapterError(
-            SYSTEM, "bad_payload", f"column {key} is not a number: {value!r}", endpoint=ENDPOINT
-        ) from None
-
-
-def _flag(row: Row, key: str, default: bool = False) -> bool:
-    value = _text(row, key)
-    if value is None:
-        return default
-    return value.upper() in ("T", "TRUE", "Y", "YES", "1")
-
-
-def _time(row: Row, key: str, zone: ZoneInfo) -> datetime | None:
-    value = _text(row, key)
-    if value is None:
-        return None
-    try:
-        local = datetime.strptime(value, _PY_TIME_FORMAT).replace(tzinfo=zone)
-    except ValueError:
-        raise AdapterError(
-            SYSTEM, "bad_payload", f"column {key} is not a time: {value!r}", endpoint=ENDPOINT
-        ) from None
-    return local.astimezone(UTC)
-
-
-def _required_time(row: Row, key: str, zone: ZoneInfo) -> datetime:
-    at = _time(row, key, zone)
-    if at is None:
-        raise AdapterError(SYSTEM, "bad_payload", f"row without {key}", endpoint=ENDPOINT)
-    return at
-
-
-def _page_items(body: Any) -> tuple[list[Row], bool]:
-    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise AdapterError(
-            SYSTEM, "bad_payload", "SuiteQL answer without an items list", endpoint=ENDPOINT
-        )
-    items = [row for row in body["items"] if isinstance(row, dict)]
-    return items, bool(body.get("hasMore"))
-
-
-def _check_range(rows: list[Row], after: int, until: int | None) -> int:
-    """The last id of a catalog page, once every row is checked: an id and an itemid, ids rising
-    and inside ``(after, until]`` (a row outside would be read twice or an item skipped)."""
-    last = after
-    for row in rows:
-        item_id, sku = _text(row, "id"), _text(row, "itemid")
-        if item_id is None or not item_id.isdigit() or sku is None:
-            raise AdapterError(
-                SYSTEM, "bad_payload", f"catalog row without id or itemid: {row}", endpoint=ENDPOINT
-            )
-        number = int(item_id)
-        if number <= last or (until is not None and number > until):
-            raise AdapterError(
-                SYSTEM,
-                "bad_payload",
-                f"catalog page not ordered by item id within ({after}, {until}]: id {number}",
-                endpoint=ENDPOINT,
-            )
-        last = number
-    return last
-
-
-def _approval(value: str | None) -> ApprovalStatus:
-    word = (value or "").strip().lower()
-    if word in ("1", "pending approval"):
-        return "pending_approval"
-    if word in ("3", "rejected"):
-        return "rejected"
-    return "posted"
-
-
-def _permission_level(value: str | None) -> int:
-    word = (value or "").strip().lower()
-    if word.isdigit():
-        return int(word)
-    return _PERMISSION_LEVELS.get(word, 0)
-
-
-def _event_kind(value: str | None) -> EventKind:
-    word = (value or "").strip().lower()
-    for kind in _EVENT_KINDS:
-        if kind == word:
-            return kind
-    return "other"
-
 
 # --- the adapter -------------------------------------------------------------------------------
 
@@ -872,7 +376,7 @@ class NetSuiteErp(AsyncClosing):
                 headers={"Prefer": "transient"},
                 idempotent=True,
             )
-            items, has_more = _page_items(body)
+            items, has_more = page_items(body)
             pages.append(body)
             rows.extend(items)
             if not has_more or not items:
@@ -909,10 +413,10 @@ class NetSuiteErp(AsyncClosing):
             idempotent=True,
             retry=policy,
         )
-        rows, _ = _page_items(body)
+        rows, _ = page_items(body)
         bounds = rows[0] if rows else {}
-        count = _number(bounds, "items") or 0
-        lowest, highest = _number(bounds, "minid", None), _number(bounds, "maxid", None)
+        count = row_number(bounds, "items") or 0
+        lowest, highest = row_number(bounds, "minid", None), row_number(bounds, "maxid", None)
         if count and (lowest is None or highest is None):
             raise AdapterError(
                 SYSTEM, "bad_payload", f"catalog bounds without ids: {bounds}", endpoint=ENDPOINT
@@ -935,8 +439,8 @@ class NetSuiteErp(AsyncClosing):
                         idempotent=True,
                         retry=policy,
                     )
-                    rows, has_more = _page_items(body)
-                    last = _check_range(rows, after, until)
+                    rows, has_more = page_items(body)
+                    last = check_range(rows, after, until)
                     await pages.put(rows)
                     if not has_more or not rows:
                         break
@@ -961,10 +465,10 @@ class NetSuiteErp(AsyncClosing):
                     yield CatalogStock(
                         source=source,
                         read_at=read_at,
-                        sku=_text(row, "itemid") or "",
-                        quantity=_number(row, column) or 0,
+                        sku=row_text(row, "itemid") or "",
+                        quantity=row_number(row, column) or 0,
                         measure=measure,
-                        record=_text(row, "id"),
+                        record=row_text(row, "id"),
                     )
         finally:
             for task in tasks:
@@ -1004,16 +508,16 @@ class NetSuiteErp(AsyncClosing):
                 idempotent=True,
                 retry=policy,
             )
-            rows, has_more = _page_items(body)
-            last = _check_range(rows, after, None)
+            rows, has_more = page_items(body)
+            last = check_range(rows, after, None)
             read_at = self._now()
             for row in rows:
                 yield SellThrough(
                     source=source,
                     read_at=read_at,
-                    sku=_text(row, "itemid") or "",
-                    available=_number(row, "available") or 0,
-                    sold=max(0, _number(row, "sold") or 0),
+                    sku=row_text(row, "itemid") or "",
+                    available=row_number(row, "available") or 0,
+                    sold=max(0, row_number(row, "sold") or 0),
                     days=float(days),
                 )
             if not has_more or not rows:
@@ -1188,30 +692,30 @@ class NetSuiteErp(AsyncClosing):
                 SYSTEM, "not_found", f"no item with itemid {sku!r}", endpoint=ENDPOINT
             )
         row = rows[0]
-        item_id = _text(row, "id") or ""
+        item_id = row_text(row, "id") or ""
         id_literal(item_id)
-        item_type_raw = _text(row, "itemtype")
+        item_type_raw = row_text(row, "itemtype")
         parts.item = ErpItem(
             item_id=item_id,
-            sku=_text(row, "itemid") or sku,
-            name=_text(row, "displayname") or _text(row, "itemid") or sku,
+            sku=row_text(row, "itemid") or sku,
+            name=row_text(row, "displayname") or row_text(row, "itemid") or sku,
             item_type=ITEM_TYPES.get(item_type_raw or "", "other"),
             item_type_raw=item_type_raw,
-            do_not_stock=_flag(row, "donotstock"),
-            available_to_fulfil=_flag(row, "availabletofulfil", default=True),
+            do_not_stock=row_flag(row, "donotstock"),
+            available_to_fulfil=row_flag(row, "availabletofulfil", default=True),
         )
         for row in rows:
-            location_id = _text(row, "location")
-            if location_id is None or _text(row, "id") != item_id:
+            location_id = row_text(row, "location")
+            if location_id is None or row_text(row, "id") != item_id:
                 continue  # an item stocked nowhere: the outer join's row without a location
             parts.locations.append(
                 LocationQuantity(
                     location_id=location_id,
-                    name=_text(row, "locationname") or location_id,
+                    name=row_text(row, "locationname") or location_id,
                     kind="warehouse",
-                    available=_number(row, "quantityavailable") or 0,
-                    on_hand=_number(row, "quantityonhand", None),
-                    committed=_number(row, "quantitycommitted", None),
+                    available=row_number(row, "quantityavailable") or 0,
+                    on_hand=row_number(row, "quantityonhand", None),
+                    committed=row_number(row, "quantitycommitted", None),
                 )
             )
 
@@ -1227,20 +731,20 @@ class NetSuiteErp(AsyncClosing):
         for row in rows:
             parts.transactions.append(
                 InventoryTransaction(
-                    at=_required_time(row, "createdat", zone),
-                    kind=TRANSACTION_KINDS.get(_text(row, "type") or "", "adjustment"),
-                    quantity=_number(row, "quantity") or 0,
-                    location_id=_text(row, "location"),
-                    source_id=_text(row, "externalid"),
-                    origin=(_text(row, "origin") or "").lower() or None,
-                    status=_approval(_text(row, "approvalstatus")),
-                    memo=_text(row, "memo"),
+                    at=row_required_time(row, "createdat", zone),
+                    kind=TRANSACTION_KINDS.get(row_text(row, "type") or "", "adjustment"),
+                    quantity=row_number(row, "quantity") or 0,
+                    location_id=row_text(row, "location"),
+                    source_id=row_text(row, "externalid"),
+                    origin=(row_text(row, "origin") or "").lower() or None,
+                    status=approval_status_of(row_text(row, "approvalstatus")),
+                    memo=row_text(row, "memo"),
                 )
             )
 
     async def _last_update(self, parts: _Parts, sku: str) -> None:
         rows = await self._statement(parts, "last_update", lambda _: last_update_query(sku))
-        parts.last_update = _time(rows[0], "lastupdate", self.config.zone) if rows else None
+        parts.last_update = row_time(rows[0], "lastupdate", self.config.zone) if rows else None
 
     async def _listeners(self, parts: _Parts) -> None:
         scripts = self.config.listener_scripts
@@ -1250,18 +754,18 @@ class NetSuiteErp(AsyncClosing):
         q = listeners_query(sorted(scripts))
         unknown: list[str] = []
         for row in await self._statement(parts, "listeners", lambda _: q):
-            script = (_text(row, "script") or "").lower()
-            deployed, status = _text(row, "isdeployed"), _text(row, "status")
+            script = (row_text(row, "script") or "").lower()
+            deployed, status = row_text(row, "isdeployed"), row_text(row, "status")
             if deployed is None or status is None:
                 # absent is not "not deployed": this deployment's state is unknown
-                unknown.append(_text(row, "scriptid") or _text(row, "id") or "?")
+                unknown.append(row_text(row, "scriptid") or row_text(row, "id") or "?")
                 continue
             parts.listeners.append(
                 ErpListener(
-                    id=_text(row, "scriptid") or _text(row, "id") or "",
-                    name=_text(row, "title") or _text(row, "scriptid") or "",
+                    id=row_text(row, "scriptid") or row_text(row, "id") or "",
+                    name=row_text(row, "title") or row_text(row, "scriptid") or "",
                     listens_for=scripts.get(script, "inventory_update"),
-                    active=_flag(row, "isdeployed") and status.upper() == "RELEASED",
+                    active=row_flag(row, "isdeployed") and status.upper() == "RELEASED",
                     endpoint=self._endpoint(row),
                 )
             )
@@ -1276,9 +780,9 @@ class NetSuiteErp(AsyncClosing):
     def _endpoint(self, row: Row) -> str | None:
         """A RESTlet's external URL, built from the script's and the deployment's internal ids
         on the account's RESTlet domain; other scripts have no address of their own."""
-        if (_text(row, "scripttype") or "").upper() != "RESTLET":
+        if (row_text(row, "scripttype") or "").upper() != "RESTLET":
             return None
-        script, deploy = _text(row, "scriptinternalid"), _text(row, "id")
+        script, deploy = row_text(row, "scriptinternalid"), row_text(row, "id")
         return (
             f"{self.config.restlet_url}/app/site/hosting/restlet.nl?script={script}&deploy={deploy}"
         )
@@ -1292,10 +796,10 @@ class NetSuiteErp(AsyncClosing):
         for row in await self._statement(parts, "trigger_rules", lambda _: q):
             parts.trigger_rules.append(
                 TriggerRule(
-                    id=_text(row, "id") or "",
-                    name=_text(row, "name") or "",
-                    min_delta=_number(row, "mindelta") or 0,
-                    active=not _flag(row, "isinactive"),
+                    id=row_text(row, "id") or "",
+                    name=row_text(row, "name") or "",
+                    min_delta=row_number(row, "mindelta") or 0,
+                    active=not row_flag(row, "isinactive"),
                 )
             )
 
@@ -1308,17 +812,17 @@ class NetSuiteErp(AsyncClosing):
         q = webhook_log_query(rec, sku, since, zone)
         unstated = 0
         for row in await self._statement(parts, "webhook_log", lambda _: q):
-            status = _number(row, "statuscode", None)
+            status = row_number(row, "statuscode", None)
             if status is None:
                 unstated += 1  # a call whose answer was not logged: neither accepted nor refused
                 continue
             parts.webhook_log.append(
                 WebhookLogEntry(
-                    at=_required_time(row, "createdat", zone),
-                    sku=_text(row, "sku"),
+                    at=row_required_time(row, "createdat", zone),
+                    sku=row_text(row, "sku"),
                     status_code=status,
-                    message=_text(row, "message") or "",
-                    source_id=_text(row, "sourceid"),
+                    message=row_text(row, "message") or "",
+                    source_id=row_text(row, "sourceid"),
                 )
             )
         if unstated and not parts.webhook_log:
@@ -1338,10 +842,10 @@ class NetSuiteErp(AsyncClosing):
         for row in await self._statement(parts, "outbound_events", lambda _: q):
             parts.outbound_events.append(
                 OutboundEvent(
-                    at=_required_time(row, "createdat", zone),
-                    kind=_event_kind(_text(row, "kind")),
-                    sku=_text(row, "sku") or sku,
-                    target=_text(row, "target"),
+                    at=row_required_time(row, "createdat", zone),
+                    kind=event_kind(row_text(row, "kind")),
+                    sku=row_text(row, "sku") or sku,
+                    target=row_text(row, "target"),
                 )
             )
 
@@ -1376,26 +880,28 @@ class NetSuiteErp(AsyncClosing):
         employee, role = employees[0], roles[0]
         # The outer joins repeat the employee (role) on each failed login (permission) row.
         permissions = [
-            p for p in roles if _text(p, "id") == _text(role, "id") and _text(p, "permkey")
+            p for p in roles if row_text(p, "id") == row_text(role, "id") and row_text(p, "permkey")
         ]
-        level = max((_permission_level(_text(p, "permlevel")) for p in permissions), default=0)
+        level = max((permission_level(row_text(p, "permlevel")) for p in permissions), default=0)
         errors: list[str] = []
-        if _flag(employee, "isinactive") or not _flag(employee, "giveaccess", default=True):
+        if row_flag(employee, "isinactive") or not row_flag(employee, "giveaccess", default=True):
             errors.append(f"employee {cfg.integration_user} is inactive or has no access")
-        if _flag(role, "isinactive"):
+        if row_flag(role, "isinactive"):
             errors.append(f"role {cfg.integration_role} is inactive")
         last_error: datetime | None = None
         for failure in employees:
-            if _text(failure, "id") != _text(employee, "id") or not _text(failure, "status"):
+            if row_text(failure, "id") != row_text(employee, "id") or not row_text(
+                failure, "status"
+            ):
                 continue  # the outer join's row for an employee without failed logins
-            errors.append(_text(failure, "detail") or _text(failure, "status") or "Failure")
-            at = _time(failure, "at", cfg.zone)
+            errors.append(row_text(failure, "detail") or row_text(failure, "status") or "Failure")
+            at = row_time(failure, "at", cfg.zone)
             if at is not None and (last_error is None or at > last_error):
                 last_error = at
         parts.user = IntegrationUser(
-            name=_text(employee, "entityid") or cfg.integration_user,
-            role=_text(role, "name") or cfg.integration_role,
-            can_write_inventory=level >= _CREATE,
+            name=row_text(employee, "entityid") or cfg.integration_user,
+            role=row_text(role, "name") or cfg.integration_role,
+            can_write_inventory=level >= CREATE_LEVEL,
             auth_errors=errors,
             last_auth_error_at=last_error,
         )

@@ -50,9 +50,9 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from tools.erp.netsuite import (
+from tools.erp.netsuite import NetSuiteErp
+from tools.erp.netsuite_config import (
     NetSuiteConfig,
-    NetSuiteErp,
     OutboundEventRecord,
     TriggerRuleRecord,
     WebhookLogRecord,

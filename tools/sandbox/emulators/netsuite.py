@@ -10,7 +10,7 @@ account's concurrency slots answer 429 with error code ``CONCURRENCY_LIMIT_EXCEE
 Oracle documents for REST web services, section_156570709583).
 
 ``catalog=`` (any ``ItemCatalog``, e.g. ``tools.sandbox.catalog``) serves the catalog scan's
-statement (``tools.erp.netsuite.catalog_query``: items joined to their locations, summed per
+statement (``tools.erp.netsuite_queries.catalog_query``: items joined to their locations, summed per
 item, keyed on ``item.id >``) lazily, one page of items generated per request; without one, the
 snapshots answer it. The scan's bounds statement (``catalog_bounds_query``: MIN, MAX, COUNT of
 the kept ids) is answered by bisecting ``count_after``, never by walking the catalog, and a
@@ -56,7 +56,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tools.erp.netsuite import ITEM_TYPES, MAX_RESULTS, SUITEQL_PATH, NetSuiteConfig
 from tools.erp.netsuite_auth import (
     SIGNATURE_METHOD,
     TbaCredentials,
@@ -65,6 +64,7 @@ from tools.erp.netsuite_auth import (
     sign,
     signature_base_string,
 )
+from tools.erp.netsuite_config import ITEM_TYPES, MAX_RESULTS, SUITEQL_PATH, NetSuiteConfig
 from tools.models import ErpSnapshot, EventKind, LocationQuantity
 from tools.sandbox.emulators.faults import Faults
 
@@ -596,7 +596,7 @@ class NetSuiteEmulator(httpx.AsyncBaseTransport):
         return [{names[0]: str(minid), names[1]: str(maxid), names[2]: str(total)}]
 
     def sell_through(self, q: str) -> list[Row]:
-        """The rows of the sell-through statement (``tools.erp.netsuite.sell_through_query``):
+        """The rows of the sell-through statement (``tools.erp.netsuite_queries.sell_through_query``):
         per kept item above ``tl.item >`` with lines of the wanted types on or after the
         ``TO_DATE`` bound (inventory-affecting ones only when the statement says so), the
         negated sum of their quantities, and the item's available quantity at the locations."""
