@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.fakes import FakeClock
-from tools.erp.netsuite import NOT_VISIBLE, NetSuiteErp
+from tools.erp.netsuite import NetSuiteErp
 from tools.erp.netsuite_auth import (
     TbaCredentials,
     TbaEnv,
@@ -37,6 +37,7 @@ from tools.erp.netsuite_config import (
     TriggerRuleRecord,
     WebhookLogRecord,
 )
+from tools.erp.netsuite_degradation import NOT_VISIBLE
 from tools.erp.netsuite_queries import literal
 from tools.errors import AdapterError
 from tools.models import (

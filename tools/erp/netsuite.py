@@ -166,7 +166,6 @@ from collections.abc import (
     Collection,
     Mapping,
 )
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,6 +185,7 @@ from tools.erp.netsuite_config import (
     TRANSACTION_KINDS,
     NetSuiteConfig,
 )
+from tools.erp.netsuite_degradation import NOT_VISIBLE, TOPIC_ORDER, ReadParts
 from tools.erp.netsuite_queries import (
     catalog_bounds_query,
     catalog_query,
@@ -236,68 +236,6 @@ from tools.models import (
 )
 from tools.ratelimit import ConcurrencySlots, RateLimiter
 from tools.retry import Clock, Jitter, RetryPolicy, Sleep, full_jitter
-
-NOT_VISIBLE = {
-    "item_flags": "item_flags: no do-not-stock / available-to-fulfil custom fields are configured for NetSuite; look on the item record (Lists > Accounting > Items) for the account's own checkboxes",
-    "listeners": "listeners: no inventory listener scripts are configured for NetSuite (listener_scripts); look in Customization > Scripting > Script Deployments for the RESTlet or user event script that receives inventory updates",
-    "trigger_rules": "trigger_rules: NetSuite has no standard minimum-change trigger rule; look in Customization > Workflow > Workflows and in the inventory scripts' deployment parameters (Customization > Scripting > Script Deployments)",
-    "webhook_log": "webhook_log: NetSuite keeps no inbound-call log by default; look in Customization > Scripting > Script Deployments > Execution Log",
-    "outbound_events": "outbound_events: NetSuite keeps no log of outbound inventory events by default; look in the Execution Log of the script that pushes inventory (Customization > Scripting > Script Deployments > Execution Log)",
-    "integration_user": "integration_user: the integration's user and role are not configured for NetSuite (integration_user, integration_role); look in Setup > Users/Roles > Manage Roles and Setup > Users/Roles > User Management > View Login Audit Trail",
-}
-# Where to look in NetSuite when a statement the triage needs was refused.
-LOOK_INSTEAD = {
-    "item_flags": "look on the item record (Lists > Accounting > Items) for the account's own checkboxes",
-    "transactions": "look at the item's transactions in NetSuite (Transactions > Management > Search Transactions, filtered on the item)",
-    "last_update": "look at the item's latest inventory-affecting transaction in NetSuite (Transactions > Management > Search Transactions)",
-    "approval_status": "look for adjustments waiting for approval in Transactions > Inventory > Adjust Inventory > List",
-    "origin": "look at the transactions' source field on each transaction in NetSuite",
-    "login_audit": "look in Setup > Users/Roles > User Management > View Login Audit Trail",
-    **{topic: line.partition("; ")[2] for topic, line in NOT_VISIBLE.items()},
-}
-_TOPIC_ORDER = (
-    "item_flags",
-    "transactions",
-    "approval_status",
-    "origin",
-    "last_update",
-    "listeners",
-    "trigger_rules",
-    "webhook_log",
-    "outbound_events",
-    "integration_user",
-    "login_audit",
-)
-
-# --- the adapter -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Parts:
-    """What the concurrent reads fill in, each its own field."""
-
-    raw: dict[str, Any] = field(default_factory=dict)
-    item: ErpItem | None = None
-    locations: list[LocationQuantity] = field(default_factory=list)
-    transactions: list[InventoryTransaction] = field(default_factory=list)
-    last_update: datetime | None = None
-    listeners: list[ErpListener] = field(default_factory=list)
-    trigger_rules: list[TriggerRule] = field(default_factory=list)
-    webhook_log: list[WebhookLogEntry] = field(default_factory=list)
-    outbound_events: list[OutboundEvent] = field(default_factory=list)
-    user: IntegrationUser | None = None
-    not_visible: dict[str, str] = field(default_factory=dict)
-    faults: list[StatementFault] = field(default_factory=list)
-
-    def lose(self, topic: str, fault: StatementFault) -> None:
-        """``topic`` is unknown because of ``fault``: said with the statement, the column, what
-        it needs and where to look instead."""
-        self.faults.append(fault)
-        self.raw.setdefault("refused", {})[fault.statement] = fault.describe()
-        self.not_visible[topic] = (
-            f"{topic}: NetSuite did not show it: {fault.describe()}; it needs {fault.needs}; "
-            + LOOK_INSTEAD[topic]
-        )
 
 
 class NetSuiteErp(AsyncClosing):
@@ -572,13 +510,13 @@ class NetSuiteErp(AsyncClosing):
         found = await gather_fail_fast([one(name, q) for name, q in statements.items()])
         return [fault for fault in found if fault is not None]
 
-    async def _rows(self, parts: _Parts, name: str, q: str) -> list[Row]:
+    async def _rows(self, parts: ReadParts, name: str, q: str) -> list[Row]:
         rows, pages = await self.suiteql(q)
         parts.raw[name] = {"q": q, "pages": pages}
         return rows
 
     async def read_item(self, sku: str, since: datetime) -> ErpSnapshot:
-        parts = _Parts()
+        parts = ReadParts()
         cfg = self.config
         if not (cfg.do_not_stock_field or cfg.available_to_fulfil_field):
             parts.not_visible["item_flags"] = NOT_VISIBLE["item_flags"]
@@ -626,13 +564,13 @@ class NetSuiteErp(AsyncClosing):
             outbound_events=parts.outbound_events,
             integration_user=parts.user,
             not_visible=[
-                parts.not_visible[topic] for topic in _TOPIC_ORDER if topic in parts.not_visible
+                parts.not_visible[topic] for topic in TOPIC_ORDER if topic in parts.not_visible
             ],
         )
 
     async def _statement(
         self,
-        parts: _Parts,
+        parts: ReadParts,
         name: str,
         build: Callable[[frozenset[str]], str],
         optional: Mapping[str, str] | None = None,
@@ -659,7 +597,7 @@ class NetSuiteErp(AsyncClosing):
                 continue
             raise StatementRefused(fault, ENDPOINT)
 
-    async def _degradable(self, parts: _Parts, topic: str, read: Awaitable[None]) -> None:
+    async def _degradable(self, parts: ReadParts, topic: str, read: Awaitable[None]) -> None:
         """A statement the triage can do without: refused or denied, only ``topic`` is lost."""
         try:
             await read
@@ -667,7 +605,7 @@ class NetSuiteErp(AsyncClosing):
             parts.lose(topic, exc.fault)
 
     async def _optional(
-        self, parts: _Parts, topic: str, read: Callable[[], Awaitable[None]]
+        self, parts: ReadParts, topic: str, read: Callable[[], Awaitable[None]]
     ) -> None:
         """Optional facts never sink the whole read: a refusal becomes a not_visible line.
         (``read`` is called here, so a read cancelled before it starts leaves no coroutine.)"""
@@ -681,7 +619,7 @@ class NetSuiteErp(AsyncClosing):
                 + NOT_VISIBLE[topic].partition("; ")[2]
             )
 
-    async def _item(self, parts: _Parts, sku: str) -> None:
+    async def _item(self, parts: ReadParts, sku: str) -> None:
         cfg = self.config
         flags = {
             f: "item_flags" for f in (cfg.do_not_stock_field, cfg.available_to_fulfil_field) if f
@@ -719,7 +657,7 @@ class NetSuiteErp(AsyncClosing):
                 )
             )
 
-    async def _transactions(self, parts: _Parts, sku: str, since: datetime) -> None:
+    async def _transactions(self, parts: ReadParts, sku: str, since: datetime) -> None:
         cfg = self.config
         zone = cfg.zone
         optional = {"approvalstatus": "approval_status"}
@@ -742,11 +680,11 @@ class NetSuiteErp(AsyncClosing):
                 )
             )
 
-    async def _last_update(self, parts: _Parts, sku: str) -> None:
+    async def _last_update(self, parts: ReadParts, sku: str) -> None:
         rows = await self._statement(parts, "last_update", lambda _: last_update_query(sku))
         parts.last_update = row_time(rows[0], "lastupdate", self.config.zone) if rows else None
 
-    async def _listeners(self, parts: _Parts) -> None:
+    async def _listeners(self, parts: ReadParts) -> None:
         scripts = self.config.listener_scripts
         if not scripts:
             parts.not_visible["listeners"] = NOT_VISIBLE["listeners"]
@@ -787,7 +725,7 @@ class NetSuiteErp(AsyncClosing):
             f"{self.config.restlet_url}/app/site/hosting/restlet.nl?script={script}&deploy={deploy}"
         )
 
-    async def _trigger_rules(self, parts: _Parts) -> None:
+    async def _trigger_rules(self, parts: ReadParts) -> None:
         rec = self.config.trigger_rule_record
         if rec is None:
             parts.not_visible["trigger_rules"] = NOT_VISIBLE["trigger_rules"]
@@ -803,7 +741,7 @@ class NetSuiteErp(AsyncClosing):
                 )
             )
 
-    async def _webhook_log(self, parts: _Parts, sku: str, since: datetime) -> None:
+    async def _webhook_log(self, parts: ReadParts, sku: str, since: datetime) -> None:
         rec = self.config.webhook_log_record
         if rec is None:
             parts.not_visible["webhook_log"] = NOT_VISIBLE["webhook_log"]
@@ -832,7 +770,7 @@ class NetSuiteErp(AsyncClosing):
                 "Deployments > Execution Log"
             )
 
-    async def _outbound_events(self, parts: _Parts, sku: str, since: datetime) -> None:
+    async def _outbound_events(self, parts: ReadParts, sku: str, since: datetime) -> None:
         rec = self.config.outbound_event_record
         if rec is None:
             parts.not_visible["outbound_events"] = NOT_VISIBLE["outbound_events"]
@@ -849,7 +787,7 @@ class NetSuiteErp(AsyncClosing):
                 )
             )
 
-    async def _integration_user(self, parts: _Parts, since: datetime) -> None:
+    async def _integration_user(self, parts: ReadParts, since: datetime) -> None:
         cfg = self.config
         if not (cfg.integration_user and cfg.integration_role):
             parts.not_visible["integration_user"] = NOT_VISIBLE["integration_user"]
@@ -906,7 +844,7 @@ class NetSuiteErp(AsyncClosing):
             last_auth_error_at=last_error,
         )
 
-    async def _employee(self, parts: _Parts, entity_id: str, since: datetime) -> list[Row]:
+    async def _employee(self, parts: ReadParts, entity_id: str, since: datetime) -> list[Row]:
         """The employee's rows with its failed logins. A role may see employees but not the login
         audit trail: when NetSuite refuses the joined statement (400 or 403), the employee alone
         is read again and the trail is listed as not visible (one more request, only then)."""
