@@ -260,9 +260,8 @@ class SlowAgent:
         return None
 
 
-async def test_the_verdict_and_the_ticket_do_not_wait_for_the_explanation(
-    harness: Harness,
-) -> None:
+async def verdict_before_a_slow_explanation(harness: Harness) -> tuple[SlowAgent, Any, Any]:
+    """Run /oos with an agent that holds its explanation; return it, the root and the verdict."""
     fake = harness.fake
     agent = SlowAgent()
     harness.services.runner.agent = agent  # type: ignore[assignment]
@@ -272,6 +271,13 @@ async def test_the_verdict_and_the_ticket_do_not_wait_for_the_explanation(
         lambda: next((m for m in fake.thread("C1", root.ts) if verdict_of(m)), None),
         "the rules verdict before any explanation",
     )
+    return agent, root, verdict
+
+
+async def test_the_verdict_and_the_ticket_do_not_wait_for_the_explanation(
+    harness: Harness,
+) -> None:
+    agent, _root, verdict = await verdict_before_a_slow_explanation(harness)
     assert agent.asked == 1 and not agent.release.is_set()
     assert "writing its explanation" in verdict.everything
     assert harness.store.count() == 1
@@ -288,13 +294,7 @@ async def test_when_the_verdict_cannot_be_edited_the_explanation_is_a_reply(
     harness: Harness,
 ) -> None:
     fake = harness.fake
-    agent = SlowAgent()
-    harness.services.runner.agent = agent  # type: ignore[assignment]
-    await harness.command(SKU)
-    (root,) = await started(harness)
-    verdict = await fake.wait_for(
-        lambda: next((m for m in fake.thread("C1", root.ts) if verdict_of(m)), None), "verdict"
-    )
+    agent, root, verdict = await verdict_before_a_slow_explanation(harness)
     fake.delete(verdict.ts)
     agent.release.set()
     await harness.services.runner.drain()
